@@ -1,0 +1,156 @@
+//! The control API: one operation dispatcher behind two transports.
+//!
+//! * [`socket`]: `$PAIOS_HOME/paios.sock` (mode 0600), newline-delimited JSON — for the local CLIs
+//!   and hooks: `{"op":"core.emit","args":{…}}` → `{"ok":true,"result":…}` or
+//!   `{"ok":false,"error":{"code":"…","message":"…"}}`.
+//! * [`http`]: axum on `127.0.0.1:<port>` — bearer token, Origin/Host checks, the panel's static
+//!   files, `GET /api/status`, `GET /api/events`, `GET /api/stream` (SSE) and
+//!   `POST /api/rpc/{op}` for the same operations as the socket.
+//!
+//! Operations are named `<module>.<verb>`; each module owns its verbs in its own `api.rs`.
+//! Nothing here holds business logic.
+
+pub mod http;
+pub mod socket;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::core::Core;
+use crate::events::Event;
+use crate::store::EventQuery;
+
+/// An error answered to a client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new("bad_request", message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new("not_found", message)
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new("internal", message)
+    }
+    pub fn unknown_op(module: &str, verb: &str) -> Self {
+        Self::new("unknown_op", format!("unknown operation {module}.{verb}"))
+    }
+}
+
+/// A request on either transport.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Request {
+    pub op: String,
+    #[serde(default)]
+    pub args: Value,
+}
+
+/// Run one operation.
+pub async fn dispatch(core: &Core, op: &str, args: Value) -> Result<Value, ApiError> {
+    let (module, verb) = op.split_once('.').ok_or_else(|| {
+        ApiError::bad_request(format!("operation {op:?} must look like module.verb"))
+    })?;
+    match module {
+        "core" => core_op(core, verb, args).await,
+        "watchdog" => crate::watchdog::api::handle(core, verb, args).await,
+        "approvals" => crate::approvals::api::handle(core, verb, args).await,
+        "usage" => crate::usage::api::handle(core, verb, args).await,
+        _ => Err(ApiError::unknown_op(module, verb)),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct EventsArgs {
+    kind: Option<String>,
+    subject: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    after_id: Option<i64>,
+    limit: Option<usize>,
+}
+
+impl EventsArgs {
+    fn into_query(self) -> Result<EventQuery, ApiError> {
+        let ts = |s: Option<String>, what: &str| -> Result<_, ApiError> {
+            s.map(|s| {
+                chrono::DateTime::parse_from_rfc3339(&s)
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .map_err(|e| {
+                        ApiError::bad_request(format!("{what}: {s:?} is not RFC 3339: {e}"))
+                    })
+            })
+            .transpose()
+        };
+        Ok(EventQuery {
+            kind_prefix: self.kind,
+            subject: self.subject,
+            since: ts(self.since, "since")?,
+            until: ts(self.until, "until")?,
+            after_id: self.after_id,
+            limit: self.limit.unwrap_or(100).min(100_000),
+        })
+    }
+}
+
+async fn core_op(core: &Core, verb: &str, args: Value) -> Result<Value, ApiError> {
+    match verb {
+        "ping" => Ok(json!({"pong": true, "pid": std::process::id()})),
+        "status" => Ok(core.status_json()),
+        "emit" => {
+            let event: Event = serde_json::from_value(args.get("event").cloned().unwrap_or(args))
+                .map_err(|e| ApiError::bad_request(format!("not an event: {e}")))?;
+            event.validate().map_err(ApiError::bad_request)?;
+            let stored = core
+                .store()
+                .append(event)
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            Ok(json!({"id": stored.id}))
+        }
+        "emit_many" => {
+            let events: Vec<Event> =
+                serde_json::from_value(args.get("events").cloned().unwrap_or(Value::Null))
+                    .map_err(|e| ApiError::bad_request(format!("not a list of events: {e}")))?;
+            for ev in &events {
+                ev.validate().map_err(ApiError::bad_request)?;
+            }
+            let stored = core
+                .store()
+                .append_many(events)
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            Ok(json!({"ids": stored.iter().map(|e| e.id).collect::<Vec<_>>()}))
+        }
+        "events" => {
+            let q: EventsArgs = serde_json::from_value(args).unwrap_or_default();
+            let query = q.into_query()?;
+            let store = core.store().clone();
+            let events = tokio::task::spawn_blocking(move || {
+                let conn = store
+                    .reader()
+                    .map_err(|e| ApiError::internal(e.to_string()))?;
+                crate::store::query_events(&conn, &query)
+                    .map_err(|e| ApiError::internal(e.to_string()))
+            })
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))??;
+            Ok(Value::Array(
+                events.iter().map(Event::to_contract_json).collect(),
+            ))
+        }
+        _ => Err(ApiError::unknown_op("core", verb)),
+    }
+}

@@ -1,0 +1,126 @@
+//! Talking to the daemon from short-lived processes (`paios`, `ai`, hooks).
+//!
+//! [`Client`] is a blocking unix-socket client (no async runtime needed, so a hook starts in
+//! milliseconds). [`emit`] sends an event to the daemon and, when the daemon cannot be reached,
+//! falls back to the fsync'd spool, so an event is never lost because the daemon is down.
+
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::api::ApiError;
+use crate::events::Event;
+use crate::paths::Paths;
+
+/// Errors talking to the daemon.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(
+        "the PAIOS daemon is not running (no answer on {socket}); start it with `paios daemon`"
+    )]
+    NotRunning { socket: String, source: io::Error },
+    #[error("lost the connection to the PAIOS daemon: {0}")]
+    Io(#[from] io::Error),
+    #[error("the daemon answered: {0}")]
+    Api(ApiError),
+    #[error("the daemon sent a malformed answer: {0}")]
+    Protocol(String),
+}
+
+/// A connection to the daemon's socket.
+pub struct Client {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+}
+
+impl Client {
+    pub fn connect(paths: &Paths) -> Result<Self, ClientError> {
+        Self::connect_with_timeout(paths, Duration::from_secs(60))
+    }
+
+    pub fn connect_with_timeout(paths: &Paths, timeout: Duration) -> Result<Self, ClientError> {
+        let socket = paths.socket();
+        let stream = UnixStream::connect(&socket).map_err(|source| ClientError::NotRunning {
+            socket: socket.display().to_string(),
+            source,
+        })?;
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+        let writer = stream.try_clone()?;
+        Ok(Self {
+            reader: BufReader::new(stream),
+            writer,
+        })
+    }
+
+    /// Change how long [`Client::call`] waits for an answer (e.g. a hook waiting for a person).
+    pub fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.writer.set_read_timeout(timeout)
+    }
+
+    /// Run one operation on the daemon.
+    pub fn call(&mut self, op: &str, args: Value) -> Result<Value, ClientError> {
+        let mut line = serde_json::to_vec(&json!({"op": op, "args": args}))
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        line.push(b'\n');
+        self.writer.write_all(&line)?;
+        let mut answer = Vec::new();
+        let n = self.reader.read_until(b'\n', &mut answer)?;
+        if n == 0 {
+            return Err(ClientError::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the daemon closed the connection",
+            )));
+        }
+        let answer: Value =
+            serde_json::from_slice(&answer).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        if answer.get("ok").and_then(Value::as_bool) == Some(true) {
+            Ok(answer.get("result").cloned().unwrap_or(Value::Null))
+        } else {
+            let err: ApiError =
+                serde_json::from_value(answer.get("error").cloned().unwrap_or(Value::Null))
+                    .map_err(|e| ClientError::Protocol(e.to_string()))?;
+            Err(ClientError::Api(err))
+        }
+    }
+
+    /// Append an event through the daemon; returns its store id.
+    pub fn emit(&mut self, event: &Event) -> Result<i64, ClientError> {
+        let result = self.call("core.emit", json!({ "event": event }))?;
+        result
+            .get("id")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| ClientError::Protocol(format!("no id in {result}")))
+    }
+}
+
+/// Where an emitted event went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Committed by the daemon, with this id.
+    Stored(i64),
+    /// The daemon was unreachable; the event is durable in the spool.
+    Spooled,
+}
+
+/// Send an event to the daemon, or spool it when the daemon cannot take it.
+/// Only an event the daemon *rejected* (invalid) is an error.
+pub fn emit(paths: &Paths, event: &Event) -> Result<Delivery, ClientError> {
+    match Client::connect(paths).and_then(|mut c| c.emit(event)) {
+        Ok(id) => Ok(Delivery::Stored(id)),
+        Err(ClientError::Api(e)) => Err(ClientError::Api(e)),
+        Err(_) => {
+            crate::spool::append(&paths.spool_dir(), event)?;
+            Ok(Delivery::Spooled)
+        }
+    }
+}
+
+/// Best-effort emit for callers that must not fail because of bookkeeping (logs a warning).
+pub fn emit_quietly(paths: &Paths, event: &Event) {
+    if let Err(e) = emit(paths, event) {
+        tracing::warn!(kind = %event.kind, error = %e, "could not record event");
+    }
+}

@@ -1,0 +1,315 @@
+//! `paios.toml`: the model, loading, and precise errors.
+//!
+//! Every key has a default, so a file with only the sections you need is valid. Unknown keys,
+//! wrong types and syntax errors are reported with file, line, column and the offending key;
+//! loading never panics. Each feature module owns the struct of its own section (see the
+//! `config` sub-module of `watchdog`, `router`, `approvals`, `usage`, `brains`) and its part of
+//! the commented default file written by `paios init`.
+//!
+//! This module never writes `paios.toml` except through [`write_default`], which refuses to
+//! overwrite an existing file.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The whole `paios.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub api: ApiConfig,
+    pub log: LogConfig,
+    /// `[[service]]` tables: what the watchdog supervises.
+    #[serde(rename = "service")]
+    pub services: Vec<crate::watchdog::config::ServiceConfig>,
+    pub alerts: crate::watchdog::config::AlertsConfig,
+    pub brains: crate::brains::config::BrainsConfig,
+    pub router: crate::router::config::RouterConfig,
+    pub approvals: crate::approvals::config::ApprovalsConfig,
+    pub usage: crate::usage::config::UsageConfig,
+    pub budgets: crate::usage::config::BudgetsConfig,
+}
+
+/// `[api]`: the daemon's listeners.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Loopback HTTP port; `0` picks a free one (always written to `api.port`).
+    pub port: u16,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self { port: 7878 }
+    }
+}
+
+/// `[log]`: the daemon's own logs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `tracing` filter, e.g. `info` or `paios=debug,info`.
+    pub level: String,
+    /// How many daily log files to keep.
+    pub keep_files: usize,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            keep_files: 7,
+        }
+    }
+}
+
+/// Why a `paios.toml` could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    Io {
+        path: PathBuf,
+        message: String,
+    },
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        /// The offending key (or the source text at the error), when known.
+        key: Option<String>,
+        message: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Io { path, message } => {
+                write!(f, "cannot read {}: {message}", path.display())
+            }
+            ConfigError::Invalid {
+                path,
+                line,
+                column,
+                key,
+                message,
+            } => {
+                write!(f, "{}:{line}:{column}: ", path.display())?;
+                if let Some(key) = key {
+                    write!(f, "key `{key}`: ")?;
+                }
+                write!(f, "{message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Load `path`; a missing file means "all defaults".
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        match std::fs::read(path) {
+            Ok(bytes) => Self::parse_bytes(path, &bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(ConfigError::Io {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    /// Parse raw bytes (any bytes: invalid UTF-8 is an error, never a panic).
+    pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Self, ConfigError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            let (line, column) = line_col(&String::from_utf8_lossy(bytes), e.valid_up_to());
+            ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                key: None,
+                message: "the file is not valid UTF-8".into(),
+            }
+        })?;
+        Self::parse_str(path, text)
+    }
+
+    /// Parse TOML text and validate it.
+    pub fn parse_str(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let span = e.span();
+            let (line, column) = span
+                .as_ref()
+                .map(|s| line_col(text, s.start))
+                .unwrap_or((1, 1));
+            let key = span
+                .and_then(|s| text.get(s))
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty() && s.len() <= 80 && !s.contains('\n'))
+                .or_else(|| quoted_key(e.message()));
+            ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                key,
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        config.validate().map_err(|(key, message)| {
+            let (line, column) = find_key(text, &key);
+            ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                key: Some(key),
+                message,
+            }
+        })?;
+        Ok(config)
+    }
+
+    /// Cross-field checks that serde cannot express. Returns (key, message).
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let mut names = std::collections::HashSet::new();
+        for service in &self.services {
+            if !names.insert(service.name.as_str()) {
+                return Err((
+                    "name".into(),
+                    format!("two [[service]] tables are named {:?}", service.name),
+                ));
+            }
+            service.validate()?;
+        }
+        Ok(())
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text.as_bytes()[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map(|p| p + 1)
+        .unwrap_or(0);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
+    (line, column)
+}
+
+/// First "`key`" in an error message (serde names the missing/unknown field that way).
+fn quoted_key(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let len = message[start..].find('`')?;
+    Some(message[start..start + len].to_string())
+}
+
+/// Where a key is first assigned, for errors found after parsing.
+fn find_key(text: &str, key: &str) -> (usize, usize) {
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix(key) {
+            if rest.trim_start().starts_with('=') {
+                return (i + 1, line.len() - trimmed.len() + 1);
+            }
+        }
+    }
+    (1, 1)
+}
+
+/// The commented default `paios.toml`, assembled from each module's own section.
+pub fn default_file_text() -> String {
+    [
+        include_str!("default_head.toml"),
+        include_str!("../watchdog/default.toml"),
+        include_str!("../brains/default.toml"),
+        include_str!("../router/default.toml"),
+        include_str!("../approvals/default.toml"),
+        include_str!("../usage/default.toml"),
+    ]
+    .join("\n")
+}
+
+/// Write the default file unless one exists. Returns `false` when it already existed.
+pub fn write_default(path: &Path) -> std::io::Result<bool> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        crate::paths::create_private_dir(dir)?;
+    }
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    file.write_all(default_file_text().as_bytes())?;
+    file.sync_all()?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse_str(Path::new("paios.toml"), text)
+    }
+
+    #[test]
+    fn empty_file_is_all_defaults() {
+        assert_eq!(parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn the_default_file_is_valid() {
+        parse(&default_file_text()).unwrap();
+    }
+
+    #[test]
+    fn unknown_key_names_line_column_and_key() {
+        let err = parse("[api]\nport = 1\nbogus = 3\n").unwrap_err();
+        let ConfigError::Invalid {
+            line, column, key, ..
+        } = &err
+        else {
+            panic!("{err:?}")
+        };
+        assert_eq!((*line, *column), (3, 1));
+        assert_eq!(key.as_deref(), Some("bogus"));
+        assert!(
+            err.to_string().starts_with("paios.toml:3:1: key `bogus`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn wrong_type_is_reported() {
+        let err = parse("[api]\nport = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("paios.toml:2:"), "{err}");
+    }
+
+    #[test]
+    fn syntax_error_is_reported() {
+        let err = parse("[api\n").unwrap_err();
+        assert!(err.to_string().starts_with("paios.toml:1:"), "{err}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = Config::parse_bytes(Path::new("p.toml"), &bytes);
+        }
+
+        #[test]
+        fn arbitrary_toml_like_text_never_panics(text in "(\\[[a-z]{0,8}\\]\n|[a-z_]{1,8} = (\"[a-z]*\"|[0-9]{1,6}|true|\\[\\])\n|\\[\\[service\\]\\]\n){0,12}") {
+            let _ = Config::parse_str(Path::new("p.toml"), &text);
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! `[[service]]` and `[alerts]` sections of paios.toml (contract: DESIGN.md §3 "Services").
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One supervised service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    pub name: String,
+    /// argv; the first element is looked up on PATH (managed brains first).
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Working directory (default: the PAIOS home).
+    #[serde(default)]
+    pub cwd: Option<String>,
+    /// Exit codes after which restarting cannot help (OpenClaw: 78 = config error).
+    #[serde(default = "default_no_restart")]
+    pub no_restart_exit_codes: Vec<i32>,
+    #[serde(default)]
+    pub probe: ProbeConfig,
+    #[serde(default)]
+    pub restart: RestartConfig,
+    /// Start it with the daemon (default true).
+    #[serde(default = "yes")]
+    pub autostart: bool,
+}
+
+fn default_no_restart() -> Vec<i32> {
+    vec![78]
+}
+fn yes() -> bool {
+    true
+}
+
+impl ServiceConfig {
+    /// Returns (key, message) on a semantic error.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        if self.name.trim().is_empty() {
+            return Err(("name".into(), "a service needs a non-empty name".into()));
+        }
+        if self.command.is_empty() {
+            return Err((
+                "command".into(),
+                format!("service {:?} has an empty command", self.name),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProbeKind {
+    #[default]
+    Process,
+    Tcp,
+    Http,
+    Mcp,
+    Openclaw,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProbeConfig {
+    pub kind: ProbeKind,
+    /// `http`/`openclaw`: URL to GET (openclaw: base URL or `/readyz` URL).
+    pub url: Option<String>,
+    /// `tcp`: host:port.
+    pub address: Option<String>,
+    /// `http`: expected status (default: any 2xx).
+    pub status: Option<u16>,
+    /// `http`: substring the body must contain.
+    pub body_contains: Option<String>,
+    /// `openclaw`: gateway auth token for the WebSocket handshake.
+    pub token: Option<String>,
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    /// Consecutive failures (with the process alive) that make the service `hung`.
+    pub failures: u32,
+    /// Grace after (re)start before failures count.
+    pub startup_grace_ms: u64,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        Self {
+            kind: ProbeKind::Process,
+            url: None,
+            address: None,
+            status: None,
+            body_contains: None,
+            token: None,
+            interval_ms: 2000,
+            timeout_ms: 1000,
+            failures: 3,
+            startup_grace_ms: 15000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RestartConfig {
+    pub initial_backoff_ms: u64,
+    pub max_backoff_ms: u64,
+    /// Uptime after which the backoff resets.
+    pub stable_after_s: u64,
+    pub crash_loop: CrashLoopConfig,
+    /// SIGTERM → SIGKILL grace when stopping.
+    pub stop_grace_ms: u64,
+}
+
+impl Default for RestartConfig {
+    fn default() -> Self {
+        Self {
+            initial_backoff_ms: 100,
+            max_backoff_ms: 30000,
+            stable_after_s: 60,
+            crash_loop: CrashLoopConfig::default(),
+            stop_grace_ms: 5000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CrashLoopConfig {
+    pub max_exits: u32,
+    pub window_s: u64,
+}
+
+impl Default for CrashLoopConfig {
+    fn default() -> Self {
+        Self {
+            max_exits: 5,
+            window_s: 60,
+        }
+    }
+}
+
+/// `[alerts]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// Show desktop notifications where a notification service exists.
+    pub desktop: bool,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self { desktop: true }
+    }
+}
