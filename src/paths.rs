@@ -78,9 +78,13 @@ impl Paths {
     pub fn snapshots_dir(&self) -> PathBuf {
         self.home.join("snapshots")
     }
-    /// Managed brain installs: `tools/<name>/<version>/`.
+    /// Managed brain installs: `tools/<name>/<version>/`. `PAIOS_TOOLS_DIR` moves them elsewhere
+    /// (tests share one install across many throw-away homes).
     pub fn tools_dir(&self) -> PathBuf {
-        self.home.join("tools")
+        match std::env::var_os("PAIOS_TOOLS_DIR").filter(|d| !d.is_empty()) {
+            Some(dir) => PathBuf::from(dir),
+            None => self.home.join("tools"),
+        }
     }
     /// Derived, rebuildable data (e.g. the usage ledger) that is not part of the event log.
     pub fn cache_dir(&self) -> PathBuf {
@@ -147,7 +151,6 @@ mod tests {
             p.spool_dir(),
             p.logs_dir(),
             p.snapshots_dir(),
-            p.tools_dir(),
         ] {
             assert!(path.starts_with("/tmp/x"), "{path:?}");
         }
