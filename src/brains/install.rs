@@ -318,6 +318,7 @@ fn install_version(
     let final_dir = layout.version_dir(tool, version);
     let parent = layout.tool_dir(tool);
     crate::paths::create_private_dir(&parent).map_err(|e| BrainsError::io(&parent, e))?;
+    remove_stale_installs(&parent);
     // A folder from an older, interrupted run would block the rename.
     if final_dir.exists() {
         std::fs::remove_dir_all(&final_dir).map_err(|e| BrainsError::io(&final_dir, e))?;
@@ -360,6 +361,23 @@ fn install_version(
     Ok(true)
 }
 
+/// Remove temp folders left by installs that were killed. Callers hold the tool's lock, so no
+/// other install can be using one.
+fn remove_stale_installs(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".installing-")
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// Run npm, keeping its output off stdout (which carries JSON).
 fn npm_install(prefix: &Path, spec: &str, node_dir: Option<&Path>) -> Result<(), BrainsError> {
     let mut cmd = npm()?;
@@ -376,6 +394,7 @@ fn npm_install(prefix: &Path, spec: &str, node_dir: Option<&Path>) -> Result<(),
             spec,
         ])
         .stdin(Stdio::null());
+    die_with_parent(&mut cmd);
     let out = cmd
         .output()
         .map_err(|e| BrainsError::NpmMissing(e.to_string()))?;
@@ -403,6 +422,24 @@ fn npm_error_summary(stderr: &str, status: std::process::ExitStatus) -> String {
     } else {
         lines.join("; ")
     }
+}
+
+/// On Linux, have the kernel kill npm when PAIOS dies (kill -9 included), so an interrupted
+/// install does not keep writing into a folder the next run removes.
+fn die_with_parent(cmd: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cmd;
 }
 
 fn npm() -> Result<Command, BrainsError> {

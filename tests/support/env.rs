@@ -29,6 +29,24 @@ pub const GATEWAY_TOKEN: &str = "test-gateway-token";
 /// A port nothing listens on: model traffic without a connected fake fails fast and locally.
 const CLOSED_URL: &str = "http://127.0.0.1:9";
 
+/// Variables kept from the test's own environment: locale, temp folder, the managed tools, and
+/// the machine's certificate and proxy settings (npm needs them to reach the registry). The
+/// fakes are always reached directly: `NO_PROXY` is extended with loopback below.
+const PASSED_THROUGH: &[&str] = &[
+    "LANG",
+    "LC_ALL",
+    "TERM",
+    "TMPDIR",
+    "PAIOS_TOOLS_DIR",
+    "NODE_EXTRA_CA_CERTS",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+];
+
 /// A finished process.
 #[derive(Debug)]
 pub struct Finished {
@@ -192,6 +210,13 @@ enabled = false
         self.brain(Brain::Openclaw)
     }
 
+    /// The built `paios` binary with this environment (its `PAIOS_HOME` is this environment's).
+    pub fn paios(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_paios"));
+        self.apply(&mut cmd);
+        cmd
+    }
+
     /// `openclaw gateway run` on loopback at `port`.
     pub fn gateway(&self, port: u16) -> Command {
         let mut cmd = self.openclaw();
@@ -212,10 +237,17 @@ enabled = false
             .unwrap_or_default();
         cmd.env_clear();
         cmd.env("PATH", path);
-        for key in ["LANG", "LC_ALL", "TERM", "TMPDIR", "PAIOS_TOOLS_DIR"] {
+        for key in PASSED_THROUGH {
             if let Some(v) = std::env::var_os(key) {
                 cmd.env(key, v);
             }
+        }
+        // npm (used by `paios brains upgrade`) keeps its download cache across test homes.
+        let npm_cache = std::env::var_os("npm_config_cache").or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".npm").into_os_string())
+        });
+        if let Some(cache) = npm_cache {
+            cmd.env("npm_config_cache", cache);
         }
         let home = self.home();
         cmd.env("HOME", &home)
@@ -246,6 +278,8 @@ enabled = false
             .env("OPENCLAW_NO_AUTO_UPDATE", "1")
             .env("DO_NOT_TRACK", "1")
             .env("NO_COLOR", "1")
+            .env("NO_PROXY", no_proxy())
+            .env("no_proxy", no_proxy())
             .current_dir(self.project_dir());
         for (k, v) in &self.extra_env {
             cmd.env(k, v);
@@ -301,6 +335,19 @@ impl Drop for BrainEnv {
             kill_group(pgid);
         }
     }
+}
+
+/// The machine's `NO_PROXY` plus loopback, so the fakes are never reached through a proxy.
+fn no_proxy() -> String {
+    let mut hosts: Vec<String> = std::env::var("NO_PROXY")
+        .or_else(|_| std::env::var("no_proxy"))
+        .unwrap_or_default()
+        .split(',')
+        .filter(|h| !h.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    hosts.extend(["127.0.0.1".into(), "localhost".into(), "::1".into()]);
+    hosts.join(",")
 }
 
 fn kill_group(pgid: i32) {
