@@ -6,6 +6,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use paios::brains::Brain;
 use serde_json::Value;
 use support::daemon::TestHome;
 use support::env::{BrainEnv, Finished};
@@ -25,22 +26,42 @@ fn pinned_claude() -> String {
 
 /// A private tools folder whose current claude is the shared managed install (linked).
 fn private_tools(env: &BrainEnv) -> PathBuf {
-    let shared = paios::brains::resolve(&env.paths(), paios::brains::Brain::Claude)
+    let tools = env.root().join("tools");
+    let version = borrow(env, &tools, Brain::Claude, None);
+    std::fs::write(tools.join("claude/current"), format!("{version}\n")).unwrap();
+    tools
+}
+
+/// Link the shared managed install of `brain` into `tools` (as `as_version`, default its own
+/// version); returns its real version.
+fn borrow(env: &BrainEnv, tools: &Path, brain: Brain, as_version: Option<&str>) -> String {
+    let shared = paios::brains::resolve(&env.paths(), brain)
         .filter(|r| r.managed)
         .unwrap_or_else(|| {
             panic!(
-                "the upgrade tests need the managed claude: run `paios brains install claude` \
+                "the upgrade tests need the managed {brain}: run `paios brains install {brain}` \
                  with PAIOS_TOOLS_DIR set for the test run"
             )
         });
     let version = shared.version.clone().unwrap();
-    // …/claude/<version>/node_modules/.bin/claude → …/claude/<version>
+    // …/<brain>/<version>/node_modules/.bin/<bin> → …/<brain>/<version>
     let version_dir = shared.path.ancestors().nth(3).unwrap().to_path_buf();
-    let tools = env.root().join("tools");
-    std::fs::create_dir_all(tools.join("claude")).unwrap();
-    std::os::unix::fs::symlink(&version_dir, tools.join("claude").join(&version)).unwrap();
-    std::fs::write(tools.join("claude/current"), format!("{version}\n")).unwrap();
-    tools
+    let dir = tools.join(brain.name());
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::symlink(&version_dir, dir.join(as_version.unwrap_or(&version))).unwrap();
+    version
+}
+
+/// Link the shared managed Node (when there is one) into `tools` and make it current.
+fn borrow_node(env: &BrainEnv, tools: &Path) {
+    let Some(node) = paios::brains::node(&env.paths()).filter(|n| n.managed) else {
+        return;
+    };
+    let version = node.version.unwrap();
+    let version_dir = node.path.ancestors().nth(3).unwrap().to_path_buf();
+    std::fs::create_dir_all(tools.join("node")).unwrap();
+    std::os::unix::fs::symlink(&version_dir, tools.join("node").join(&version)).unwrap();
+    std::fs::write(tools.join("node/current"), format!("{version}\n")).unwrap();
 }
 
 fn paios(env: &BrainEnv, tools: &Path, home: Option<&Path>, args: &[&str]) -> Finished {
@@ -171,5 +192,136 @@ fn a_failed_upgrade_is_recorded_as_an_event() {
             .unwrap()
             .contains("not a valid version"),
         "{failed}"
+    );
+}
+
+/// The gateway's smoke check includes its own validation of the user's current config: a new
+/// version that rejects it is not switched to. (The "new" version here is the shared install
+/// linked under a second name, so no download is needed.)
+#[test]
+fn a_gateway_upgrade_is_refused_when_the_new_version_rejects_the_current_config() {
+    let env = BrainEnv::new();
+    let tools = env.root().join("tools");
+    borrow_node(&env, &tools);
+    let real = borrow(&env, &tools, Brain::Openclaw, None);
+    borrow(&env, &tools, Brain::Openclaw, Some("2000.1.1"));
+    std::fs::write(tools.join("openclaw/current"), "2000.1.1\n").unwrap();
+    env.write_openclaw_config(&serde_json::json!({
+        "gateway": {"mode": "local", "auth": {"token": "t"}},
+        "update": {"checkOnStart": false},
+        "notAnOpenclawSetting": true
+    }));
+
+    let out = paios(
+        &env,
+        &tools,
+        None,
+        &["brains", "upgrade", "openclaw", "--to", &real],
+    );
+
+    assert_eq!(
+        out.code,
+        Some(1),
+        "stdout: {} stderr: {}",
+        out.stdout,
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("rejects the current gateway config"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("notAnOpenclawSetting"),
+        "its own error text is shown: {}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(tools.join("openclaw/current"))
+            .unwrap()
+            .trim(),
+        "2000.1.1",
+        "the current version stays"
+    );
+
+    // With a valid config the same upgrade goes through.
+    env.write_openclaw_config(&support::env::minimal_openclaw_config());
+    let out = paios(
+        &env,
+        &tools,
+        None,
+        &["brains", "upgrade", "openclaw", "--to", &real],
+    );
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(tools.join("openclaw/current"))
+            .unwrap()
+            .trim(),
+        real
+    );
+}
+
+/// kill -9 in the middle of an install leaves the current version working, and the next
+/// command clears the half-written folder.
+#[test]
+fn an_install_killed_midway_leaves_the_current_version_working() {
+    let env = BrainEnv::new();
+    let tools = env.root().join("tools");
+    let current = borrow(&env, &tools, Brain::Codex, None);
+    std::fs::write(tools.join("codex/current"), format!("{current}\n")).unwrap();
+
+    let mut cmd = env.paios();
+    cmd.env("PAIOS_TOOLS_DIR", &tools)
+        .args(["brains", "upgrade", "codex", "--to", "0.166.0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = env.spawn(&mut cmd);
+    let in_progress = || {
+        std::fs::read_dir(tools.join("codex"))
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".installing-"))
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !in_progress() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the install ended before it could be killed"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the install never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    assert_eq!(
+        std::fs::read_to_string(tools.join("codex/current"))
+            .unwrap()
+            .trim(),
+        current
+    );
+    assert!(
+        !tools.join("codex/0.166.0").exists(),
+        "no half-installed version folder"
+    );
+    let out = paios(&env, &tools, None, &["brains", "status", "codex", "--json"]);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["brains"][0]["ok"], true, "{report}");
+    assert_eq!(report["brains"][0]["version"], current.as_str());
+
+    // The next command that changes codex removes the leftover temp folder.
+    let out = paios(
+        &env,
+        &tools,
+        None,
+        &["brains", "upgrade", "codex", "--to", "999.0.0"],
+    );
+    assert_eq!(out.code, Some(1));
+    assert!(
+        !in_progress(),
+        "the killed install's temp folder is cleaned up"
     );
 }
