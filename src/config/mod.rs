@@ -180,6 +180,7 @@ impl Config {
             }
             service.validate()?;
         }
+        self.budgets.validate()?;
         Ok(())
     }
 }

@@ -1,12 +1,112 @@
-//! `[usage]` section of paios.toml.
+//! `[usage]` and `[budgets]` sections of paios.toml.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// `[usage]`: where the logs are and how prices are adjusted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct UsageConfig {}
+pub struct UsageConfig {
+    /// Claude Code's config folder (its logs are in `projects/`). Default: `$CLAUDE_CONFIG_DIR`,
+    /// else `~/.claude`.
+    pub claude_dir: Option<String>,
+    /// Codex's home (its logs are in `sessions/`). Default: `$CODEX_HOME`, else `~/.codex`.
+    pub codex_dir: Option<String>,
+    /// The daemon re-reads the logs this long after the last change it saw.
+    pub debounce_ms: u64,
+    /// Price overrides in USD per million tokens, by model name:
+    /// `[usage.prices."claude-sonnet-4-5"] input = 3.0`.
+    pub prices: BTreeMap<String, PriceOverride>,
+}
 
-/// `[budgets]`: USD limits.
+impl Default for UsageConfig {
+    fn default() -> Self {
+        Self {
+            claude_dir: None,
+            codex_dir: None,
+            debounce_ms: 1000,
+            prices: BTreeMap::new(),
+        }
+    }
+}
+
+/// One model's prices, USD per million tokens; unset fields keep the table's price.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct BudgetsConfig {}
+pub struct PriceOverride {
+    pub input: Option<f64>,
+    pub output: Option<f64>,
+    pub cache_write: Option<f64>,
+    pub cache_read: Option<f64>,
+}
+
+/// `[budgets]`: USD limits, overall and per brain. Unset means no limit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BudgetsConfig {
+    /// Limit for all brains together, per local calendar day.
+    pub daily_usd: Option<f64>,
+    /// Limit for all brains together, per local calendar month.
+    pub monthly_usd: Option<f64>,
+    /// Warn (a `warning` alert) at this share of a limit, in percent; 100% raises `critical`.
+    pub warn_percent: f64,
+    /// `[budgets.claude]`.
+    pub claude: BrainBudget,
+    /// `[budgets.codex]`.
+    pub codex: BrainBudget,
+}
+
+impl Default for BudgetsConfig {
+    fn default() -> Self {
+        Self {
+            daily_usd: None,
+            monthly_usd: None,
+            warn_percent: 80.0,
+            claude: BrainBudget::default(),
+            codex: BrainBudget::default(),
+        }
+    }
+}
+
+/// Limits for one brain.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrainBudget {
+    pub daily_usd: Option<f64>,
+    pub monthly_usd: Option<f64>,
+}
+
+impl BudgetsConfig {
+    /// Checks serde cannot express. Returns (key, message).
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let limits = [
+            ("daily_usd", self.daily_usd),
+            ("monthly_usd", self.monthly_usd),
+            ("daily_usd", self.claude.daily_usd),
+            ("monthly_usd", self.claude.monthly_usd),
+            ("daily_usd", self.codex.daily_usd),
+            ("monthly_usd", self.codex.monthly_usd),
+        ];
+        for (key, value) in limits {
+            if let Some(v) = value {
+                if !(v.is_finite() && v >= 0.0) {
+                    return Err((
+                        key.into(),
+                        format!("a budget must be a positive amount in USD, not {v}"),
+                    ));
+                }
+            }
+        }
+        if !(self.warn_percent > 0.0 && self.warn_percent < 100.0) {
+            return Err((
+                "warn_percent".into(),
+                format!(
+                    "warn_percent must be between 0 and 100, not {}",
+                    self.warn_percent
+                ),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,10 +1,201 @@
 //! Usage and cost ledger built from the Claude Code and Codex logs; budgets.
+//!
+//! * [`parse`]: line parsers for both logs (no I/O).
+//! * [`prices`]: the price table (generated from LiteLLM's, committed with its date) and the
+//!   cost of one request, as ccusage computes it.
+//! * [`ledger`]: the incremental SQLite ledger in `cache/usage.db` (derived data: deleting it
+//!   only costs a re-read of the logs).
+//! * [`report`]: daily / monthly / session reports, JSON and table.
+//! * [`budget`]: limits, over-budget state for the router, alerts.
+//!
+//! Everything works with the daemon down: the CLI ingests, then reports. The daemon keeps the
+//! ledger fresh as the logs change ([`start`]) and raises budget alerts.
+//!
+//! This module never writes paios.db (events go through the store or the spool) and never
+//! touches the brains' logs except to read them.
+
 pub mod api;
+pub mod budget;
 pub mod config;
+pub mod ledger;
+pub mod parse;
+pub mod prices;
+pub mod report;
 
+use std::time::Duration;
+
+use crate::config::Config;
 use crate::core::Core;
+use crate::events::Event;
+use crate::paths::Paths;
 
-/// Start background work (called once by `Core::start`).
-pub async fn start(_core: &Core) -> anyhow::Result<()> {
+pub use budget::BudgetState;
+pub use ledger::{IngestStats, Ledger, LedgerError, LogDirs, Source};
+pub use prices::Prices;
+
+/// An up-to-date, open ledger and the prices it was built with.
+pub struct Fresh {
+    pub ledger: Ledger,
+    pub prices: Prices,
+    pub stats: IngestStats,
+}
+
+/// Open the ledger and read whatever the logs gained since the last run.
+pub fn refresh(paths: &Paths, config: &Config) -> Result<Fresh, LedgerError> {
+    let prices = Prices::load(&config.usage.prices);
+    let mut ledger = Ledger::open(&paths.cache_dir(), &prices)?;
+    let stats = ledger.ingest(&LogDirs::from_config(&config.usage), &prices)?;
+    Ok(Fresh {
+        ledger,
+        prices,
+        stats,
+    })
+}
+
+/// Budgets as they stand, per brain, in the local time zone (after reading new log lines).
+pub fn budget_state(paths: &Paths, config: &Config) -> Result<BudgetState, LedgerError> {
+    let fresh = refresh(paths, config)?;
+    Ok(state_of(&fresh.ledger, config)?.0)
+}
+
+fn state_of(
+    ledger: &Ledger,
+    config: &Config,
+) -> Result<(BudgetState, report::SpendSummary), LedgerError> {
+    let zone = report::Zone::Local;
+    let today = zone.today();
+    let spend = report::spend(&ledger.rows(None)?, zone, today);
+    Ok((budget::compute(&spend, &config.budgets, today), spend))
+}
+
+/// Budget alerts not raised yet for this period, marked as raised in the ledger.
+pub fn due_alerts(ledger: &Ledger, config: &Config) -> Result<Vec<Event>, LedgerError> {
+    let (state, _) = state_of(ledger, config)?;
+    let mut out = Vec::new();
+    for (key, event) in budget::alerts(&state, &config.budgets) {
+        if ledger.mark_alert(&key)? {
+            out.push(event);
+        }
+    }
+    Ok(out)
+}
+
+/// `usage.summary` for the panel.
+pub fn summary_json(ledger: &Ledger, config: &Config) -> Result<serde_json::Value, LedgerError> {
+    let (state, spend) = state_of(ledger, config)?;
+    let by_brain = |m: &std::collections::BTreeMap<Source, f64>| {
+        serde_json::json!({
+            "claude": m.get(&Source::Claude).copied().unwrap_or(0.0),
+            "codex": m.get(&Source::Codex).copied().unwrap_or(0.0),
+        })
+    };
+    let today = report::Zone::Local.today();
+    let days: Vec<serde_json::Value> = spend
+        .last_14_days
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let date = today - chrono::Duration::days(13 - i as i64);
+            serde_json::json!({
+                "date": date.format("%Y-%m-%d").to_string(),
+                "cost": report::SpendSummary::total(m),
+                "by_brain": by_brain(m),
+            })
+        })
+        .collect();
+    Ok(serde_json::json!({
+        "today": {"total": report::SpendSummary::total(&spend.today), "by_brain": by_brain(&spend.today)},
+        "month": {"total": report::SpendSummary::total(&spend.month), "by_brain": by_brain(&spend.month)},
+        "budgets": state,
+        "last_14_days": days,
+    }))
+}
+
+/// Start background work (called once by `Core::start`): ingest now, then whenever the logs
+/// change (debounced), and raise budget alerts.
+pub async fn start(core: &Core) -> anyhow::Result<()> {
+    let core = core.clone();
+    let handle = tokio::runtime::Handle::current();
+    std::thread::Builder::new()
+        .name("paios-usage".into())
+        .spawn(move || watch_loop(core, handle))?;
     Ok(())
+}
+
+fn watch_loop(core: Core, handle: tokio::runtime::Handle) {
+    use notify::Watcher;
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if res.is_ok_and(|e| !e.kind.is_access()) {
+            let _ = tx.send(());
+        }
+    })
+    .ok();
+    let mut watched: Vec<std::path::PathBuf> = Vec::new();
+    let shutdown = core.shutdown_token();
+    // Also re-check now and then: folders that do not exist yet cannot be watched.
+    let poll = Duration::from_secs(60);
+    let mut pending = true;
+    let mut last_poll = std::time::Instant::now();
+    loop {
+        let config = core.config();
+        let dirs = LogDirs::from_config(&config.usage);
+        if let Some(w) = watcher.as_mut() {
+            for dir in dirs.claude.iter().chain(&dirs.codex) {
+                if !watched.contains(dir)
+                    && dir.is_dir()
+                    && w.watch(dir, notify::RecursiveMode::Recursive).is_ok()
+                {
+                    watched.push(dir.clone());
+                }
+            }
+        }
+        if pending {
+            pending = false;
+            ingest_and_alert(&core, &handle, &config);
+        }
+        let debounce = Duration::from_millis(config.usage.debounce_ms.max(50));
+        match rx.recv_timeout(Duration::from_millis(500)) {
+            Ok(()) => {
+                // Debounce: wait until the logs have been quiet for `debounce`.
+                while rx.recv_timeout(debounce).is_ok() {
+                    if shutdown.is_cancelled() {
+                        return;
+                    }
+                }
+                pending = true;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                std::thread::sleep(poll.min(Duration::from_secs(1)));
+            }
+        }
+        if shutdown.is_cancelled() {
+            return;
+        }
+        if last_poll.elapsed() >= poll {
+            last_poll = std::time::Instant::now();
+            pending = true;
+        }
+    }
+}
+
+fn ingest_and_alert(core: &Core, handle: &tokio::runtime::Handle, config: &Config) {
+    let fresh = match refresh(core.paths(), config) {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::warn!(error = %e, "usage ingest failed");
+            return;
+        }
+    };
+    tracing::debug!(stats = ?fresh.stats, "usage ingested");
+    match due_alerts(&fresh.ledger, config) {
+        Ok(events) => {
+            drop(fresh);
+            for event in events {
+                handle.block_on(core.emit(event));
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "budget check failed"),
+    }
 }

@@ -7,3 +7,4 @@ pub mod env;
 pub mod fake_anthropic;
 pub mod fake_http;
 pub mod fake_openai;
+pub mod usage_logs;

@@ -1,0 +1,898 @@
+//! The usage ledger: an incremental, rebuildable SQLite file (`cache/usage.db`) fed from the
+//! Claude Code and Codex logs.
+//!
+//! * Each log file is remembered by identity (device, inode, and a hash of its first bytes)
+//!   and by the offset up to which it was read. A rerun reads only appended bytes. A file that
+//!   shrank or was replaced makes the ledger rebuild from the logs on disk; a deleted file keeps
+//!   the usage it had (the ledger is history: Claude Code prunes old logs).
+//! * Every usage record becomes one row of `entries`. Claude messages are keyed by
+//!   (message id, request id), so a message logged several times, in one file or many, counts
+//!   once, with its largest usage. `agg` holds per quarter-hour (UTC) sums by source, session
+//!   and model, re-derived from `entries` for the quarter-hours an ingest touched, so reports in
+//!   any time zone read a few thousand rows.
+//! * Rows and offsets are committed in one transaction: a process killed mid-ingest leaves the
+//!   previous state, and the next run reads the same bytes again.
+//! * Two processes never ingest at once: an exclusive lock on `cache/usage.lock` serialises
+//!   them (and SQLite's busy timeout covers readers).
+//! * Costs are computed at ingest with the prices in force; when prices change (a new table or
+//!   new overrides) the ledger rebuilds.
+//!
+//! Never writes paios.db and never writes the logs.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::hash::{Hash, Hasher};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use fs2::FileExt;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::parse::{self, CodexState, Line, Record};
+use super::prices::Prices;
+
+/// Bump when the schema or the meaning of stored rows changes: the ledger then rebuilds.
+const SCHEMA_VERSION: &str = "1";
+/// Lines longer than this are counted and skipped without being held in memory.
+pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+/// Bytes of a file's head hashed to recognise it.
+const HEAD_BYTES: usize = 1024;
+/// Quarter-hours: every time zone in use is a whole number of them away from UTC.
+pub const BUCKET_MS: i64 = 15 * 60 * 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("usage ledger {path}: {source}")]
+    Db {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("usage ledger {path}: {source}")]
+    Io { path: String, source: io::Error },
+}
+
+/// Which brain a log belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Claude = 0,
+    Codex = 1,
+}
+
+impl Source {
+    pub const ALL: [Source; 2] = [Source::Claude, Source::Codex];
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::Claude => "claude",
+            Source::Codex => "codex",
+        }
+    }
+    fn from_i64(v: i64) -> Source {
+        if v == 1 {
+            Source::Codex
+        } else {
+            Source::Claude
+        }
+    }
+}
+
+/// Where the logs are.
+#[derive(Debug, Clone, Default)]
+pub struct LogDirs {
+    /// Claude Code `projects/` folders.
+    pub claude: Vec<PathBuf>,
+    /// Codex `sessions/` folders.
+    pub codex: Vec<PathBuf>,
+}
+
+impl LogDirs {
+    /// From paios.toml, else `$CLAUDE_CONFIG_DIR` / `$CODEX_HOME`, else `~/.claude`, `~/.codex`.
+    pub fn from_config(config: &super::config::UsageConfig) -> LogDirs {
+        let pick = |configured: &Option<String>, env: &str, default: &str| -> Vec<PathBuf> {
+            if let Some(dir) = configured {
+                return vec![crate::paths::expand_tilde(dir)];
+            }
+            match std::env::var(env) {
+                Ok(v) if !v.trim().is_empty() => v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(crate::paths::expand_tilde)
+                    .collect(),
+                _ => vec![crate::paths::expand_tilde(default)],
+            }
+        };
+        LogDirs {
+            claude: pick(&config.claude_dir, "CLAUDE_CONFIG_DIR", "~/.claude")
+                .into_iter()
+                .map(|d| d.join("projects"))
+                .collect(),
+            codex: pick(&config.codex_dir, "CODEX_HOME", "~/.codex")
+                .into_iter()
+                .map(|d| d.join("sessions"))
+                .collect(),
+        }
+    }
+}
+
+/// What one ingest did (exposed in `--json` as `ingest`).
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IngestStats {
+    pub files_seen: u64,
+    /// Files read at all in this run (new, grown, or all of them after a rebuild).
+    pub files_read: u64,
+    /// Known files that are gone from disk (their usage stays in the ledger).
+    pub files_missing: u64,
+    pub bytes_read: u64,
+    pub lines: u64,
+    pub usage_records: u64,
+    pub malformed_lines: u64,
+    pub oversized_lines: u64,
+    /// Whether the ledger was rebuilt from scratch (first run, truncated/replaced file, new prices).
+    pub rebuilt: bool,
+    pub rebuild_reason: Option<String>,
+    pub elapsed_ms: u64,
+}
+
+/// An open, locked ledger.
+pub struct Ledger {
+    conn: Connection,
+    path: PathBuf,
+    _lock: File,
+}
+
+fn hash_of(parts: &[&[u8]]) -> i64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for p in parts {
+        p.hash(&mut h);
+    }
+    h.finish() as i64
+}
+
+impl Ledger {
+    /// Open (creating) `cache/usage.db`, waiting for any other process's ingest to finish.
+    pub fn open(cache_dir: &Path, prices: &Prices) -> Result<Ledger, LedgerError> {
+        let io_err = |path: &Path| {
+            let path = path.display().to_string();
+            move |source| LedgerError::Io { path, source }
+        };
+        crate::paths::create_private_dir(cache_dir).map_err(io_err(cache_dir))?;
+        let lock_path = cache_dir.join("usage.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io_err(&lock_path))?;
+        lock.lock_exclusive().map_err(io_err(&lock_path))?;
+        let path = cache_dir.join("usage.db");
+        let db_err = |source| LedgerError::Db {
+            path: path.display().to_string(),
+            source,
+        };
+        let conn = Connection::open(&path).map_err(db_err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;
+             PRAGMA cache_size=-16000; PRAGMA temp_store=MEMORY;
+             CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS alerts_sent(key TEXT PRIMARY KEY, at TEXT NOT NULL);",
+        )
+        .map_err(db_err)?;
+        let mut ledger = Ledger {
+            conn,
+            path,
+            _lock: lock,
+        };
+        let want = format!("{SCHEMA_VERSION}:{}", prices.fingerprint);
+        if ledger.meta("version")?.as_deref() != Some(want.as_str()) {
+            ledger.reset()?;
+            ledger.set_meta("version", &want)?;
+        }
+        Ok(ledger)
+    }
+
+    fn db_err(&self) -> impl Fn(rusqlite::Error) -> LedgerError + '_ {
+        move |source| LedgerError::Db {
+            path: self.path.display().to_string(),
+            source,
+        }
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>, LedgerError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(self.db_err())
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "INSERT INTO meta(key, value) VALUES(?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )
+            .map(drop)
+            .map_err(self.db_err())
+    }
+
+    /// Drop every derived table and recreate it empty.
+    fn reset(&mut self) -> Result<(), LedgerError> {
+        self.conn
+            .execute_batch(
+                "BEGIN;
+                 DROP TABLE IF EXISTS files; DROP TABLE IF EXISTS names;
+                 DROP TABLE IF EXISTS entries; DROP TABLE IF EXISTS agg;
+                 CREATE TABLE files(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE,
+                   source INTEGER NOT NULL, dev INTEGER NOT NULL, ino INTEGER NOT NULL,
+                   offset INTEGER NOT NULL, head_len INTEGER NOT NULL, head_hash INTEGER NOT NULL,
+                   state TEXT, missing INTEGER NOT NULL DEFAULT 0);
+                 CREATE TABLE names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+                 CREATE TABLE entries(key INTEGER PRIMARY KEY, source INTEGER NOT NULL,
+                   bucket INTEGER NOT NULL, ts INTEGER NOT NULL, session INTEGER NOT NULL,
+                   model INTEGER NOT NULL, input INTEGER NOT NULL, output INTEGER NOT NULL,
+                   cache_write INTEGER NOT NULL, cache_read INTEGER NOT NULL,
+                   reasoning INTEGER NOT NULL, total INTEGER NOT NULL, cost REAL NOT NULL);
+                 CREATE INDEX entries_bucket ON entries(bucket);
+                 CREATE TABLE agg(source INTEGER NOT NULL, bucket INTEGER NOT NULL,
+                   session INTEGER NOT NULL, model INTEGER NOT NULL,
+                   input INTEGER NOT NULL, output INTEGER NOT NULL, cache_write INTEGER NOT NULL,
+                   cache_read INTEGER NOT NULL, reasoning INTEGER NOT NULL, cost REAL NOT NULL,
+                   requests INTEGER NOT NULL, last_ts INTEGER NOT NULL,
+                   PRIMARY KEY(source, bucket, session, model)) WITHOUT ROWID;
+                 COMMIT;",
+            )
+            .map_err(self.db_err())
+    }
+
+    /// Bring the ledger up to date with the logs in `dirs`.
+    pub fn ingest(&mut self, dirs: &LogDirs, prices: &Prices) -> Result<IngestStats, LedgerError> {
+        let started = Instant::now();
+        let mut stats = IngestStats::default();
+        let discovered = discover(dirs);
+        stats.files_seen = discovered.len() as u64;
+        let known = self.known_files()?;
+        let mut plan: Vec<Work> = Vec::new();
+        let mut rebuild: Option<String> = None;
+        let seen: HashSet<&PathBuf> = discovered.iter().map(|d| &d.path).collect();
+        for file in &discovered {
+            match known.get(&file.path) {
+                None => plan.push(Work::new(file, None)),
+                Some(k) => match k.check(file) {
+                    FileCheck::Unchanged => {}
+                    FileCheck::Grown => plan.push(Work::new(file, Some(k))),
+                    FileCheck::Replaced(why) => {
+                        rebuild.get_or_insert(format!("{} {why}", file.path.display()));
+                    }
+                },
+            }
+        }
+        let gone: Vec<i64> = known
+            .values()
+            .filter(|k| !k.missing && !seen.contains(&k.path))
+            .map(|k| k.id)
+            .collect();
+        stats.files_missing =
+            known.values().filter(|k| k.missing).count() as u64 + gone.len() as u64;
+        if known.is_empty() && !discovered.is_empty() {
+            rebuild.get_or_insert_with(|| "first run".into());
+        }
+        if let Some(reason) = &rebuild {
+            if !known.is_empty() {
+                self.reset()?;
+            }
+            stats.rebuilt = true;
+            stats.rebuild_reason = Some(reason.clone());
+            stats.files_missing = 0;
+            plan = discovered.iter().map(|f| Work::new(f, None)).collect();
+        }
+        let fresh = known.is_empty() || rebuild.is_some();
+        stats.files_read = plan.len() as u64;
+        let tx = self.conn.transaction().map_err(|source| LedgerError::Db {
+            path: self.path.display().to_string(),
+            source,
+        })?;
+        let result = write_all(&tx, plan, prices, fresh, &mut stats);
+        let db_path = self.path.display().to_string();
+        let db = |source| LedgerError::Db {
+            path: db_path.clone(),
+            source,
+        };
+        result.map_err(db)?;
+        if rebuild.is_none() {
+            for id in gone {
+                tx.execute("UPDATE files SET missing = 1 WHERE id = ?1", [id])
+                    .map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)?;
+        stats.elapsed_ms = started.elapsed().as_millis() as u64;
+        Ok(stats)
+    }
+
+    fn known_files(&self) -> Result<HashMap<PathBuf, KnownFile>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, path, source, dev, ino, offset, head_len, head_hash, state, missing FROM files")
+            .map_err(self.db_err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                let path: String = r.get(1)?;
+                Ok(KnownFile {
+                    id: r.get(0)?,
+                    path: PathBuf::from(path),
+                    dev: r.get(3)?,
+                    ino: r.get(4)?,
+                    offset: r.get::<_, i64>(5)? as u64,
+                    head_len: r.get::<_, i64>(6)? as usize,
+                    head_hash: r.get(7)?,
+                    state: r.get(8)?,
+                    missing: r.get::<_, i64>(9)? != 0,
+                })
+            })
+            .map_err(self.db_err())?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let row = row.map_err(self.db_err())?;
+            out.insert(row.path.clone(), row);
+        }
+        Ok(out)
+    }
+
+    /// Remember that an alert with this key was raised; false if it already was.
+    pub fn mark_alert(&self, key: &str) -> Result<bool, LedgerError> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO alerts_sent(key, at) VALUES(?1, ?2)",
+                params![key, crate::events::format_ts(&chrono::Utc::now())],
+            )
+            .map(|n| n == 1)
+            .map_err(self.db_err())
+    }
+
+    /// All aggregate rows (optionally of one source), for reports.
+    pub fn rows(&self, source: Option<Source>) -> Result<Vec<AggRow>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT a.source, a.bucket, s.name, m.name, a.input, a.output, a.cache_write,
+                        a.cache_read, a.reasoning, a.cost, a.requests, a.last_ts
+                 FROM agg a JOIN names s ON s.id = a.session JOIN names m ON m.id = a.model
+                 WHERE ?1 IS NULL OR a.source = ?1",
+            )
+            .map_err(self.db_err())?;
+        let rows = stmt
+            .query_map([source.map(|s| s as i64)], |r| {
+                Ok(AggRow {
+                    source: Source::from_i64(r.get(0)?),
+                    bucket: r.get(1)?,
+                    session: r.get(2)?,
+                    model: r.get(3)?,
+                    tokens: parse::Tokens {
+                        input: r.get::<_, i64>(4)? as u64,
+                        output: r.get::<_, i64>(5)? as u64,
+                        cache_write: r.get::<_, i64>(6)? as u64,
+                        cache_write_1h: 0,
+                        cache_read: r.get::<_, i64>(7)? as u64,
+                        reasoning: r.get::<_, i64>(8)? as u64,
+                    },
+                    cost: r.get(9)?,
+                    requests: r.get::<_, i64>(10)? as u64,
+                    last_ts: r.get(11)?,
+                })
+            })
+            .map_err(self.db_err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.db_err())
+    }
+}
+
+/// Sums for one (source, quarter-hour, session, model).
+#[derive(Debug, Clone)]
+pub struct AggRow {
+    pub source: Source,
+    pub bucket: i64,
+    pub session: String,
+    pub model: String,
+    pub tokens: parse::Tokens,
+    pub cost: f64,
+    pub requests: u64,
+    pub last_ts: i64,
+}
+
+// ---- discovery and file identity -------------------------------------------------------------
+
+struct Discovered {
+    path: PathBuf,
+    source: Source,
+    /// The folder it was found under (for Codex session names).
+    root: PathBuf,
+    dev: i64,
+    ino: i64,
+    size: u64,
+}
+
+fn discover(dirs: &LogDirs) -> Vec<Discovered> {
+    let mut out = Vec::new();
+    for (source, roots) in [(Source::Claude, &dirs.claude), (Source::Codex, &dirs.codex)] {
+        for root in roots {
+            walk(root, &mut |path, meta| {
+                out.push(Discovered {
+                    path: path.to_path_buf(),
+                    source,
+                    root: root.clone(),
+                    dev: meta.dev() as i64,
+                    ino: meta.ino() as i64,
+                    size: meta.len(),
+                })
+            });
+        }
+    }
+    out
+}
+
+fn walk(dir: &Path, found: &mut dyn FnMut(&Path, &std::fs::Metadata)) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            walk(&path, found);
+        } else if meta.is_file() && path.extension().is_some_and(|e| e == "jsonl") {
+            found(&path, &meta);
+        }
+    }
+}
+
+struct KnownFile {
+    id: i64,
+    path: PathBuf,
+    dev: i64,
+    ino: i64,
+    offset: u64,
+    head_len: usize,
+    head_hash: i64,
+    state: Option<String>,
+    missing: bool,
+}
+
+enum FileCheck {
+    Unchanged,
+    Grown,
+    Replaced(&'static str),
+}
+
+impl KnownFile {
+    fn check(&self, file: &Discovered) -> FileCheck {
+        if (self.dev, self.ino) != (file.dev, file.ino) {
+            return FileCheck::Replaced("was replaced");
+        }
+        if file.size < self.offset {
+            return FileCheck::Replaced("was truncated");
+        }
+        if file.size == self.offset && !self.missing {
+            return FileCheck::Unchanged;
+        }
+        match read_head(&file.path, self.head_len) {
+            Ok((len, hash)) if len == self.head_len && hash == self.head_hash => {
+                if file.size == self.offset {
+                    FileCheck::Unchanged
+                } else {
+                    FileCheck::Grown
+                }
+            }
+            _ => FileCheck::Replaced("was rewritten"),
+        }
+    }
+}
+
+fn read_head(path: &Path, len: usize) -> io::Result<(usize, i64)> {
+    let mut buf = vec![0u8; len];
+    let mut file = File::open(path)?;
+    let mut filled = 0;
+    while filled < len {
+        let n = file.read(&mut buf[filled..])?;
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    Ok((filled, hash_of(&[&buf[..filled]])))
+}
+
+// ---- reading (parallel) ----------------------------------------------------------------------
+
+struct Work {
+    id: Option<i64>,
+    path: PathBuf,
+    source: Source,
+    start: u64,
+    size: u64,
+    dev: i64,
+    ino: i64,
+    /// Claude: file stem; Codex: path under `sessions/` without extension.
+    session: String,
+    codex: CodexState,
+}
+
+impl Work {
+    fn new(file: &Discovered, known: Option<&KnownFile>) -> Work {
+        let session = match file.source {
+            Source::Claude => file
+                .path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            Source::Codex => file
+                .path
+                .strip_prefix(&file.root)
+                .unwrap_or(&file.path)
+                .with_extension("")
+                .to_string_lossy()
+                .into_owned(),
+        };
+        Work {
+            id: known.map(|k| k.id),
+            path: file.path.clone(),
+            source: file.source,
+            start: known.map(|k| k.offset).unwrap_or(0),
+            size: file.size,
+            dev: file.dev,
+            ino: file.ino,
+            session,
+            codex: known
+                .and_then(|k| k.state.as_deref())
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+enum Msg {
+    Records(usize, Vec<(u64, Record)>),
+    Done(usize, FileDone),
+}
+
+struct FileDone {
+    end: u64,
+    codex: CodexState,
+    head_len: usize,
+    head_hash: i64,
+    bytes_read: u64,
+    lines: u64,
+    malformed: u64,
+    oversized: u64,
+}
+
+const BATCH: usize = 2048;
+
+fn read_file(work: &Work, index: usize, tx: &mpsc::SyncSender<Msg>) -> FileDone {
+    let mut codex = work.codex.clone();
+    let mut done = FileDone {
+        end: work.start,
+        codex: CodexState::default(),
+        head_len: 0,
+        head_hash: 0,
+        bytes_read: 0,
+        lines: 0,
+        malformed: 0,
+        oversized: 0,
+    };
+    let mut batch = Vec::new();
+    let result = scan_lines(&work.path, work.start, &mut done, |line, offset, done| {
+        done.lines += 1;
+        let parsed = match work.source {
+            Source::Claude => parse::parse_claude_line(line),
+            Source::Codex => parse::parse_codex_line(line, &mut codex),
+        };
+        match parsed {
+            Line::Usage(r) => {
+                batch.push((offset, r));
+                if batch.len() >= BATCH {
+                    let _ = tx.send(Msg::Records(index, std::mem::take(&mut batch)));
+                }
+            }
+            Line::Malformed => done.malformed += 1,
+            Line::Ignored => {}
+        }
+    });
+    if result.is_err() {
+        // Unreadable now (permissions, vanished): keep what was read; retry next run.
+        tracing::debug!(path = %work.path.display(), "could not read a usage log");
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(Msg::Records(index, batch));
+    }
+    done.codex = codex;
+    let head_len = (done.end as usize).min(HEAD_BYTES);
+    let (len, hash) = read_head(&work.path, head_len).unwrap_or((0, 0));
+    done.head_len = len;
+    done.head_hash = hash;
+    done
+}
+
+/// Call `on_line` for every complete line from `start`; `done.end` ends up after the last
+/// complete line (an unterminated tail is left for the next run: it may still be being written).
+fn scan_lines(
+    path: &Path,
+    start: u64,
+    done: &mut FileDone,
+    mut on_line: impl FnMut(&[u8], u64, &mut FileDone),
+) -> io::Result<()> {
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(start))?;
+    let mut buf: Vec<u8> = vec![0; 1 << 20];
+    let mut filled = 0usize;
+    // Offset in the file of buf[0].
+    let mut base = start;
+    let mut skipping = false;
+    loop {
+        if filled == buf.len() {
+            if buf.len() < MAX_LINE_BYTES {
+                buf.resize((buf.len() * 2).min(MAX_LINE_BYTES), 0);
+            } else {
+                // One line fills the largest buffer: skip it up to its newline.
+                done.oversized += 1;
+                skipping = true;
+                base += filled as u64;
+                filled = 0;
+            }
+        }
+        let n = file.read(&mut buf[filled..])?;
+        if n == 0 {
+            break;
+        }
+        done.bytes_read += n as u64;
+        let chunk_start = filled;
+        filled += n;
+        let mut line_start = 0usize;
+        let mut search_from = chunk_start;
+        if skipping {
+            match memchr::memchr(b'\n', &buf[search_from..filled]) {
+                Some(i) => {
+                    line_start = search_from + i + 1;
+                    search_from = line_start;
+                    skipping = false;
+                    done.end = base + line_start as u64;
+                }
+                None => {
+                    base += filled as u64;
+                    filled = 0;
+                    continue;
+                }
+            }
+        }
+        for i in memchr::memchr_iter(b'\n', &buf[search_from..filled]) {
+            let end = search_from + i;
+            let mut line = &buf[line_start..end];
+            if let [rest @ .., b'\r'] = line {
+                line = rest;
+            }
+            if !line.is_empty() {
+                on_line(line, base + line_start as u64, done);
+            }
+            line_start = end + 1;
+            done.end = base + line_start as u64;
+        }
+        if line_start > 0 {
+            buf.copy_within(line_start..filled, 0);
+            filled -= line_start;
+            base += line_start as u64;
+        }
+        if buf.len() > (1 << 20) && filled < (1 << 19) {
+            buf.truncate(1 << 20);
+            buf.shrink_to_fit();
+        }
+    }
+    Ok(())
+}
+
+// ---- writing ---------------------------------------------------------------------------------
+
+struct Names<'a> {
+    tx: &'a rusqlite::Transaction<'a>,
+    cache: HashMap<String, i64>,
+}
+
+impl Names<'_> {
+    fn id(&mut self, name: &str) -> rusqlite::Result<i64> {
+        if let Some(&id) = self.cache.get(name) {
+            return Ok(id);
+        }
+        self.tx
+            .execute("INSERT OR IGNORE INTO names(name) VALUES(?1)", [name])?;
+        let id = self
+            .tx
+            .query_row("SELECT id FROM names WHERE name = ?1", [name], |r| r.get(0))?;
+        self.cache.insert(name.to_string(), id);
+        Ok(id)
+    }
+}
+
+fn write_all(
+    tx: &rusqlite::Transaction,
+    plan: Vec<Work>,
+    prices: &Prices,
+    fresh: bool,
+    stats: &mut IngestStats,
+) -> rusqlite::Result<()> {
+    if plan.is_empty() {
+        return Ok(());
+    }
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS touched(bucket INTEGER PRIMARY KEY); DELETE FROM touched;",
+    )?;
+    let mut names = Names {
+        tx,
+        cache: HashMap::new(),
+    };
+    let mut touched: HashSet<i64> = HashSet::new();
+    // Biggest first, so two readers finish together.
+    let mut order: Vec<usize> = (0..plan.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(plan[i].size.saturating_sub(plan[i].start)));
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+        .clamp(1, 4)
+        .min(plan.len());
+    let (sender, receiver) = mpsc::sync_channel::<Msg>(8);
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO entries(key, source, bucket, ts, session, model, input, output, cache_write,
+           cache_read, reasoning, total, cost) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)
+         ON CONFLICT(key) DO UPDATE SET model = excluded.model, input = excluded.input,
+           output = excluded.output, cache_write = excluded.cache_write,
+           cache_read = excluded.cache_read, reasoning = excluded.reasoning,
+           total = excluded.total, cost = excluded.cost
+         WHERE excluded.total > entries.total",
+    )?;
+    let mut done_files: Vec<Option<FileDone>> = (0..plan.len()).map(|_| None).collect();
+    let mut failure: Option<rusqlite::Error> = None;
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let sender = sender.clone();
+            let (plan, order, next) = (&plan, &order, &next);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&index) = order.get(i) else { break };
+                    let done = read_file(&plan[index], index, &sender);
+                    if sender.send(Msg::Done(index, done)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        for msg in receiver {
+            if failure.is_some() {
+                continue;
+            }
+            let result = match msg {
+                Msg::Records(index, records) => {
+                    let work = &plan[index];
+                    records.into_iter().try_for_each(|(offset, r)| {
+                        let key = match &r.dedupe_key {
+                            Some((id, req)) => hash_of(&[
+                                id.as_bytes(),
+                                req.as_deref().unwrap_or("").as_bytes(),
+                                if req.is_none() {
+                                    r.session.as_deref().unwrap_or(&work.session).as_bytes()
+                                } else {
+                                    b""
+                                },
+                            ]),
+                            None => hash_of(&[
+                                work.path.as_os_str().as_encoded_bytes(),
+                                &offset.to_le_bytes(),
+                            ]),
+                        };
+                        let model = r.model.as_deref().unwrap_or("unknown");
+                        let cost = r
+                            .cost_usd
+                            .or_else(|| prices.cost(model, &r.tokens))
+                            .unwrap_or(0.0);
+                        let bucket = r.ts_ms.div_euclid(BUCKET_MS);
+                        touched.insert(bucket);
+                        let session = names.id(r.session.as_deref().unwrap_or(&work.session))?;
+                        let model = names.id(model)?;
+                        stats.usage_records += 1;
+                        insert
+                            .execute(params![
+                                key,
+                                work.source as i64,
+                                bucket,
+                                r.ts_ms,
+                                session,
+                                model,
+                                r.tokens.input as i64,
+                                r.tokens.output as i64,
+                                r.tokens.cache_write as i64,
+                                r.tokens.cache_read as i64,
+                                r.tokens.reasoning as i64,
+                                r.tokens.total() as i64,
+                                cost
+                            ])
+                            .map(drop)
+                    })
+                }
+                Msg::Done(index, done) => {
+                    done_files[index] = Some(done);
+                    Ok(())
+                }
+            };
+            if let Err(e) = result {
+                failure = Some(e);
+            }
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    drop(insert);
+    for (work, done) in plan.iter().zip(done_files) {
+        let Some(done) = done else { continue };
+        stats.bytes_read += done.bytes_read;
+        stats.lines += done.lines;
+        stats.malformed_lines += done.malformed;
+        stats.oversized_lines += done.oversized;
+        let state = match work.source {
+            Source::Codex => Some(serde_json::to_string(&done.codex).unwrap_or_default()),
+            Source::Claude => None,
+        };
+        tx.execute(
+            "INSERT INTO files(id, path, source, dev, ino, offset, head_len, head_hash, state, missing)
+             VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0)
+             ON CONFLICT(path) DO UPDATE SET dev = excluded.dev, ino = excluded.ino,
+               offset = excluded.offset, head_len = excluded.head_len,
+               head_hash = excluded.head_hash, state = excluded.state, missing = 0",
+            params![
+                work.id,
+                work.path.to_string_lossy(),
+                work.source as i64,
+                work.dev,
+                work.ino,
+                done.end as i64,
+                done.head_len as i64,
+                done.head_hash,
+                state
+            ],
+        )?;
+    }
+    // Re-derive the sums of every quarter-hour this ingest touched.
+    if fresh {
+        tx.execute("DELETE FROM agg", [])?;
+        tx.execute_batch(
+            "INSERT INTO agg SELECT source, bucket, session, model, SUM(input), SUM(output),
+               SUM(cache_write), SUM(cache_read), SUM(reasoning), SUM(cost), COUNT(*), MAX(ts)
+             FROM entries GROUP BY source, bucket, session, model",
+        )?;
+    } else if !touched.is_empty() {
+        let mut ins = tx.prepare_cached("INSERT OR IGNORE INTO touched(bucket) VALUES(?1)")?;
+        for b in &touched {
+            ins.execute([b])?;
+        }
+        tx.execute_batch(
+            "DELETE FROM agg WHERE bucket IN (SELECT bucket FROM touched);
+             INSERT INTO agg SELECT source, bucket, session, model, SUM(input), SUM(output),
+               SUM(cache_write), SUM(cache_read), SUM(reasoning), SUM(cost), COUNT(*), MAX(ts)
+             FROM entries WHERE bucket IN (SELECT bucket FROM touched)
+             GROUP BY source, bucket, session, model;
+             DELETE FROM touched;",
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,153 @@
+//! `paios usage daily --json` agrees with the real ccusage (pinned 20.0.24) on generated
+//! Claude Code and Codex log trees: tokens exactly, cost to the cent.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use support::daemon::TestHome;
+use support::usage_logs::{write_claude_tree, write_codex_tree};
+
+const CCUSAGE_VERSION: &str = "20.0.24";
+
+fn ccusage() -> PathBuf {
+    let tools = std::env::var_os("PAIOS_TOOLS_DIR").filter(|d| !d.is_empty()).expect(
+        "PAIOS_TOOLS_DIR is not set: point it at the managed tools folder and install ccusage there: \
+         npm install --prefix \"$PAIOS_TOOLS_DIR/ccusage\" ccusage@20.0.24",
+    );
+    let bin = Path::new(&tools).join("ccusage/node_modules/.bin/ccusage");
+    assert!(
+        bin.exists(),
+        "ccusage is not installed at {}: run npm install --prefix \"$PAIOS_TOOLS_DIR/ccusage\" ccusage@{CCUSAGE_VERSION}",
+        bin.display()
+    );
+    bin
+}
+
+fn run_ccusage(agent: &str, env: (&str, &Path)) -> Value {
+    let out = Command::new(ccusage())
+        .args([agent, "daily", "--json", "--offline", "--timezone", "UTC"])
+        .env(env.0, env.1)
+        .env("HOME", env.1)
+        .env_remove("CLAUDE_CONFIG_DIR")
+        .env_remove("CODEX_HOME")
+        .env(env.0, env.1)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ccusage failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn run_paios(home: &TestHome, source: &str, env: (&str, &Path)) -> Value {
+    let out = home
+        .paios()
+        .args([
+            "usage",
+            "daily",
+            "--json",
+            "--timezone",
+            "UTC",
+            "--source",
+            source,
+        ])
+        .env_remove("CLAUDE_CONFIG_DIR")
+        .env_remove("CODEX_HOME")
+        .env("HOME", env.1)
+        .env(env.0, env.1)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "paios usage failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn assert_same(ours: &Value, theirs: &Value, cost_field: &str) {
+    for field in [
+        "inputTokens",
+        "outputTokens",
+        "cacheCreationTokens",
+        "cacheReadTokens",
+        "totalTokens",
+    ] {
+        assert_eq!(
+            ours["totals"][field], theirs["totals"][field],
+            "totals.{field}: paios {} vs ccusage {}",
+            ours["totals"], theirs["totals"]
+        );
+    }
+    let (a, b) = (
+        ours["totals"]["totalCost"].as_f64().unwrap(),
+        theirs["totals"][cost_field].as_f64().unwrap(),
+    );
+    assert!(
+        (a - b).abs() < 0.005,
+        "total cost: paios {a} vs ccusage {b}"
+    );
+    assert!(b > 1.0, "the tree should cost something: {b}");
+    // Day by day too.
+    let ours_days = ours["daily"].as_array().unwrap();
+    let theirs_days = theirs["daily"].as_array().unwrap();
+    assert_eq!(ours_days.len(), theirs_days.len());
+    for (o, t) in ours_days.iter().zip(theirs_days) {
+        assert_eq!(o["date"], t["date"]);
+        assert_eq!(o["totalTokens"], t["totalTokens"], "{}", o["date"]);
+        let (a, b) = (
+            o["totalCost"].as_f64().unwrap(),
+            t[cost_field].as_f64().unwrap(),
+        );
+        assert!(
+            (a - b).abs() < 0.005,
+            "{}: paios {a} vs ccusage {b}",
+            o["date"]
+        );
+    }
+}
+
+#[test]
+fn claude_daily_totals_equal_ccusage() {
+    let logs = tempfile::tempdir().unwrap();
+    write_claude_tree(logs.path(), 7, 24, 60);
+    let theirs = run_ccusage("claude", ("CLAUDE_CONFIG_DIR", logs.path()));
+    let home = TestHome::new();
+    let ours = run_paios(&home, "claude", ("CLAUDE_CONFIG_DIR", logs.path()));
+    assert!(
+        ours["ingest"]["malformedLines"].as_u64().unwrap() > 0,
+        "the tree has malformed lines"
+    );
+    assert!(ours["daily"].as_array().unwrap().len() > 5, "several days");
+    let months: std::collections::BTreeSet<_> = ours["daily"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["date"].as_str().unwrap()[..7].to_string())
+        .collect();
+    assert!(months.len() >= 2, "several months: {months:?}");
+    assert_eq!(
+        ours["totals"]["unpricedModels"],
+        serde_json::json!(["claude-imaginary-9"])
+    );
+    assert_same(&ours, &theirs, "totalCost");
+}
+
+#[test]
+fn codex_daily_totals_equal_ccusage() {
+    let logs = tempfile::tempdir().unwrap();
+    write_codex_tree(logs.path(), 11, 20, 30);
+    let theirs = run_ccusage("codex", ("CODEX_HOME", logs.path()));
+    let home = TestHome::new();
+    let ours = run_paios(&home, "codex", ("CODEX_HOME", logs.path()));
+    assert!(
+        ours["ingest"]["malformedLines"].as_u64().unwrap() > 0,
+        "the tree has malformed lines"
+    );
+    assert_same(&ours, &theirs, "costUSD");
+}
