@@ -273,8 +273,10 @@ fn run_batch(
             for (op, outcome) in batch.drain(..).zip(outcomes) {
                 match (op, outcome) {
                     (Op::Append { reply, .. }, Outcome::Appended(stored)) => {
-                        for ev in &stored {
-                            let _ = bus.send(ev.clone());
+                        if bus.receiver_count() > 0 {
+                            for ev in &stored {
+                                let _ = bus.send(ev.clone());
+                            }
                         }
                         let _ = reply.send(Ok(stored));
                     }
