@@ -26,6 +26,17 @@ pub struct ServiceConfig {
     /// Start it with the daemon (default true).
     #[serde(default = "yes")]
     pub autostart: bool,
+    /// Runbook id quoted by this service's alerts (default: chosen from the command and probe).
+    #[serde(default)]
+    pub runbook: Option<String>,
+    /// A systemd user unit that may already run this service (Linux). When it is active, the
+    /// watchdog adopts it and restarts it with `systemctl --user restart UNIT`.
+    #[serde(default)]
+    pub systemd_unit: Option<String>,
+    /// A launchd label that may already run this service (macOS), e.g. `ai.openclaw.gateway`;
+    /// restarted with `launchctl kickstart -k`.
+    #[serde(default)]
+    pub launchd_label: Option<String>,
 }
 
 fn default_no_restart() -> Vec<i32> {
@@ -41,10 +52,43 @@ impl ServiceConfig {
         if self.name.trim().is_empty() {
             return Err(("name".into(), "a service needs a non-empty name".into()));
         }
+        if self.name.contains(['/', '\\']) || self.name.starts_with('.') {
+            return Err((
+                "name".into(),
+                format!(
+                    "service name {:?} may not contain '/' or '\\' or start with '.' (it names its log file)",
+                    self.name
+                ),
+            ));
+        }
         if self.command.is_empty() {
             return Err((
                 "command".into(),
                 format!("service {:?} has an empty command", self.name),
+            ));
+        }
+        let probe = &self.probe;
+        let needs = match probe.kind {
+            ProbeKind::Http | ProbeKind::Openclaw if probe.url.is_none() => Some("url"),
+            ProbeKind::Tcp if probe.address.is_none() => Some("address"),
+            _ => None,
+        };
+        if let Some(key) = needs {
+            return Err((
+                "kind".into(),
+                format!(
+                    "service {:?}: a {:?} probe needs `{key}` in [service.probe]",
+                    self.name, probe.kind
+                ),
+            ));
+        }
+        if probe.interval_ms == 0 || probe.timeout_ms == 0 || probe.failures == 0 {
+            return Err((
+                "interval_ms".into(),
+                format!(
+                    "service {:?}: probe interval_ms, timeout_ms and failures must be above 0",
+                    self.name
+                ),
             ));
         }
         Ok(())
@@ -108,6 +152,8 @@ pub struct RestartConfig {
     pub max_backoff_ms: u64,
     /// Uptime after which the backoff resets.
     pub stable_after_s: u64,
+    /// The same in milliseconds; wins over `stable_after_s` when set.
+    pub stable_after_ms: Option<u64>,
     pub crash_loop: CrashLoopConfig,
     /// SIGTERM → SIGKILL grace when stopping.
     pub stop_grace_ms: u64,
@@ -119,6 +165,7 @@ impl Default for RestartConfig {
             initial_backoff_ms: 100,
             max_backoff_ms: 30000,
             stable_after_s: 60,
+            stable_after_ms: None,
             crash_loop: CrashLoopConfig::default(),
             stop_grace_ms: 5000,
         }

@@ -1,0 +1,380 @@
+//! The watchdog supervising small real services (shell, python's http.server) under a real
+//! `paios daemon`: restarts, backoff, crash-loop breaker, hang detection, adoption, config edits,
+//! the `service`/`incidents`/`runbook` commands.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::daemon::TestHome;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn service_status(home: &TestHome, name: &str) -> Value {
+    let (code, out, err) = home.run(&["status", "--json"]);
+    assert_eq!(code, 0, "paios status failed: {err}");
+    let status: Value = serde_json::from_str(&out).unwrap();
+    status["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("no service {name} in {status}"))
+}
+
+fn wait_for_state(home: &TestHome, name: &str, state: &str, timeout: Duration) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let s = service_status(home, name);
+        if s["state"] == state {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} did not reach {state} within {timeout:?}; last status {s}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn events_for(home: &TestHome, kind: &str, subject: &str) -> Vec<Value> {
+    home.events(kind)
+        .into_iter()
+        .filter(|e| e["subject"] == subject)
+        .collect()
+}
+
+fn ts_ms(ev: &Value) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(ev["ts"].as_str().unwrap())
+        .unwrap()
+        .timestamp_millis()
+}
+
+fn alive(pid: u64) -> bool {
+    // A zombie is not alive for our purposes.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.contains(") Z"))
+        .unwrap_or(false)
+}
+
+fn home_with(services: &str) -> TestHome {
+    let mut home = TestHome::new();
+    home.write_config(&format!(
+        "[api]\nport = 0\n[alerts]\ndesktop = false\n{services}"
+    ));
+    home.start_daemon();
+    home
+}
+
+#[test]
+fn a_service_that_exits_at_once_fails_after_max_exits_with_growing_backoff() {
+    let home = home_with(
+        r#"
+[[service]]
+name = "flaky"
+command = ["sh", "-c", "echo 'boom: cannot open widget' >&2; exit 3"]
+[service.restart]
+initial_backoff_ms = 100
+crash_loop = { max_exits = 4, window_s = 60 }
+"#,
+    );
+    let failed = wait_for_state(&home, "flaky", "failed", Duration::from_secs(20));
+    assert_eq!(failed["last_exit"]["code"], 3);
+    let started = events_for(&home, "service.started", "flaky");
+    let exited = events_for(&home, "service.exited", "flaky");
+    assert_eq!(started.len(), 4, "{started:?}");
+    assert_eq!(exited.len(), 4);
+    assert!(exited.iter().all(|e| e["data"]["code"] == 3));
+    assert!(
+        exited[0]["data"]["stderr_tail"]
+            .as_str()
+            .unwrap()
+            .contains("boom: cannot open widget")
+    );
+    // Backoff visible in the timestamps: ~100, ~200, ~400 ms between exit and next start.
+    let gaps: Vec<i64> = (0..3)
+        .map(|i| ts_ms(&started[i + 1]) - ts_ms(&exited[i]))
+        .collect();
+    assert!(
+        gaps[0] >= 75 && gaps[1] >= 155 && gaps[2] >= 315,
+        "gaps {gaps:?}"
+    );
+    assert!(gaps[2] > gaps[0], "backoff did not grow: {gaps:?}");
+    assert_eq!(events_for(&home, "service.crash_loop", "flaky").len(), 1);
+    // No restart after failing.
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(events_for(&home, "service.started", "flaky").len(), 4);
+    let alerts = events_for(&home, "alert.raised", "flaky");
+    let last = alerts.last().unwrap();
+    assert_eq!(last["data"]["severity"], "critical");
+    assert_eq!(last["data"]["runbook"], "services");
+    assert!(
+        last["data"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("boom: cannot open widget")
+    );
+}
+
+#[test]
+fn a_do_not_restart_exit_code_fails_at_once_quoting_the_error() {
+    let home = home_with(
+        r#"
+[[service]]
+name = "badconf"
+command = ["sh", "-c", "echo 'Invalid config: unrecognized key \"bogus\"' >&2; exit 78"]
+"#,
+    );
+    let s = wait_for_state(&home, "badconf", "failed", Duration::from_secs(10));
+    assert_eq!(s["last_exit"]["code"], 78);
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(events_for(&home, "service.started", "badconf").len(), 1);
+    let alert = home.wait_for_event("alert.raised", Duration::from_secs(5), |e| {
+        e["subject"] == "badconf"
+    });
+    assert!(
+        alert["data"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unrecognized key \"bogus\""),
+        "{alert}"
+    );
+    assert_eq!(alert["data"]["severity"], "critical");
+    // `paios incidents --json` lists it as open, with its runbook.
+    let (code, out, _) = home.run(&["incidents", "--json"]);
+    assert_eq!(code, 0);
+    let incidents: Value = serde_json::from_str(&out).unwrap();
+    let inc = &incidents[0];
+    assert_eq!(inc["service"], "badconf");
+    assert!(inc["resolved_at"].is_null());
+    let (code, text, _) = home.run(&["runbook", inc["runbook"].as_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(text.contains("## Recover"));
+}
+
+#[test]
+fn kill_9_is_noticed_restarted_and_recovered() {
+    let home = home_with(
+        r#"
+[[service]]
+name = "sleeper"
+command = ["sh", "-c", "echo hello from sleeper; exec sleep 1000"]
+[service.probe]
+interval_ms = 200
+"#,
+    );
+    let s = wait_for_state(&home, "sleeper", "running", Duration::from_secs(10));
+    let pid = s["pid"].as_u64().unwrap();
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let exited = home.wait_for_event("service.exited", Duration::from_secs(10), |e| {
+        e["subject"] == "sleeper"
+    });
+    assert_eq!(exited["data"]["signal"], 9);
+    assert!(exited["data"]["code"].is_null());
+    home.wait_for_event("service.recovered", Duration::from_secs(10), |e| {
+        e["subject"] == "sleeper"
+    });
+    let s = wait_for_state(&home, "sleeper", "running", Duration::from_secs(10));
+    assert_ne!(s["pid"].as_u64().unwrap(), pid);
+    assert_eq!(s["restarts"], 1);
+    assert_eq!(s["last_exit"]["signal"], 9);
+    // The incident opened by the crash is resolved by the recovery.
+    home.wait_for_event("alert.resolved", Duration::from_secs(5), |e| {
+        e["subject"] == "sleeper"
+    });
+    let (_, logs, _) = home.run(&["service", "logs", "sleeper"]);
+    assert!(logs.contains("hello from sleeper"), "{logs}");
+}
+
+#[test]
+fn a_stopped_http_server_is_detected_as_hung_killed_and_restarted() {
+    let port = free_port();
+    let home = home_with(&format!(
+        r#"
+[[service]]
+name = "web"
+command = ["python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
+[service.probe]
+kind = "http"
+url = "http://127.0.0.1:{port}/"
+interval_ms = 300
+timeout_ms = 250
+failures = 3
+startup_grace_ms = 10000
+"#
+    ));
+    let s = wait_for_state(&home, "web", "running", Duration::from_secs(20));
+    assert_eq!(s["probe"]["ok"], true);
+    let pid = s["pid"].as_u64().unwrap();
+    let stopped_at = Instant::now();
+    unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+    let hung = home.wait_for_event("service.hung", Duration::from_secs(10), |e| {
+        e["subject"] == "web"
+    });
+    let detect = stopped_at.elapsed();
+    // 3 failures at 300 ms intervals (each waiting out a 250 ms timeout).
+    assert!(
+        detect < Duration::from_secs(4),
+        "hang detected after {detect:?}"
+    );
+    assert!(
+        hung["data"]["error"].as_str().unwrap().contains("250 ms"),
+        "{hung}"
+    );
+    home.wait_for_event("service.recovered", Duration::from_secs(20), |e| {
+        e["subject"] == "web"
+    });
+    assert!(!alive(pid), "the hung process {pid} is still there");
+    let s = wait_for_state(&home, "web", "running", Duration::from_secs(5));
+    assert_ne!(s["pid"].as_u64().unwrap(), pid);
+}
+
+#[test]
+fn a_service_already_listening_is_adopted_not_started_twice_then_taken_over() {
+    let port = free_port();
+    let mut external = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "external server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let home = home_with(&format!(
+        r#"
+[[service]]
+name = "web"
+command = ["python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
+[service.probe]
+kind = "http"
+url = "http://127.0.0.1:{port}/"
+interval_ms = 200
+timeout_ms = 500
+failures = 2
+"#
+    ));
+    let s = wait_for_state(&home, "web", "adopted", Duration::from_secs(10));
+    assert!(s["pid"].is_null());
+    assert_eq!(s["managed_by"], "external");
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(events_for(&home, "service.started", "web").is_empty());
+    assert_eq!(events_for(&home, "service.adopted", "web").len(), 1);
+    // The external copy dies: PAIOS takes over with its own.
+    external.kill().unwrap();
+    external.wait().unwrap();
+    home.wait_for_event("service.recovered", Duration::from_secs(20), |e| {
+        e["subject"] == "web"
+    });
+    let s = wait_for_state(&home, "web", "running", Duration::from_secs(10));
+    assert!(s["pid"].as_u64().is_some());
+}
+
+#[test]
+fn config_edits_restart_only_the_changed_service() {
+    let two = |greeting: &str| {
+        format!(
+            r#"[api]
+port = 0
+[alerts]
+desktop = false
+[[service]]
+name = "a"
+command = ["sleep", "1000"]
+[[service]]
+name = "b"
+command = ["sleep", "1000"]
+env = {{ GREETING = "{greeting}" }}
+"#
+        )
+    };
+    let mut home = TestHome::new();
+    home.write_config(&two("hi"));
+    home.start_daemon();
+    let a = wait_for_state(&home, "a", "running", Duration::from_secs(10))["pid"].clone();
+    let b = wait_for_state(&home, "b", "running", Duration::from_secs(10))["pid"].clone();
+    home.write_config(&two("hello"));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let nb = service_status(&home, "b");
+        if nb["state"] == "running" && nb["pid"] != b {
+            break;
+        }
+        assert!(Instant::now() < deadline, "b was not restarted: {nb}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(service_status(&home, "a")["pid"], a, "a was restarted");
+    assert!(!alive(b.as_u64().unwrap()), "old b still runs");
+}
+
+#[test]
+fn service_stop_and_start_commands_and_graceful_daemon_stop() {
+    let mut home = home_with(
+        r#"
+[[service]]
+name = "s"
+command = ["sh", "-c", "trap 'echo got TERM; exit 0' TERM; while true; do sleep 0.1; done"]
+"#,
+    );
+    let pid = wait_for_state(&home, "s", "running", Duration::from_secs(10))["pid"]
+        .as_u64()
+        .unwrap();
+    let (code, _, err) = home.run(&["service", "stop", "s"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(service_status(&home, "s")["state"], "stopped");
+    assert!(!alive(pid));
+    let (_, logs, _) = home.run(&["service", "logs", "s"]);
+    assert!(logs.contains("got TERM"), "{logs}");
+    let (code, _, _) = home.run(&["service", "start", "s"]);
+    assert_eq!(code, 0);
+    let pid = wait_for_state(&home, "s", "running", Duration::from_secs(10))["pid"]
+        .as_u64()
+        .unwrap();
+    let (code, _, err) = home.run(&["service", "restart", "nope"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no service named \"nope\""), "{err}");
+    assert_eq!(home.stop_daemon(), Some(0));
+    assert!(!alive(pid), "the daemon left its child {pid} running");
+}
+
+#[test]
+fn runbooks_and_daemon_install_print() {
+    let home = TestHome::new();
+    let (code, list, _) = home.run(&["runbook"]);
+    assert_eq!(code, 0);
+    for id in [
+        "openclaw-gateway",
+        "mcp-servers",
+        "claude",
+        "codex",
+        "paios-daemon",
+        "sqlite-store",
+        "configs",
+        "credentials",
+    ] {
+        assert!(list.lines().any(|l| l == id), "{id} missing from {list}");
+    }
+    let (code, _, err) = home.run(&["runbook", "nope"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("openclaw-gateway"));
+    let (code, unit, _) = home.run(&["daemon", "install", "--print"]);
+    assert_eq!(code, 0);
+    assert!(unit.contains("Restart=always"));
+    assert!(unit.contains(&home.path().display().to_string()));
+}
