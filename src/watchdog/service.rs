@@ -26,6 +26,7 @@ use super::logs::{ServiceLog, SharedLog};
 use super::machine::{Decision, FailReason, RestartPolicy};
 use super::probe::{self, ProbeOutcome};
 use crate::alerts::{self, Alert, AlertKind};
+use crate::brains::Brain;
 use crate::core::Core;
 use crate::events::{Event, format_ts, kind};
 
@@ -380,8 +381,22 @@ impl Supervisor {
         }
     }
 
-    fn build_command(&self) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(&self.cfg.command[0]);
+    /// The child's command. A bare `claude`, `codex` or `openclaw` runs PAIOS's managed copy
+    /// (with the Node it needs) when there is one, like everywhere else in PAIOS.
+    fn build_command(&self) -> Result<tokio::process::Command, String> {
+        let program = &self.cfg.command[0];
+        let brain = match program.as_str() {
+            "claude" => Some(Brain::Claude),
+            "codex" => Some(Brain::Codex),
+            "openclaw" => Some(Brain::Openclaw),
+            _ => None,
+        };
+        let mut cmd = match brain {
+            Some(brain) => tokio::process::Command::from(
+                crate::brains::command(self.core.paths(), brain).map_err(|e| e.to_string())?,
+            ),
+            None => tokio::process::Command::new(program),
+        };
         cmd.args(&self.cfg.command[1..])
             .envs(&self.cfg.env)
             .current_dir(
@@ -400,7 +415,7 @@ impl Supervisor {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(false);
-        cmd
+        Ok(cmd)
     }
 
     fn is_stdio_mcp(&self) -> bool {
@@ -416,7 +431,10 @@ impl Supervisor {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clear_tail();
-        let mut child = match self.build_command().spawn() {
+        let spawned = self
+            .build_command()
+            .and_then(|mut cmd| cmd.spawn().map_err(|e| e.to_string()));
+        let mut child = match spawned {
             Ok(c) => c,
             Err(e) => {
                 let message = format!(
@@ -989,7 +1007,7 @@ async fn pump(
         match reader.read_until(b'\n', &mut buf).await {
             Ok(0) | Err(_) => return,
             Ok(_) => {
-                let line = String::from_utf8_lossy(&buf);
+                let line = strip_ansi(&String::from_utf8_lossy(&buf));
                 let line = line.trim_end_matches(['\n', '\r']);
                 if let Some(rpc) = &rpc {
                     if let Ok(v) = serde_json::from_str::<Value>(line) {
@@ -1004,6 +1022,25 @@ async fn pump(
             }
         }
     }
+}
+
+/// Drop terminal colour codes (`ESC [ … letter`): logs and alerts are read as plain text.
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if ('\u{40}'..='\u{7e}').contains(&c) {
+                    break;
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Let the pumps drain what the dead process wrote (bounded: a leftover grandchild may keep a
@@ -1089,6 +1126,22 @@ async fn wait_for(responses: &mut mpsc::Receiver<Value>, id: u64) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colour_codes_are_stripped() {
+        assert_eq!(
+            strip_ansi("\u{1b}[90m2026\u{1b}[39m [gateway] ok"),
+            "2026 [gateway] ok"
+        );
+        assert_eq!(strip_ansi("plain é"), "plain é");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn strip_ansi_never_panics_and_never_grows(s in "(\u{1b}|\\[|[a-z0-9 ]|é){0,80}") {
+            proptest::prop_assert!(strip_ansi(&s).len() <= s.len());
+        }
+    }
 
     #[test]
     fn exit_descriptions() {

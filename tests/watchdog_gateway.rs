@@ -1,0 +1,268 @@
+//! The watchdog supervising the real OpenClaw gateway (managed install from `paios brains`) in
+//! a hermetic temp state dir, under a real `paios daemon`.
+//!
+//! The gateway needs ~1 GB of memory and 6–20 s to become ready, so these cases run one at a
+//! time (a file lock shared by every test process) and each uses a fresh state dir (the gateway
+//! keeps its own crash counter).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::daemon::TestHome;
+use support::env::{BrainEnv, GATEWAY_TOKEN, free_port};
+
+/// One gateway at a time across all test processes.
+struct GatewayLock(std::fs::File);
+
+fn gateway_lock() -> GatewayLock {
+    use fs2::FileExt;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(std::env::temp_dir().join("paios-test-openclaw-gateway.lock"))
+        .unwrap();
+    file.lock_exclusive().unwrap();
+    GatewayLock(file)
+}
+
+impl Drop for GatewayLock {
+    fn drop(&mut self) {
+        let _ = fs2::FileExt::unlock(&self.0);
+    }
+}
+
+/// A `[[service]]` table for the gateway on `port`, with `env`'s hermetic environment.
+fn gateway_service(env: &BrainEnv, port: u16, interval_ms: u64, timeout_ms: u64) -> String {
+    // The environment the brains harness gives the gateway (temp HOME, state dir, config path,
+    // offline switches, the PATH with the right Node), written into the service's env table.
+    let cmd = env.gateway(port);
+    let mut table = String::new();
+    for (k, v) in cmd.get_envs() {
+        if let (Some(k), Some(v)) = (k.to_str(), v.and_then(|v| v.to_str())) {
+            table.push_str(&format!(
+                "{} = {}\n",
+                toml::Value::String(k.into()),
+                toml::Value::String(v.into())
+            ));
+        }
+    }
+    format!(
+        r#"[api]
+port = 0
+[alerts]
+desktop = false
+
+[[service]]
+name = "openclaw-gateway"
+command = ["openclaw", "gateway", "run", "--bind", "loopback", "--port", "{port}"]
+no_restart_exit_codes = [78]
+[service.env]
+{table}
+[service.probe]
+kind = "openclaw"
+url = "http://127.0.0.1:{port}/readyz"
+token = "{GATEWAY_TOKEN}"
+interval_ms = {interval_ms}
+timeout_ms = {timeout_ms}
+failures = 3
+startup_grace_ms = 120000
+[service.restart]
+initial_backoff_ms = 100
+stop_grace_ms = 5000
+"#
+    )
+}
+
+fn gateway_status(home: &TestHome) -> Value {
+    let (code, out, err) = home.run(&["status", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v["services"][0].clone()
+}
+
+fn wait_for(
+    home: &TestHome,
+    what: &str,
+    timeout: Duration,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let s = gateway_status(home);
+        if pred(&s) {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gateway not {what} within {timeout:?}: {s}\nlog:\n{}",
+            service_log(home)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn service_log(home: &TestHome) -> String {
+    home.run(&["service", "logs", "openclaw-gateway", "-n", "40"])
+        .1
+}
+
+fn gateway_events(home: &TestHome, kind: &str) -> Vec<Value> {
+    home.events(kind)
+        .into_iter()
+        .filter(|e| e["subject"] == "openclaw-gateway")
+        .collect()
+}
+
+fn running_with_passing_probe(s: &Value) -> bool {
+    s["state"] == "running" && s["probe"]["ok"] == true
+}
+
+fn start(env: &BrainEnv, interval_ms: u64, timeout_ms: u64) -> (TestHome, u16) {
+    let port = free_port();
+    let mut home = TestHome::new();
+    home.write_config(&gateway_service(env, port, interval_ms, timeout_ms));
+    home.start_daemon();
+    (home, port)
+}
+
+const READY: Duration = Duration::from_secs(120);
+
+#[test]
+fn gateway_runs_and_recovers_from_kill_9() {
+    let _lock = gateway_lock();
+    let env = BrainEnv::new();
+    let (home, _port) = start(&env, 1000, 3000);
+    let s = wait_for(&home, "running", READY, running_with_passing_probe);
+    assert!(s["probe"]["error"].is_null());
+    let pid = s["pid"].as_u64().unwrap();
+
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let exited = home.wait_for_event("service.exited", Duration::from_secs(15), |e| {
+        e["subject"] == "openclaw-gateway"
+    });
+    assert_eq!(exited["data"]["signal"], 9);
+    let recovered = home.wait_for_event("service.recovered", READY, |e| {
+        e["subject"] == "openclaw-gateway"
+    });
+    assert_eq!(recovered["data"]["probe"]["ok"], true);
+    let s = wait_for(
+        &home,
+        "running again",
+        Duration::from_secs(10),
+        running_with_passing_probe,
+    );
+    assert_ne!(s["pid"].as_u64().unwrap(), pid);
+    assert_eq!(s["restarts"], 1);
+    // The restart came before readiness: recovered only once /readyz passed.
+    let restarted = gateway_events(&home, "service.restarted");
+    assert_eq!(restarted.len(), 1);
+    assert!(restarted[0]["id"].as_i64() < recovered["id"].as_i64());
+}
+
+#[test]
+fn a_stopped_gateway_is_hung_killed_restarted_and_recovered() {
+    let _lock = gateway_lock();
+    let env = BrainEnv::new();
+    let (interval_ms, timeout_ms) = (1000, 1000);
+    let (home, _port) = start(&env, interval_ms, timeout_ms);
+    let s = wait_for(&home, "running", READY, running_with_passing_probe);
+    let pid = s["pid"].as_u64().unwrap();
+
+    let stopped_at = Instant::now();
+    unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+    let hung = home.wait_for_event("service.hung", Duration::from_secs(30), |e| {
+        e["subject"] == "openclaw-gateway"
+    });
+    let detected = stopped_at.elapsed();
+    // Three probe periods (each at most interval + timeout), plus the event poll.
+    let periods = Duration::from_millis(3 * (interval_ms + timeout_ms));
+    assert!(
+        detected <= periods + Duration::from_secs(2),
+        "hang detected after {detected:?}"
+    );
+    assert_eq!(hung["data"]["pid"], pid);
+    home.wait_for_event("service.recovered", READY, |e| {
+        e["subject"] == "openclaw-gateway"
+    });
+    let s = wait_for(
+        &home,
+        "running again",
+        Duration::from_secs(10),
+        running_with_passing_probe,
+    );
+    assert_ne!(s["pid"].as_u64().unwrap(), pid);
+    assert!(
+        std::fs::metadata(format!("/proc/{pid}")).is_err()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap_or_default()
+                .contains(") Z"),
+        "the hung gateway {pid} was not killed"
+    );
+}
+
+#[test]
+fn an_unknown_config_key_fails_the_gateway_once_with_its_own_error() {
+    let _lock = gateway_lock();
+    let env = BrainEnv::new();
+    let mut config = support::env::minimal_openclaw_config();
+    config["bogusWatchdogKey"] = Value::from(1);
+    env.write_openclaw_config(&config);
+    let (home, _port) = start(&env, 1000, 3000);
+    let s = wait_for(&home, "failed", READY, |s| s["state"] == "failed");
+    assert_eq!(s["last_exit"]["code"], 78);
+    let exited = gateway_events(&home, "service.exited");
+    assert_eq!(exited.len(), 1);
+    let tail = exited[0]["data"]["stderr_tail"].as_str().unwrap();
+    assert!(tail.contains("bogusWatchdogKey"), "{tail}");
+    let alert = home.wait_for_event("alert.raised", Duration::from_secs(5), |e| {
+        e["subject"] == "openclaw-gateway"
+    });
+    let message = alert["data"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("Unrecognized key") && message.contains("bogusWatchdogKey"),
+        "{message}"
+    );
+    assert_eq!(alert["data"]["runbook"], "openclaw-gateway");
+    // No restart loop.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(gateway_events(&home, "service.started").len(), 1);
+    assert_eq!(gateway_status(&home)["state"], "failed");
+}
+
+#[test]
+fn a_gateway_already_running_is_adopted_not_started_twice() {
+    let _lock = gateway_lock();
+    let env = BrainEnv::new();
+    let port = free_port();
+    let mut outside = env.spawn(env.gateway(port).stdout(std::process::Stdio::null()));
+    let deadline = Instant::now() + READY;
+    while support::env::http_get(port, "/readyz", Duration::from_secs(2)).map(|r| r.0) != Some(200)
+    {
+        if let Ok(Some(status)) = outside.try_wait() {
+            panic!("the gateway exited early: {status}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the outside gateway did not become ready"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let mut home = TestHome::new();
+    home.write_config(&gateway_service(&env, port, 1000, 3000));
+    home.start_daemon();
+    let s = wait_for(&home, "adopted", Duration::from_secs(30), |s| {
+        s["state"] == "adopted"
+    });
+    assert!(s["pid"].is_null());
+    std::thread::sleep(Duration::from_secs(3));
+    let s = gateway_status(&home);
+    assert_eq!(s["state"], "adopted");
+    assert_eq!(s["probe"]["ok"], true, "{s}");
+    assert!(gateway_events(&home, "service.started").is_empty());
+    home.stop_daemon();
+    // PAIOS leaves a copy it did not start running.
+    assert!(outside.try_wait().unwrap().is_none());
+}
