@@ -100,8 +100,8 @@ impl Layout {
     }
 
     /// The managed Node's executable at `version`.
-    pub fn node_bin(&self, version: &str) -> Result<PathBuf, BrainsError> {
-        Ok(self.tool_bin(Tool::Node, version))
+    pub fn node_bin(&self, version: &str) -> PathBuf {
+        self.tool_bin(Tool::Node, version)
     }
 
     fn pointer(&self, tool: Tool, which: &str) -> Option<String> {
@@ -153,6 +153,30 @@ impl Layout {
         Ok(old)
     }
 
+    /// Remove installed versions other than `current` and `previous` (each can be hundreds of
+    /// megabytes); returns the removed versions.
+    fn prune(&self, tool: Tool) -> Vec<String> {
+        let keep = [
+            self.pointer(tool, "current"),
+            self.pointer(tool, "previous"),
+        ];
+        let Ok(entries) = std::fs::read_dir(self.tool_dir(tool)) else {
+            return Vec::new();
+        };
+        let mut removed = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if valid_version(&name)
+                && !keep.iter().any(|k| k.as_deref() == Some(name.as_str()))
+                && remove_version_dir(&entry.path()).is_ok()
+            {
+                removed.push(name);
+            }
+        }
+        removed.sort();
+        removed
+    }
+
     /// Hold the tool's lock for the life of the guard (waits for another command to finish).
     fn lock(&self, tool: Tool, progress: &dyn Fn(&str)) -> Result<File, BrainsError> {
         let dir = self.tool_dir(tool);
@@ -168,6 +192,15 @@ impl Layout {
                 .map_err(|_| BrainsError::Busy(dir.clone()))?;
         }
         Ok(file)
+    }
+}
+
+/// Remove a version folder (or, for a linked one, just the link).
+fn remove_version_dir(path: &Path) -> std::io::Result<()> {
+    if std::fs::symlink_metadata(path)?.file_type().is_symlink() {
+        std::fs::remove_file(path)
+    } else {
+        std::fs::remove_dir_all(path)
     }
 }
 
@@ -228,6 +261,7 @@ pub fn install(
                 progress,
             )?;
             let from = layout.switch(tool, &pin.version)?;
+            report_pruned(tool, layout.prune(tool), progress);
             Installed::Switched {
                 version: pin.version.clone(),
                 from,
@@ -236,6 +270,15 @@ pub fn install(
         done.push((brain, outcome));
     }
     Ok(done)
+}
+
+fn report_pruned(tool: Tool, removed: Vec<String>, progress: &dyn Fn(&str)) {
+    for version in removed {
+        progress(&format!(
+            "removed {} {version} (neither current nor previous)",
+            tool.name()
+        ));
+    }
 }
 
 /// Install the pinned Node when the gateway could not run on the system's.
@@ -274,6 +317,7 @@ fn ensure_node(paths: &Paths, progress: &dyn Fn(&str)) -> Result<(), BrainsError
         progress,
     )?;
     layout.switch(Tool::Node, &pin.version)?;
+    report_pruned(Tool::Node, layout.prune(Tool::Node), progress);
     Ok(())
 }
 
@@ -320,8 +364,8 @@ fn install_version(
     crate::paths::create_private_dir(&parent).map_err(|e| BrainsError::io(&parent, e))?;
     remove_stale_installs(&parent);
     // A folder from an older, interrupted run would block the rename.
-    if final_dir.exists() {
-        std::fs::remove_dir_all(&final_dir).map_err(|e| BrainsError::io(&final_dir, e))?;
+    if std::fs::symlink_metadata(&final_dir).is_ok() {
+        remove_version_dir(&final_dir).map_err(|e| BrainsError::io(&final_dir, e))?;
     }
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".installing-{version}-"))
@@ -517,11 +561,16 @@ pub fn upgrade(
         if let Err(e) = smoke_check(paths, brain, &target, true) {
             // Drop a copy we just installed and that does not work; keep ones the user had.
             if fresh && from.as_deref() != Some(target.as_str()) {
-                let _ = std::fs::remove_dir_all(layout.version_dir(Tool::Brain(brain), &target));
+                let _ = remove_version_dir(&layout.version_dir(Tool::Brain(brain), &target));
             }
             return Err(e);
         }
         let from = layout.switch(Tool::Brain(brain), &target)?;
+        report_pruned(
+            Tool::Brain(brain),
+            layout.prune(Tool::Brain(brain)),
+            progress,
+        );
         Ok(Upgraded::Switched { from, to: target })
     })();
     match &result {
@@ -732,6 +781,22 @@ mod tests {
         layout.switch(tool, "0.2.0").unwrap();
         assert_eq!(layout.current(Brain::Codex).as_deref(), Some("0.2.0"));
         assert_eq!(layout.previous(Brain::Codex).as_deref(), Some("0.1.0"));
+    }
+
+    #[test]
+    fn pruning_keeps_only_current_and_previous() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::at(dir.path());
+        let tool = Tool::Brain(Brain::Codex);
+        for v in ["0.1.0", "0.2.0", "0.3.0"] {
+            std::fs::create_dir_all(layout.version_dir(tool, v)).unwrap();
+            layout.switch(tool, v).unwrap();
+        }
+        std::fs::create_dir_all(layout.tool_dir(tool).join("not-a-version")).unwrap();
+        assert_eq!(layout.prune(tool), ["0.1.0"]);
+        assert!(layout.version_dir(tool, "0.2.0").exists());
+        assert!(layout.version_dir(tool, "0.3.0").exists());
+        assert!(layout.tool_dir(tool).join("not-a-version").exists());
     }
 
     #[test]

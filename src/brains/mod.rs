@@ -172,14 +172,13 @@ pub struct NodeRuntime {
 pub fn node(paths: &Paths) -> Option<NodeRuntime> {
     let layout = Layout::new(paths);
     if let Some(version) = layout.current_node() {
-        if let Ok(path) = layout.node_bin(&version) {
-            if path.exists() {
-                return Some(NodeRuntime {
-                    path,
-                    version: Some(version),
-                    managed: true,
-                });
-            }
+        let path = layout.node_bin(&version);
+        if path.exists() {
+            return Some(NodeRuntime {
+                path,
+                version: Some(version),
+                managed: true,
+            });
         }
     }
     let path = find_on_path("node")?;

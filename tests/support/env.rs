@@ -29,14 +29,13 @@ pub const GATEWAY_TOKEN: &str = "test-gateway-token";
 /// A port nothing listens on: model traffic without a connected fake fails fast and locally.
 const CLOSED_URL: &str = "http://127.0.0.1:9";
 
-/// Variables kept from the test's own environment: locale, temp folder, the managed tools, and
+/// Variables kept from the test's own environment: locale, the managed tools, and
 /// the machine's certificate and proxy settings (npm needs them to reach the registry). The
 /// fakes are always reached directly: `NO_PROXY` is extended with loopback below.
 const PASSED_THROUGH: &[&str] = &[
     "LANG",
     "LC_ALL",
     "TERM",
-    "TMPDIR",
     "PAIOS_TOOLS_DIR",
     "NODE_EXTRA_CA_CERTS",
     "SSL_CERT_FILE",
@@ -71,6 +70,7 @@ pub struct BrainEnv {
     pub dir: tempfile::TempDir,
     anthropic_url: String,
     openai_url: String,
+    codex_extra: String,
     extra_env: Vec<(String, String)>,
     groups: Mutex<Vec<i32>>,
 }
@@ -91,6 +91,7 @@ impl BrainEnv {
             dir,
             anthropic_url: CLOSED_URL.into(),
             openai_url: CLOSED_URL.into(),
+            codex_extra: String::new(),
             extra_env: Vec::new(),
             groups: Mutex::new(Vec::new()),
         };
@@ -101,6 +102,7 @@ impl BrainEnv {
             env.codex_home(),
             env.openclaw_state_dir(),
             env.project_dir(),
+            env.tmp_dir(),
         ] {
             std::fs::create_dir_all(d).unwrap();
         }
@@ -134,6 +136,10 @@ impl BrainEnv {
     pub fn project_dir(&self) -> PathBuf {
         self.root().join("project")
     }
+    /// `TMPDIR` of every command (so sockets and scratch files stay inside the environment).
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root().join("tmp")
+    }
     /// PAIOS paths for this environment (the tools folder follows `PAIOS_TOOLS_DIR`).
     pub fn paths(&self) -> Paths {
         Paths::at(self.paios_home())
@@ -148,6 +154,23 @@ impl BrainEnv {
     pub fn connect_openai(&mut self, fake: &FakeOpenAi) {
         self.openai_url = format!("{}/v1", fake.url());
         self.write_codex_config();
+    }
+
+    /// Add TOML to Codex's `config.toml` (e.g. `[mcp_servers.NAME]` tables); kept when the
+    /// file is rewritten.
+    pub fn add_codex_config(&mut self, toml: &str) {
+        self.codex_extra.push('\n');
+        self.codex_extra.push_str(toml);
+        self.write_codex_config();
+    }
+
+    /// Write Claude Code's user settings (`$CLAUDE_CONFIG_DIR/settings.json`: hooks, permissions…).
+    pub fn write_claude_settings(&self, settings: &serde_json::Value) {
+        std::fs::write(
+            self.claude_config_dir().join("settings.json"),
+            serde_json::to_string_pretty(settings).unwrap(),
+        )
+        .unwrap();
     }
 
     /// An extra variable for every command built from now on.
@@ -172,8 +195,9 @@ stream_max_retries = 0
 
 [analytics]
 enabled = false
-"#,
-            url = self.openai_url
+{extra}"#,
+            url = self.openai_url,
+            extra = self.codex_extra
         );
         std::fs::write(self.codex_home().join("config.toml"), config).unwrap();
     }
@@ -256,6 +280,7 @@ enabled = false
             .env("XDG_DATA_HOME", home.join(".local/share"))
             .env("XDG_CACHE_HOME", home.join(".cache"))
             .env("XDG_STATE_HOME", home.join(".local/state"))
+            .env("TMPDIR", self.tmp_dir())
             .env("PAIOS_HOME", self.paios_home())
             .env("CLAUDE_CONFIG_DIR", self.claude_config_dir())
             .env("CODEX_HOME", self.codex_home())
