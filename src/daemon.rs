@@ -144,6 +144,9 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
 
 /// Run the daemon until SIGTERM/SIGINT. Exit code 0 on a clean stop.
 pub async fn run(paths: Paths, config: Config, options: DaemonOptions) -> anyhow::Result<()> {
+    // Handlers first: a SIGTERM that arrives while we start must still mean "stop cleanly".
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
     let _log_guard = init_logging(&paths, &config, options.verbose)?;
     let core = Core::start(paths.clone(), config).await?;
     let shutdown = core.shutdown_token();
@@ -168,8 +171,6 @@ pub async fn run(paths: Paths, config: Config, options: DaemonOptions) -> anyhow
         listeners.http_port,
         listeners.token
     );
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = int.recv() => tracing::info!("SIGINT: shutting down"),
