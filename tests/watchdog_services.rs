@@ -112,7 +112,12 @@ crash_loop = { max_exits = 4, window_s = 60 }
     // No restart after failing.
     std::thread::sleep(Duration::from_millis(1000));
     assert_eq!(events_for(&home, "service.started", "flaky").len(), 4);
+    // One incident: the first exit raised it, later exits were folded in, the crash loop
+    // escalated it.
     let alerts = events_for(&home, "alert.raised", "flaky");
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    assert_eq!(alerts[0]["data"]["severity"], "warning");
+    assert_eq!(alerts[0]["data"]["incident"], alerts[1]["data"]["incident"]);
     let last = alerts.last().unwrap();
     assert_eq!(last["data"]["severity"], "critical");
     assert_eq!(last["data"]["runbook"], "services");
@@ -377,4 +382,50 @@ fn runbooks_and_daemon_install_print() {
     assert_eq!(code, 0);
     assert!(unit.contains("Restart=always"));
     assert!(unit.contains(&home.path().display().to_string()));
+    // Without --print it writes the user unit under $XDG_CONFIG_HOME (or ~/.config).
+    let user = tempfile::tempdir().unwrap();
+    let out = home
+        .paios()
+        .args(["daemon", "install"])
+        .env("HOME", user.path())
+        .env_remove("XDG_CONFIG_HOME")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let written =
+        std::fs::read_to_string(user.path().join(".config/systemd/user/paios.service")).unwrap();
+    assert_eq!(written, unit);
+}
+
+#[test]
+fn service_logs_follow_prints_new_lines() {
+    let home = home_with(
+        r#"
+[[service]]
+name = "ticker"
+command = ["sh", "-c", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2; done"]
+"#,
+    );
+    wait_for_state(&home, "ticker", "running", Duration::from_secs(10));
+    let mut follow = home
+        .paios()
+        .args(["service", "logs", "ticker", "-f", "-n", "1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(follow.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    for _ in 0..6 {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+        seen.push(line);
+    }
+    follow.kill().unwrap();
+    follow.wait().unwrap();
+    let ticks: Vec<u32> = seen
+        .iter()
+        .filter_map(|l| l.split("tick ").nth(1)?.trim().parse().ok())
+        .collect();
+    assert!(ticks.len() >= 5, "{seen:?}");
+    assert!(ticks.windows(2).all(|w| w[1] == w[0] + 1), "{ticks:?}");
 }
