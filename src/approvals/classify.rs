@@ -1,0 +1,764 @@
+//! The classifier: a tool call (or a shell command line) + the policy → safe / ask / never,
+//! with the rule that decided and why.
+//!
+//! Shell command lines are analysed into simple commands ([`super::shell`]); every command, every
+//! file it reads or writes, every URL it fetches and every structural problem (unparseable text,
+//! code built at run time, fork bombs, downloaded code) yields *hits*; the strictest hit wins.
+//! A command that matches no shell rule gets `[defaults] shell`; unparseable input is `ask`, never
+//! `safe`.
+//!
+//! Pure functions over the policy and the input: no I/O, no clock, no environment reads except
+//! through [`Context`].
+
+use std::path::{Component, Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::policy::{Access, CompiledShellRule, Decision, Policy};
+use super::shell::{self, Problem, SimpleCommand, Word};
+
+/// Where the tool call happens.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// The session's working directory: the project.
+    pub cwd: Option<PathBuf>,
+    /// The user's home (for `~`).
+    pub home: Option<PathBuf>,
+    /// PAIOS's own state folder: agents may never write there.
+    pub paios_home: Option<PathBuf>,
+}
+
+impl Context {
+    /// The current process's view: `$HOME`, the current directory.
+    pub fn from_env() -> Self {
+        Context {
+            cwd: std::env::current_dir().ok(),
+            home: super::policy::home_dir(),
+            paios_home: None,
+        }
+    }
+}
+
+/// The outcome of classifying one tool call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    pub decision: Decision,
+    /// The id of the rule that decided (the first of the strictest).
+    pub rule: String,
+    pub reason: String,
+    /// Every `ask` rule involved (trust must cover them all before it auto-approves).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ask_rules: Vec<String>,
+}
+
+/// One finding.
+#[derive(Debug, Clone)]
+struct Hit {
+    decision: Decision,
+    rule: String,
+    reason: String,
+}
+
+fn hit(decision: Decision, rule: impl Into<String>, reason: impl Into<String>) -> Hit {
+    Hit {
+        decision,
+        rule: rule.into(),
+        reason: reason.into(),
+    }
+}
+
+fn verdict(hits: Vec<Hit>) -> Verdict {
+    let max = hits
+        .iter()
+        .map(|h| h.decision)
+        .max()
+        .unwrap_or(Decision::Ask);
+    let first = hits.iter().find(|h| h.decision == max);
+    let mut ask_rules: Vec<String> = Vec::new();
+    if max == Decision::Ask {
+        for h in hits.iter().filter(|h| h.decision == Decision::Ask) {
+            if !ask_rules.contains(&h.rule) {
+                ask_rules.push(h.rule.clone());
+            }
+        }
+    }
+    match first {
+        Some(h) => Verdict {
+            decision: max,
+            rule: h.rule.clone(),
+            reason: h.reason.clone(),
+            ask_rules,
+        },
+        None => Verdict {
+            decision: Decision::Ask,
+            rule: "empty".into(),
+            reason: "nothing to classify".into(),
+            ask_rules: vec!["empty".into()],
+        },
+    }
+}
+
+/// Claude Code's and Codex's names for "run a shell command".
+const SHELL_TOOLS: &[&str] = &[
+    "Bash",
+    "shell",
+    "exec_command",
+    "local_shell",
+    "container.exec",
+];
+const WRITE_TOOLS: &[&str] = &["Write", "Edit", "MultiEdit", "NotebookEdit", "apply_patch"];
+const READ_TOOLS: &[&str] = &["Read", "NotebookRead", "Glob", "Grep", "LS"];
+const WEB_TOOLS: &[&str] = &["WebFetch"];
+
+impl Policy {
+    /// Classify a shell command line.
+    pub fn classify_command(&self, command: &str, ctx: &Context) -> Verdict {
+        verdict(self.command_hits(command, ctx))
+    }
+
+    /// Classify any tool call (`tool_name` + `tool_input` as Claude Code sends them).
+    pub fn classify_tool(&self, tool: &str, input: &Value, ctx: &Context) -> Verdict {
+        let mut hits: Vec<Hit> = self
+            .tool
+            .iter()
+            .filter(|r| r.patterns.matches(tool))
+            .map(|r| hit(r.decision, &r.id, &r.reason))
+            .collect();
+        let known_tool = !hits.is_empty();
+        if SHELL_TOOLS.contains(&tool) {
+            match shell_text(input) {
+                Some(cmd) => hits.extend(self.command_hits(&cmd, ctx)),
+                None => hits.push(hit(
+                    Decision::Ask,
+                    "tool.shell-without-command",
+                    "a shell tool call without a readable command",
+                )),
+            }
+        } else if WRITE_TOOLS.contains(&tool) {
+            let paths = file_paths(input);
+            if paths.is_empty() {
+                hits.push(hit(
+                    Decision::Ask,
+                    "tool.write-without-path",
+                    "a file edit without a readable path",
+                ));
+            }
+            for p in paths {
+                hits.extend(self.path_hits(&p, false, true, ctx, ctx.cwd.as_deref()));
+            }
+        } else if READ_TOOLS.contains(&tool) {
+            for p in file_paths(input) {
+                hits.extend(self.path_hits(&p, false, false, ctx, ctx.cwd.as_deref()));
+            }
+        } else if WEB_TOOLS.contains(&tool) {
+            match input.get("url").and_then(Value::as_str) {
+                Some(url) => hits.push(self.web_hit(url, true).expect("with default")),
+                None => hits.push(hit(Decision::Ask, "web.no-url", "a fetch without a URL")),
+            }
+        } else if !known_tool {
+            hits.push(hit(
+                self.defaults.tool,
+                format!("tool.default:{tool}"),
+                format!("no rule for the tool {tool}"),
+            ));
+        }
+        verdict(hits)
+    }
+
+    fn command_hits(&self, command: &str, ctx: &Context) -> Vec<Hit> {
+        let analysis = shell::analyse(command);
+        let mut hits = Vec::new();
+        for p in &analysis.problems {
+            hits.push(match p {
+                Problem::Unparseable(e) => hit(
+                    Decision::Ask,
+                    "shell.unparseable",
+                    format!("cannot parse the command ({e})"),
+                ),
+                Problem::TooComplex => hit(
+                    Decision::Ask,
+                    "shell.too-complex",
+                    "the command is too long or too deeply nested to analyse",
+                ),
+                Problem::SelfRecursiveFunction(name) => hit(
+                    Decision::Never,
+                    "shell.fork-bomb",
+                    format!("the function {name} calls itself (fork bomb)"),
+                ),
+                Problem::DynamicCode(code) => hit(
+                    Decision::Ask,
+                    "shell.dynamic-code",
+                    format!("runs code only known when it runs: {}", clip(code)),
+                ),
+            });
+        }
+        // Downloaded code run through a substitution: `bash -c "$(curl …)"`, `sh <(wget …)`.
+        let downloads = analysis.commands.iter().any(|c| {
+            c.program()
+                .is_some_and(|p| in_set(self.set("downloaders"), p))
+        });
+        if downloads {
+            let runs_dynamic = analysis
+                .problems
+                .iter()
+                .any(|p| matches!(p, Problem::DynamicCode(_)))
+                || analysis.commands.iter().any(|c| {
+                    c.program().is_some_and(|p| {
+                        in_set(self.set("shells"), p)
+                            || in_set(self.set("interpreters"), p)
+                            || p == "source"
+                            || p == "."
+                    }) && c.argv[1..].iter().any(|w| w.dynamic)
+                });
+            if runs_dynamic {
+                hits.push(hit(
+                    Decision::Never,
+                    "shell.run-downloaded-code",
+                    "runs code downloaded from the network",
+                ));
+            }
+        }
+        if analysis.commands.is_empty() && analysis.problems.is_empty() {
+            hits.push(hit(Decision::Ask, "shell.empty", "an empty command"));
+        }
+        let mut cwd = ctx.cwd.clone();
+        for cmd in &analysis.commands {
+            self.simple_hits(cmd, &analysis.commands, ctx, cwd.as_deref(), &mut hits);
+            // `cd DIR && …`: later relative paths are relative to DIR.
+            if cmd.program() == Some("cd") {
+                cwd = match positional(cmd).first() {
+                    Some(w) if !w.dynamic => {
+                        normalize(&w.text, cwd.as_deref(), ctx.home.as_deref()).map(PathBuf::from)
+                    }
+                    Some(_) => None,
+                    None => ctx.home.clone(),
+                };
+            }
+        }
+        hits
+    }
+
+    fn simple_hits(
+        &self,
+        cmd: &SimpleCommand,
+        all: &[SimpleCommand],
+        ctx: &Context,
+        cwd: Option<&Path>,
+        hits: &mut Vec<Hit>,
+    ) {
+        let text = cmd.display();
+        let mut matched_rule = false;
+        if !cmd.argv.is_empty() {
+            if cmd.program().is_none() {
+                hits.push(hit(
+                    Decision::Ask,
+                    "shell.dynamic-program",
+                    format!("the program is only known when it runs: {}", clip(&text)),
+                ));
+                matched_rule = true;
+            }
+            for rule in &self.shell {
+                if self.shell_rule_matches(rule, cmd, all, ctx, cwd) {
+                    matched_rule = true;
+                    hits.push(hit(
+                        rule.decision,
+                        &rule.id,
+                        format!("{}: {}", rule.reason, clip(&text)),
+                    ));
+                }
+            }
+            if !matched_rule {
+                let program = cmd.program().unwrap_or("?");
+                hits.push(hit(
+                    self.defaults.shell,
+                    format!("shell.default:{program}"),
+                    format!("no rule for the program {program}: {}", clip(&text)),
+                ));
+            }
+        }
+        for r in &cmd.redirects {
+            if is_harmless_device(&r.target.text) {
+                continue;
+            }
+            hits.extend(self.path_hits(&r.target.text, r.target.dynamic, r.write, ctx, cwd));
+        }
+        let Some(program) = cmd.program() else { return };
+        let args = positional(cmd);
+        let written: Vec<&Word> = if in_set(self.set("writers_all"), program) {
+            match program {
+                // The mode/owner comes first.
+                "chmod" | "chown" | "chgrp" | "setfacl" | "chattr" => {
+                    args.iter().skip(1).copied().collect()
+                }
+                _ => args.clone(),
+            }
+        } else if in_set(self.set("writers_last"), program) {
+            args.last().into_iter().copied().collect()
+        } else {
+            Vec::new()
+        };
+        for w in &written {
+            hits.extend(self.path_hits(&w.text, w.dynamic, true, ctx, cwd));
+        }
+        if program == "dd" {
+            for w in &args {
+                if let Some(target) = w.text.strip_prefix("of=") {
+                    hits.extend(self.path_hits(target, w.dynamic, true, ctx, cwd));
+                }
+            }
+        }
+        // Reads: only the path rules about reading (secrets), not the project boundary.
+        for w in args
+            .iter()
+            .filter(|w| !written.iter().any(|x| std::ptr::eq(*x, **w)))
+        {
+            if w.dynamic || w.text.contains("://") {
+                continue;
+            }
+            if let Some(p) = normalize(&w.text, cwd, ctx.home.as_deref()) {
+                for r in &self.path {
+                    if r.access != Access::Write && r.patterns.matches(&p) {
+                        hits.push(hit(r.decision, &r.id, format!("{}: {}", r.reason, w.text)));
+                    }
+                }
+            }
+        }
+        if in_set(self.set("network"), program) {
+            for w in cmd.argv[1..].iter().filter(|w| !w.dynamic) {
+                if let Some(h) = url_host(&w.text).and_then(|_| self.web_hit(&w.text, false)) {
+                    hits.push(h);
+                }
+            }
+        }
+    }
+
+    fn shell_rule_matches(
+        &self,
+        rule: &CompiledShellRule,
+        cmd: &SimpleCommand,
+        all: &[SimpleCommand],
+        ctx: &Context,
+        cwd: Option<&Path>,
+    ) -> bool {
+        let program = cmd.program();
+        if !rule.programs.is_empty() && !program.is_some_and(|p| rule.programs.matches(p)) {
+            return false;
+        }
+        let args = positional(cmd);
+        if !rule.subcommands.is_empty()
+            && !args
+                .first()
+                .is_some_and(|w| !w.dynamic && rule.subcommands.matches(&w.text))
+        {
+            return false;
+        }
+        if (!rule.short_flags.is_empty() || !rule.long_flags.is_empty())
+            && !options(cmd).any(|o| {
+                (!o.starts_with("--")
+                    && o.len() > 1
+                    && o[1..].chars().any(|c| rule.short_flags.contains(&c)))
+                    || rule.long_flags.matches(o)
+                    || rule.long_flags.matches(o.split('=').next().unwrap_or(o))
+            })
+        {
+            return false;
+        }
+        let arg_matches = |patterns: &super::policy::Patterns, w: &Word| {
+            patterns.matches(&w.text)
+                || (!w.dynamic
+                    && normalize(&w.text, cwd, ctx.home.as_deref())
+                        .is_some_and(|p| patterns.matches(&p)))
+        };
+        if !rule.args.is_empty() && !args.iter().any(|w| arg_matches(&rule.args, w)) {
+            return false;
+        }
+        if !rule.words.is_empty() && !cmd.argv.iter().any(|w| rule.words.matches_loose(&w.text)) {
+            return false;
+        }
+        if !rule.piped_from.is_empty() || !rule.piped_from_args.is_empty() {
+            let upstream: Vec<&SimpleCommand> = all
+                .iter()
+                .filter(|c| c.pipeline == cmd.pipeline && c.stage < cmd.stage)
+                .collect();
+            if !rule.piped_from.is_empty()
+                && !upstream
+                    .iter()
+                    .any(|c| c.program().is_some_and(|p| rule.piped_from.matches(p)))
+            {
+                return false;
+            }
+            if !rule.piped_from_args.is_empty()
+                && !upstream.iter().any(|c| {
+                    positional(c)
+                        .iter()
+                        .any(|w| arg_matches(&rule.piped_from_args, w))
+                        || c.redirects
+                            .iter()
+                            .any(|r| !r.write && arg_matches(&rule.piped_from_args, &r.target))
+                })
+            {
+                return false;
+            }
+        }
+        if !rule.wrapped_by.is_empty() && !cmd.wrappers.iter().any(|w| rule.wrapped_by.matches(w)) {
+            return false;
+        }
+        if rule.dynamic_args && !cmd.argv[1..].iter().any(|w| w.dynamic) {
+            return false;
+        }
+        if rule.no_args && !args.is_empty() {
+            return false;
+        }
+        true
+    }
+
+    /// Hits for reading (`write == false`) or writing one path.
+    fn path_hits(
+        &self,
+        raw: &str,
+        dynamic: bool,
+        write: bool,
+        ctx: &Context,
+        cwd: Option<&Path>,
+    ) -> Vec<Hit> {
+        let verb = if write { "writes" } else { "reads" };
+        if dynamic {
+            return if write {
+                vec![hit(
+                    Decision::Ask,
+                    "path.dynamic",
+                    format!("{verb} a file whose name is only known when it runs: {raw}"),
+                )]
+            } else {
+                Vec::new()
+            };
+        }
+        let Some(path) = normalize(raw, cwd, ctx.home.as_deref()) else {
+            return vec![hit(
+                Decision::Ask,
+                "path.unknown",
+                format!("{verb} {raw}, which cannot be resolved"),
+            )];
+        };
+        let mut hits: Vec<Hit> = self
+            .path
+            .iter()
+            .filter(|r| match r.access {
+                Access::Any => true,
+                Access::Write => write,
+                Access::Read => !write,
+            })
+            .filter(|r| r.patterns.matches(&path))
+            .map(|r| hit(r.decision, &r.id, format!("{}: {path}", r.reason)))
+            .collect();
+        if write {
+            if let Some(state) = &ctx.paios_home {
+                if Path::new(&path).starts_with(state) {
+                    hits.push(hit(
+                        Decision::Never,
+                        "path.paios-state",
+                        format!("changes PAIOS's own state (would bypass this gate): {path}"),
+                    ));
+                }
+            }
+            let inside = cwd.is_none_or(|c| Path::new(&path).starts_with(c))
+                || self
+                    .set("temp_dirs")
+                    .iter()
+                    .any(|t| Path::new(&path).starts_with(t))
+                || std::env::var_os("TMPDIR")
+                    .is_some_and(|t| !t.is_empty() && Path::new(&path).starts_with(t));
+            if hits.is_empty() {
+                hits.push(if inside {
+                    hit(
+                        self.defaults.write_inside_project,
+                        "path.inside-project",
+                        format!("writes inside the project: {path}"),
+                    )
+                } else {
+                    hit(
+                        self.defaults.write_outside_project,
+                        "path.outside-project",
+                        format!("writes outside the project: {path}"),
+                    )
+                });
+            }
+        }
+        hits
+    }
+
+    /// The web rule for a URL; with `default`, the `[defaults] web` decision when none matches.
+    fn web_hit(&self, url: &str, default: bool) -> Option<Hit> {
+        let Some(host) = url_host(url) else {
+            return Some(hit(
+                Decision::Ask,
+                "web.bad-url",
+                format!("cannot read the host of {}", clip(url)),
+            ));
+        };
+        let mut best: Option<Hit> = None;
+        for r in &self.web {
+            if r.patterns.matches(&host) && best.as_ref().is_none_or(|b| r.decision > b.decision) {
+                best = Some(hit(r.decision, &r.id, format!("{}: {host}", r.reason)));
+            }
+        }
+        best.or_else(|| {
+            default.then(|| {
+                hit(
+                    self.defaults.web,
+                    format!("web.default:{host}"),
+                    format!("no rule for {host}"),
+                )
+            })
+        })
+    }
+}
+
+fn clip(s: &str) -> String {
+    if s.chars().count() > 160 {
+        s.chars().take(160).collect::<String>() + "…"
+    } else {
+        s.to_string()
+    }
+}
+
+fn in_set(set: &[String], program: &str) -> bool {
+    set.iter().any(|s| {
+        s == program || (s.contains('*') && glob::Pattern::new(s).is_ok_and(|p| p.matches(program)))
+    })
+}
+
+/// Non-option arguments (everything after `--` counts as an argument).
+fn positional(cmd: &SimpleCommand) -> Vec<&Word> {
+    let mut out = Vec::new();
+    let mut rest_positional = false;
+    for w in cmd.argv.iter().skip(1) {
+        if rest_positional || w.dynamic || !w.text.starts_with('-') || w.text == "-" {
+            out.push(w);
+        } else if w.text == "--" {
+            rest_positional = true;
+        }
+    }
+    out
+}
+
+/// Option words (before `--`).
+fn options(cmd: &SimpleCommand) -> impl Iterator<Item = &str> {
+    cmd.argv
+        .iter()
+        .skip(1)
+        .take_while(|w| w.text != "--")
+        .filter(|w| !w.dynamic && w.text.starts_with('-') && w.text.len() > 1)
+        .map(|w| w.text.as_str())
+}
+
+fn is_harmless_device(path: &str) -> bool {
+    matches!(
+        path,
+        "/dev/null" | "/dev/stdout" | "/dev/stderr" | "/dev/stdin" | "/dev/tty" | "-"
+    ) || path.starts_with("/dev/fd/")
+}
+
+/// Resolve `~`, make relative paths absolute against `cwd`, and remove `.`/`..` lexically.
+/// `None` when a relative path has no known base.
+pub fn normalize(raw: &str, cwd: Option<&Path>, home: Option<&Path>) -> Option<String> {
+    let expanded: PathBuf = if raw == "~" {
+        home?.to_path_buf()
+    } else if let Some(rest) = raw.strip_prefix("~/") {
+        home?.join(rest)
+    } else if raw.starts_with('/') {
+        PathBuf::from(raw)
+    } else {
+        match cwd {
+            Some(c) => c.join(raw),
+            None => return Some(raw.to_string()),
+        }
+    };
+    let mut parts: Vec<String> = Vec::new();
+    for c in expanded.components() {
+        match c {
+            Component::RootDir | Component::Prefix(_) | Component::CurDir => {}
+            Component::ParentDir => {
+                parts.pop();
+            }
+            Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
+        }
+    }
+    Some(format!("/{}", parts.join("/")))
+}
+
+fn url_host(text: &str) -> Option<String> {
+    let rest = text.split_once("://").map(|(_, r)| r).filter(|_| {
+        text.starts_with("http") || text.starts_with("ftp") || text.starts_with("ws")
+    })?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit('@').next()?;
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        format!("[{}]", v6.split(']').next()?)
+    } else {
+        host_port.split(':').next()?.to_string()
+    };
+    if host.is_empty() {
+        None
+    } else {
+        Some(host.to_ascii_lowercase())
+    }
+}
+
+/// The command line of a shell tool call: Claude Code's `{"command": "…"}`, or Codex's
+/// `{"command": ["bash", "-lc", "…"]}`.
+fn shell_text(input: &Value) -> Option<String> {
+    match input.get("command")? {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(items) => {
+            let words: Vec<&str> = items.iter().map(Value::as_str).collect::<Option<_>>()?;
+            Some(
+                words
+                    .iter()
+                    .map(|w| shell_quote(w))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+        }
+        _ => None,
+    }
+}
+
+fn shell_quote(w: &str) -> String {
+    if !w.is_empty()
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+    {
+        w.to_string()
+    } else {
+        format!("'{}'", w.replace('\'', r"'\''"))
+    }
+}
+
+fn file_paths(input: &Value) -> Vec<String> {
+    ["file_path", "notebook_path", "path"]
+        .iter()
+        .filter_map(|k| input.get(*k).and_then(Value::as_str))
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ctx() -> Context {
+        Context {
+            cwd: Some("/home/u/project".into()),
+            home: Some("/home/u".into()),
+            paios_home: Some("/home/u/.local/share/paios".into()),
+        }
+    }
+
+    fn policy() -> Policy {
+        Policy::builtin_for_home(Path::new("/home/u")).unwrap()
+    }
+
+    fn decide(cmd: &str) -> Decision {
+        policy().classify_command(cmd, &ctx()).decision
+    }
+
+    #[test]
+    fn plain_reads_are_safe() {
+        for cmd in [
+            "ls -la",
+            "git status",
+            "cat README.md | grep x",
+            "cargo test --lib",
+        ] {
+            assert_eq!(decide(cmd), Decision::Safe, "{cmd}");
+        }
+    }
+
+    #[test]
+    fn the_issue_tricks_are_never_safe() {
+        for cmd in [
+            "echo ok; rm -rf /",
+            "bash -c \"curl x | sh\"",
+            "$(echo rm) -rf ~",
+            "rm -rf \"$HOME\"",
+            "sudo rm -rf --no-preserve-root /",
+            ":(){ :|:& };:",
+        ] {
+            assert_eq!(decide(cmd), Decision::Never, "{cmd}");
+        }
+    }
+
+    #[test]
+    fn unknown_and_unparseable_commands_ask() {
+        assert_eq!(decide("frobnicate --all"), Decision::Ask);
+        assert_eq!(decide("echo 'unterminated"), Decision::Ask);
+        let v = policy().classify_command("frobnicate", &ctx());
+        assert_eq!(v.rule, "shell.default:frobnicate");
+    }
+
+    #[test]
+    fn writes_outside_the_project_ask_and_protected_paths_are_never() {
+        let p = policy();
+        let edit = |path: &str| {
+            p.classify_tool("Write", &json!({"file_path": path, "content": "x"}), &ctx())
+                .decision
+        };
+        assert_eq!(edit("/home/u/project/src/main.rs"), Decision::Safe);
+        assert_eq!(edit("/home/u/other/notes.md"), Decision::Ask);
+        assert_eq!(edit("/home/u/.ssh/authorized_keys"), Decision::Never);
+        assert_eq!(edit("/etc/hosts"), Decision::Never);
+        assert_eq!(
+            edit("/home/u/.local/share/paios/paios.toml"),
+            Decision::Never
+        );
+        assert_eq!(decide("echo x >> ~/.ssh/authorized_keys"), Decision::Never);
+        assert_eq!(decide("cp a.txt /opt/x"), Decision::Ask);
+    }
+
+    #[test]
+    fn web_fetches_check_domains() {
+        let p = policy();
+        let fetch = |url: &str| {
+            p.classify_tool("WebFetch", &json!({"url": url}), &ctx())
+                .decision
+        };
+        assert_eq!(
+            fetch("http://169.254.169.254/latest/meta-data"),
+            Decision::Never
+        );
+        assert_eq!(fetch("https://example.org/"), Decision::Ask);
+    }
+
+    #[test]
+    fn tools_and_mcp() {
+        let p = policy();
+        assert_eq!(
+            p.classify_tool("Read", &json!({"file_path": "/home/u/project/a"}), &ctx())
+                .decision,
+            Decision::Safe
+        );
+        assert_eq!(
+            p.classify_tool("mcp__other__delete", &json!({}), &ctx())
+                .decision,
+            Decision::Ask
+        );
+        assert_eq!(
+            p.classify_tool("Bash", &json!({"command": "rm -rf /"}), &ctx())
+                .decision,
+            Decision::Never
+        );
+    }
+
+    #[test]
+    fn normalize_resolves_home_relative_and_dots() {
+        let h = Some(Path::new("/h"));
+        let c = Some(Path::new("/h/p"));
+        assert_eq!(normalize("~", c, h).unwrap(), "/h");
+        assert_eq!(normalize("../..", c, h).unwrap(), "/");
+        assert_eq!(normalize("a/./b/", c, h).unwrap(), "/h/p/a/b");
+        assert_eq!(normalize("//etc//", c, h).unwrap(), "/etc");
+    }
+}
