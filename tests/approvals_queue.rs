@@ -63,13 +63,13 @@ fn pending(home: &TestHome) -> Vec<Value> {
 fn wait_pending(home: &TestHome, summary: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Some(r) = pending(home)
-            .into_iter()
-            .find(|r| r["summary"] == summary)
-        {
+        if let Some(r) = pending(home).into_iter().find(|r| r["summary"] == summary) {
             return r;
         }
-        assert!(Instant::now() < deadline, "no pending request for {summary}");
+        assert!(
+            Instant::now() < deadline,
+            "no pending request for {summary}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
