@@ -181,6 +181,7 @@ impl Config {
             service.validate()?;
         }
         self.budgets.validate()?;
+        self.router.validate()?;
         Ok(())
     }
 }
