@@ -10,6 +10,9 @@
 //! the status report ([`status`]). It never talks to a model and never changes the user's own
 //! brain configuration; the adapters that run tasks on a brain live beside it.
 
+pub mod adapter;
+pub mod claude;
+pub mod codex;
 pub mod config;
 pub mod install;
 pub mod pins;
