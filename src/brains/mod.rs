@@ -15,6 +15,7 @@ pub mod claude;
 pub mod codex;
 pub mod config;
 pub mod install;
+pub mod openclaw;
 pub mod pins;
 pub mod status;
 

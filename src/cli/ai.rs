@@ -1,14 +1,509 @@
 //! The `ai` command: route a task to the best brain and run it.
+//!
+//! `ai "TASK"` streams the answer to stdout (progress on stderr) and falls back to the next
+//! brain when the chosen one fails; `ai --brain NAME "TASK"` forces a brain;
+//! `ai route --dry-run --json "TASK"` prints the decision only (DESIGN.md §3); `-` reads the
+//! task from stdin. Every run records `route.decided`, `task.started`, `task.finished` and, on a
+//! fallback, `route.fallback`, through the daemon or the spool.
+//!
+//! Startup stays lean for `ai route`: no async runtime, no database, no brain process; the
+//! live state is gathered with file checks and, for the gateway, one bounded connect.
 
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+
+use super::{Ctx, Failure, print_json, usage_error};
+use crate::brains::adapter::{self, Adapter, BrainEvent, RunRequest, RunResult};
+use crate::brains::{Brain, claude::Claude, codex::Codex, openclaw::OpenClaw};
+use crate::events::{Event, kind};
+use crate::paths::Paths;
+use crate::router::config::RouterConfig;
+use crate::router::{BrainState, Decision, LiveState, Router};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ai",
+    version = crate::VERSION,
+    about = "Send a task to the best brain (claude, codex, openclaw) and stream its answer",
+    long_about = "Routes a task to the brain that suits it — code, debugging, tests and shell work to \
+                  codex; design, writing, research and analysis to claude; messages and reminders to \
+                  openclaw (see [router] in paios.toml) — runs it, and streams the answer to stdout. \
+                  If the brain fails (error, timeout, overload) the next one is tried.",
+    after_help = "Examples:\n  ai \"write a haiku about rust\"\n  ai --brain codex \"fix the failing test\"\n  \
+                  git diff | ai -\n  ai route --dry-run --json \"refactor the parser\"",
+    args_conflicts_with_subcommands = true
+)]
+struct AiCli {
+    /// Use this folder for all PAIOS state instead of $PAIOS_HOME.
+    #[arg(long, global = true, value_name = "DIR")]
+    home: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Option<AiCommand>,
+
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum AiCommand {
+    /// Show which brain a task would go to, and why, without running it.
+    Route(RouteArgs),
+}
+
+#[derive(Debug, Args)]
+struct RouteArgs {
+    /// Only decide (the default; kept for scripts that say it explicitly).
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the decision as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Pretend the user forced this brain.
+    #[arg(long, value_name = "NAME")]
+    brain: Option<String>,
+    /// The task (`-` reads it from stdin).
+    #[arg(value_name = "TASK", required = true)]
+    task: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Run on this brain (claude, codex, openclaw) instead of the router's choice.
+    #[arg(long, value_name = "NAME")]
+    brain: Option<String>,
+    /// Print one JSON result at the end instead of streaming the answer.
+    #[arg(long)]
+    json: bool,
+    /// Stop a brain after this many seconds (default: [router] timeout_s).
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<u64>,
+    /// Do not try another brain when the chosen one fails.
+    #[arg(long)]
+    no_fallback: bool,
+    /// Extra instructions for the brain (Claude Code's --append-system-prompt).
+    #[arg(long, value_name = "TEXT")]
+    append_system_prompt: Option<String>,
+    /// Run the brain in this directory.
+    #[arg(long, value_name = "DIR")]
+    cwd: Option<PathBuf>,
+    /// The task (`-` reads it from stdin).
+    #[arg(value_name = "TASK")]
+    task: Vec<String>,
+}
 
 /// Entry point of the `ai` binary.
 pub fn main() -> ExitCode {
-    eprintln!("ai: error: unrecognized subcommand: the router is not built yet");
-    ExitCode::from(2)
+    let cli = match AiCli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let paths = match &cli.home {
+        Some(home) => Ok(Paths::at(home)),
+        None => Paths::from_env(),
+    };
+    let ctx = match paths {
+        Ok(paths) => Ctx { paths },
+        Err(e) => return report(anyhow::Error::from(e)),
+    };
+    let result = match cli.command {
+        Some(AiCommand::Route(args)) => route(&ctx, args),
+        None => run(&ctx, cli.run),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => report(e),
+    }
 }
 
-/// `paios bench router`.
-pub fn bench(_ctx: &super::Ctx) -> anyhow::Result<ExitCode> {
-    super::not_yet("bench router")
+fn report(e: anyhow::Error) -> ExitCode {
+    let code = e.downcast_ref::<Failure>().map(|f| f.code).unwrap_or(1);
+    eprintln!("ai: error: {e:#}");
+    ExitCode::from(code)
+}
+
+/// The task from the arguments, or stdin for `-`.
+fn read_task(words: &[String]) -> anyhow::Result<String> {
+    let task = if words.len() == 1 && words[0] == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| usage_error(format!("cannot read the task from stdin: {e}")))?;
+        text
+    } else {
+        words.join(" ")
+    };
+    if task.trim().is_empty() {
+        return Err(usage_error(
+            "no task given: `ai \"TASK\"`, or `ai -` to read it from stdin (see `ai --help`)",
+        ));
+    }
+    Ok(task)
+}
+
+fn parse_brain(name: &str) -> anyhow::Result<Brain> {
+    name.parse::<Brain>()
+        .map_err(|e| usage_error(format!("--brain: {e}")))
+}
+
+fn router_config(ctx: &Ctx) -> anyhow::Result<(RouterConfig, Router)> {
+    let config = ctx.config()?.router;
+    let policy = config.policy().map_err(|(key, message)| {
+        usage_error(format!(
+            "{}: key `{key}`: {message}",
+            ctx.paths.config_file().display()
+        ))
+    })?;
+    Ok((config, Router::new(policy)))
+}
+
+/// What can be known cheaply about each brain: installed (file checks), and for the gateway
+/// whether it is up (the daemon's watchdog, or one bounded connect).
+pub fn live_state(paths: &Paths) -> LiveState {
+    let mut live = LiveState::all_usable();
+    for brain in Brain::ALL {
+        if crate::brains::resolve(paths, brain).is_none() {
+            live = live.with(brain, BrainState::missing());
+        } else if brain == Brain::Openclaw {
+            let health = crate::brains::openclaw::gateway_health(paths);
+            if !health.ok {
+                live = live.with(
+                    brain,
+                    BrainState {
+                        unhealthy: Some(health.detail),
+                        ..Default::default()
+                    },
+                );
+            }
+        }
+    }
+    live
+}
+
+fn decide(
+    router: &Router,
+    task: &str,
+    brain: Option<&str>,
+    live: &LiveState,
+) -> anyhow::Result<Decision> {
+    Ok(match brain {
+        Some(name) => router.force(task, parse_brain(name)?, live),
+        None => router.decide(task, live),
+    })
+}
+
+fn route(ctx: &Ctx, args: RouteArgs) -> anyhow::Result<ExitCode> {
+    let task = read_task(&args.task)?;
+    let (_, router) = router_config(ctx)?;
+    let live = live_state(&ctx.paths);
+    let decision = decide(&router, &task, args.brain.as_deref(), &live)?;
+    if args.json {
+        print_json(&decision.to_json());
+    } else {
+        println!("{} ({})", decision.brain, decision.reason);
+        println!(
+            "category {} · confidence {:.2} · scores claude {:.2} codex {:.2} openclaw {:.2}",
+            decision.category,
+            decision.confidence,
+            decision.scores[&Brain::Claude],
+            decision.scores[&Brain::Codex],
+            decision.scores[&Brain::Openclaw]
+        );
+        if !decision.fallbacks.is_empty() {
+            let names: Vec<&str> = decision.fallbacks.iter().map(|b| b.name()).collect();
+            println!("fallbacks: {}", names.join(", "));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The adapter of a brain.
+pub fn adapter_for(paths: &Paths, brain: Brain) -> Box<dyn Adapter> {
+    match brain {
+        Brain::Claude => Box::new(Claude::new(paths)),
+        Brain::Codex => Box::new(Codex::new(paths)),
+        Brain::Openclaw => Box::new(OpenClaw::new(paths)),
+    }
+}
+
+fn run_event(kind: &str, brain: Brain, data: Value) -> Event {
+    Event::new(kind, "router").subject(brain.name()).data(data)
+}
+
+fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let task = read_task(&args.task)?;
+    let (config, router) = router_config(ctx)?;
+    let live = live_state(&ctx.paths);
+    let decision = decide(&router, &task, args.brain.as_deref(), &live)?;
+    let task_id = uuid::Uuid::now_v7().to_string();
+    let mut decided = decision.to_json();
+    decided["task_id"] = json!(task_id);
+    decided["task_chars"] = json!(task.chars().count());
+    crate::client::emit_quietly(
+        &ctx.paths,
+        &run_event(kind::ROUTE_DECIDED, decision.brain, decided),
+    );
+
+    if !decision.runnable {
+        let why = decision
+            .skipped
+            .iter()
+            .map(|(_, why)| why.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(super::failed(format!("no brain can take this task: {why}")));
+    }
+
+    adapter::install_interrupt_handler();
+    let timeout = Duration::from_secs(args.timeout.unwrap_or(config.timeout_s).max(1));
+    let mut request = RunRequest::new(task, timeout);
+    request.append_system_prompt = args.append_system_prompt.clone();
+    request.cwd = args.cwd.clone();
+
+    let mut order = vec![decision.brain];
+    if config.fallback && !args.no_fallback {
+        order.extend(decision.fallbacks.iter().copied());
+    }
+    let quiet = args.json;
+    eprintln!("ai: {} — {}", decision.brain, decision.reason);
+
+    let mut attempts: Vec<RunResult> = Vec::new();
+    for (i, &brain) in order.iter().enumerate() {
+        if i > 0 {
+            let previous = &attempts[i - 1];
+            let why = previous
+                .error
+                .as_ref()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            eprintln!(
+                "ai: {} failed ({why}); falling back to {brain}",
+                order[i - 1]
+            );
+            crate::client::emit_quietly(
+                &ctx.paths,
+                &run_event(
+                    kind::ROUTE_FALLBACK,
+                    brain,
+                    json!({
+                        "task_id": task_id,
+                        "from": order[i - 1].name(),
+                        "to": brain.name(),
+                        "reason": why,
+                        "outcome": previous.outcome(),
+                        "category": decision.category.name(),
+                    }),
+                ),
+            );
+        }
+        crate::client::emit_quietly(
+            &ctx.paths,
+            &run_event(
+                kind::TASK_STARTED,
+                brain,
+                json!({
+                    "task_id": task_id,
+                    "brain": brain.name(),
+                    "category": decision.category.name(),
+                    "attempt": i + 1,
+                    "timeout_s": timeout.as_secs(),
+                }),
+            ),
+        );
+        let started = Instant::now();
+        let mut printed_any = false;
+        let mut on_event = |event: &BrainEvent| match event {
+            BrainEvent::Text(text) if !quiet => {
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(text.as_bytes());
+                let _ = out.flush();
+                printed_any = true;
+            }
+            BrainEvent::Tool { name, detail } => {
+                eprintln!("ai: [{brain}] {name} {detail}");
+            }
+            BrainEvent::Progress(text) => eprintln!("ai: [{brain}] {text}"),
+            _ => {}
+        };
+        let mut result = adapter_for(&ctx.paths, brain).run(&request, &mut on_event);
+        result.duration_ms = started.elapsed().as_millis() as u64;
+        if printed_any && !quiet {
+            println!();
+        }
+        crate::client::emit_quietly(
+            &ctx.paths,
+            &run_event(
+                kind::TASK_FINISHED,
+                brain,
+                json!({
+                    "task_id": task_id,
+                    "brain": brain.name(),
+                    "category": decision.category.name(),
+                    "duration_ms": result.duration_ms,
+                    "tokens": result.usage.total(),
+                    "usage": result.usage,
+                    "cost_usd": result.cost_usd,
+                    "outcome": result.outcome(),
+                    "error": result.error.as_ref().map(|e| e.message().to_string()),
+                    "session": result.session,
+                }),
+            ),
+        );
+        let failure = result.error.clone();
+        attempts.push(result);
+        match failure {
+            None => break,
+            Some(f) if !f.falls_back() => break,
+            Some(_) => {}
+        }
+    }
+
+    let last = attempts.last().expect("at least one attempt");
+    if args.json {
+        print_json(&json!({
+            "brain": last.brain,
+            "category": decision.category.name(),
+            "outcome": last.outcome(),
+            "text": last.text,
+            "usage": last.usage,
+            "tokens": last.usage.total(),
+            "cost_usd": last.cost_usd,
+            "duration_ms": last.duration_ms,
+            "error": last.error,
+            "decision": decision.to_json(),
+            "attempts": attempts.iter().map(|a| json!({
+                "brain": a.brain,
+                "outcome": a.outcome(),
+                "duration_ms": a.duration_ms,
+                "error": a.error,
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    match &last.error {
+        None => {
+            if std::io::stderr().is_terminal() {
+                let cost = last
+                    .cost_usd
+                    .map(|c| format!(", ${c:.4}"))
+                    .unwrap_or_default();
+                eprintln!(
+                    "ai: done by {} in {:.1}s ({} tokens{cost})",
+                    last.brain,
+                    last.duration_ms as f64 / 1000.0,
+                    last.usage.total()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(adapter::Failure::Cancelled(_)) => {
+            eprintln!("ai: interrupted; {} was stopped", last.brain);
+            Ok(ExitCode::from(130))
+        }
+        Some(error) => {
+            if !args.json {
+                eprintln!("ai: {} failed: {error}", last.brain);
+            }
+            if attempts.len() < order.len() || order.len() == 1 {
+                Ok(ExitCode::from(1))
+            } else {
+                eprintln!("ai: every brain failed ({} tried)", attempts.len());
+                Ok(ExitCode::from(1))
+            }
+        }
+    }
+}
+
+/// The held-out labelled set, only for reporting accuracy (never for training).
+const HELD_OUT: &str = include_str!("../../tests/data/routing/heldout.tsv");
+
+/// `paios bench router`: decision latency in-process, and `ai route --dry-run` as a process.
+pub fn bench(ctx: &Ctx) -> anyhow::Result<ExitCode> {
+    use super::bench::percentile_us;
+
+    let train_started = Instant::now();
+    let router = Router::new(RouterConfig::default().policy().unwrap_or_default());
+    router.decide("warm up", &LiveState::all_usable());
+    let train = train_started.elapsed();
+
+    let tasks: Vec<String> =
+        crate::router::classify::parse_dataset(crate::router::classify::TRAINING_SET)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| e.task)
+            .collect();
+    let live = LiveState::all_usable();
+    let mut lat = Vec::with_capacity(20_000);
+    for i in 0..20_000 {
+        let task = &tasks[i % tasks.len().max(1)];
+        let t = Instant::now();
+        std::hint::black_box(router.decide(task, &live));
+        lat.push(t.elapsed());
+    }
+    lat.sort();
+    let held_out = crate::router::classify::parse_dataset(HELD_OUT).unwrap_or_default();
+    let right = held_out
+        .iter()
+        .filter(|e| router.decide(&e.task, &live).category == e.category)
+        .count();
+    let brain_right = held_out
+        .iter()
+        .filter(|e| {
+            router.decide(&e.task, &live).preferred == router.policy().brain_for(e.category)
+        })
+        .count();
+    println!(
+        "held-out set ({} tasks never used for training): category accuracy {:.1}%, brain accuracy {:.1}%",
+        held_out.len(),
+        100.0 * right as f64 / held_out.len().max(1) as f64,
+        100.0 * brain_right as f64 / held_out.len().max(1) as f64
+    );
+    println!(
+        "router decision in-process: {} decisions; p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs (model trained on first use in {:.1} ms)",
+        lat.len(),
+        percentile_us(&lat, 0.50),
+        percentile_us(&lat, 0.99),
+        percentile_us(&lat, 1.0),
+        train.as_secs_f64() * 1e3
+    );
+
+    let ai = std::env::current_exe()?
+        .parent()
+        .map(|d| d.join("ai"))
+        .filter(|p| p.exists());
+    let Some(ai) = ai else {
+        println!("ai route --dry-run as a process: skipped (no `ai` binary beside this `paios`)");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let mut lat = Vec::new();
+    for i in 0..60 {
+        let task = &tasks[(i * 7) % tasks.len().max(1)];
+        let t = Instant::now();
+        let out = std::process::Command::new(&ai)
+            .args(["route", "--dry-run", "--json", task])
+            .env("PAIOS_HOME", ctx.paths.home())
+            .output()?;
+        lat.push(t.elapsed());
+        if !out.status.success() {
+            anyhow::bail!(
+                "ai route failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+    }
+    lat.sort();
+    println!(
+        "ai route --dry-run --json as a process: {} runs; p50 {:.1} ms, p99 {:.1} ms",
+        lat.len(),
+        percentile_us(&lat, 0.50) / 1e3,
+        percentile_us(&lat, 0.99) / 1e3
+    );
+    Ok(ExitCode::SUCCESS)
 }
