@@ -370,3 +370,49 @@ fn events_can_be_filtered_by_kind_subject_and_time() {
     let (code, _, err) = home.run(&["events", "--since", "yesterday"]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn the_live_stream_delivers_committed_events_and_the_panel_needs_no_token() {
+    let mut home = TestHome::new();
+    home.start_daemon();
+    let port = home.api_port();
+    let token = home.token();
+    assert_eq!(http_get(port, "/api/stream", &[]).0, 401);
+
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let req = format!(
+        "GET /api/stream?kind=live.&token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    // Wait for the response head, so the subscription exists before we emit.
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("\r\n\r\n") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "stream closed early");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    assert!(String::from_utf8_lossy(&seen).contains("text/event-stream"));
+    assert_eq!(home.run(&["emit", "other.kind"]).0, 0);
+    assert_eq!(
+        home.run(&["emit", "live.one", "--subject", "streamed"]).0,
+        0
+    );
+    while !String::from_utf8_lossy(&seen).contains("live.one") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "stream closed before the event arrived");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.contains("\"subject\":\"streamed\""), "{text}");
+    assert!(
+        !text.contains("other.kind"),
+        "the kind filter let another kind through: {text}"
+    );
+
+    // The panel itself (GET /) is served without the token; only the API needs it.
+    let (code, body) = http_get(port, "/", &[]);
+    assert_eq!(code, 200, "{body}");
+    assert!(body.to_lowercase().contains("<html"), "{body}");
+}
