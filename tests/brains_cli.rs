@@ -68,3 +68,42 @@ fn rollback_without_a_previous_version_fails_clearly() {
     assert_eq!(code, 1);
     assert!(stderr.contains("no previous version"), "{stderr}");
 }
+
+/// The acceptance check: after `paios brains install`, status shows all three installed,
+/// managed, working, at the pinned versions, and the gateway's Node suits it. (With
+/// `PAIOS_TOOLS_DIR` pointing at an installed folder this re-checks it and downloads nothing.)
+#[test]
+fn install_then_status_shows_every_brain_managed_and_working() {
+    let home = TestHome::new();
+    let mut install = home.paios();
+    install.args(["brains", "install"]);
+    let out = install.output().unwrap();
+    assert!(
+        out.status.success(),
+        "paios brains install failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let (code, stdout, stderr) = home.run(&["brains", "status", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    for b in report["brains"].as_array().unwrap() {
+        assert_eq!(b["installed"], true, "{b}");
+        assert_eq!(b["managed"], true, "{b}");
+        assert_eq!(b["ok"], true, "{b}");
+        assert_eq!(b["version"], b["pinned"], "{b}");
+        assert!(b["error"].is_null(), "{b}");
+    }
+    let node_version = report["node"]["version"]
+        .as_str()
+        .expect("a node for the gateway");
+    let range = paios::brains::pins::pins()
+        .brain(paios::brains::Brain::Openclaw)
+        .node
+        .clone()
+        .unwrap();
+    assert!(
+        paios::brains::version_satisfies(node_version, &range),
+        "gateway Node {node_version} does not satisfy {range}"
+    );
+}

@@ -193,7 +193,7 @@ fn the_gateway_starts_and_turns_ready() {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped()),
     );
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(90);
     let mut last;
     let ready = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -209,7 +209,7 @@ fn the_gateway_starts_and_turns_ready() {
         }
         assert!(
             Instant::now() < deadline,
-            "gateway not ready within 60 s: {last}"
+            "gateway not ready within 90 s: {last}"
         );
         std::thread::sleep(Duration::from_millis(250));
     };

@@ -290,9 +290,9 @@ fn ensure_node(paths: &Paths, progress: &dyn Fn(&str)) -> Result<(), BrainsError
         .node_for_this_platform()
         .map_err(BrainsError::NoNodeForPlatform);
     if let Some(system) = system_node_version() {
-        if super::version_at_least(&system, &needed) {
+        if super::version_satisfies(&system, &needed) {
             progress(&format!(
-                "system Node {system} is new enough for the gateway (>= {needed})"
+                "system Node {system} suits the gateway ({needed})"
             ));
             return Ok(());
         }

@@ -85,7 +85,7 @@ pub enum BrainsError {
     )]
     NotInstalled { brain: Brain, tools: PathBuf },
     #[error(
-        "{brain} needs Node >= {needed}, but {found}: run `paios brains install {brain}` to install a Node for it"
+        "{brain} needs Node {needed}, but {found}: run `paios brains install {brain}` to install a Node for it"
     )]
     NodeTooOld {
         brain: Brain,
@@ -221,7 +221,7 @@ pub fn command_for(paths: &Paths, brain: Brain, exe: &Path) -> Result<Command, B
     let fits = runtime
         .as_ref()
         .and_then(|n| n.version.as_deref())
-        .is_some_and(|v| version_at_least(v, &needed));
+        .is_some_and(|v| version_satisfies(v, &needed));
     let Some(runtime) = runtime.filter(|_| fits) else {
         return Err(BrainsError::NodeTooOld {
             brain,
@@ -305,6 +305,32 @@ pub fn version_at_least(version: &str, minimum: &str) -> bool {
     a >= b
 }
 
+/// Whether `version` matches an npm-style range such as `>=24.16.0 <25 || >=26.1.0`
+/// (alternatives separated by `||`, each a list of `>=`, `>`, `<=`, `<`, `=` comparators; a bare
+/// version means `>=`). An unparsable range matches nothing.
+pub fn version_satisfies(version: &str, range: &str) -> bool {
+    range.split("||").any(|alternative| {
+        let comparators: Vec<&str> = alternative.split_whitespace().collect();
+        !comparators.is_empty()
+            && comparators.iter().all(|c| {
+                let (op, bound) = match c.find(|ch: char| ch.is_ascii_digit() || ch == 'v') {
+                    Some(i) => c.split_at(i),
+                    None => return false,
+                };
+                let at_least = version_at_least(version, bound);
+                let at_most = version_at_least(bound, version);
+                match op {
+                    "" | ">=" => at_least,
+                    ">" => at_least && !at_most,
+                    "<=" => at_most,
+                    "<" => at_most && !at_least,
+                    "=" => at_least && at_most,
+                    _ => false,
+                }
+            })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,7 +370,24 @@ mod tests {
         assert!(!version_at_least("24.9.0", "24.16.0"));
     }
 
+    #[test]
+    fn node_ranges_follow_the_gateway_engines_field() {
+        let range = ">=24.16.0 <25 || >=26.1.0";
+        assert!(version_satisfies("24.21.0", range));
+        assert!(version_satisfies("26.10.0", range));
+        assert!(!version_satisfies("25.2.0", range), "Node 25 is excluded");
+        assert!(!version_satisfies("26.0.0", range));
+        assert!(!version_satisfies("20.20.2", range));
+        assert!(version_satisfies("24.16.0", "24.16.0"));
+        assert!(!version_satisfies("24.16.0", "~>junk"));
+    }
+
     proptest! {
+        #[test]
+        fn ranges_survive_garbage(v in ".*", r in ".*") {
+            let _ = version_satisfies(&v, &r);
+        }
+
         #[test]
         fn version_parsing_survives_garbage(s in ".*") {
             let _ = parse_version(&s);
