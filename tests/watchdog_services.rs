@@ -145,6 +145,15 @@ command = ["sh", "-c", "echo 'Invalid config: unrecognized key \"bogus\"' >&2; e
     let alert = home.wait_for_event("alert.raised", Duration::from_secs(5), |e| {
         e["subject"] == "badconf"
     });
+    // The control API the panel uses answers the same.
+    let mut client = paios::client::Client::connect(&paios::paths::Paths::at(home.path())).unwrap();
+    let incidents = client
+        .call("watchdog.incidents", serde_json::json!({"limit": 5}))
+        .unwrap();
+    assert_eq!(incidents[0]["service"], "badconf");
+    assert_eq!(incidents[0]["message"], alert["data"]["message"]);
+    let services = client.call("watchdog.status", Value::Null).unwrap();
+    assert_eq!(services[0]["state"], "failed");
     assert!(
         alert["data"]["message"]
             .as_str()
@@ -428,4 +437,36 @@ command = ["sh", "-c", "i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.2;
         .collect();
     assert!(ticks.len() >= 5, "{seen:?}");
     assert!(ticks.windows(2).all(|w| w[1] == w[0] + 1), "{ticks:?}");
+}
+
+#[test]
+fn a_child_left_by_a_killed_daemon_is_stopped_not_duplicated() {
+    let mut home = home_with(
+        r#"
+[[service]]
+name = "lone"
+command = ["sleep", "1000"]
+"#,
+    );
+    let old = wait_for_state(&home, "lone", "running", Duration::from_secs(10))["pid"]
+        .as_u64()
+        .unwrap();
+    home.kill_daemon();
+    assert!(
+        alive(old),
+        "the child died with the daemon; nothing to test"
+    );
+    home.start_daemon();
+    let new = wait_for_state(&home, "lone", "running", Duration::from_secs(10))["pid"]
+        .as_u64()
+        .unwrap();
+    assert_ne!(new, old);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(old) {
+        assert!(Instant::now() < deadline, "the orphan {old} still runs");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    home.wait_for_event("service.stopped", Duration::from_secs(5), |e| {
+        e["subject"] == "lone" && e["data"]["by"] == "orphan"
+    });
 }

@@ -151,6 +151,22 @@ pub fn listening_inodes(table: &str, port: u16) -> Vec<u64> {
         .collect()
 }
 
+/// TERM (and CONT) the process group led by `pid`; KILL it after `grace`.
+pub async fn terminate_group(pid: u32, grace: Duration) {
+    use nix::sys::signal::{Signal, kill, killpg};
+    let p = nix::unistd::Pid::from_raw(pid as i32);
+    let _ = killpg(p, Signal::SIGTERM);
+    let _ = killpg(p, Signal::SIGCONT);
+    let deadline = tokio::time::Instant::now() + grace;
+    while tokio::time::Instant::now() < deadline {
+        if kill(p, None).is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = killpg(p, Signal::SIGKILL);
+}
+
 /// TERM (and CONT) a process we did not start; KILL it after `grace`.
 pub async fn terminate_pid(pid: u32, grace: Duration) {
     use nix::sys::signal::{Signal, kill};

@@ -430,6 +430,41 @@ mod tests {
         assert!(out.error.unwrap().contains(&addr));
     }
 
+    /// A minimal streamable-HTTP MCP endpoint: answers every request with `result`, or with a
+    /// JSON-RPC error when `fail` is set.
+    async fn mcp_server(fail: bool) -> String {
+        use axum::{Json, Router, routing::post};
+        let app = Router::new().route(
+            "/mcp",
+            post(move |Json(req): Json<Value>| async move {
+                if fail {
+                    Json(json!({"jsonrpc": "2.0", "id": req["id"], "error": {"code": -32601, "message": "no ping here"}}))
+                } else {
+                    Json(json!({"jsonrpc": "2.0", "id": req["id"], "result": {}}))
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+
+    #[tokio::test]
+    async fn mcp_http_probe_pings() {
+        let cfg = |url: String| ProbeConfig {
+            kind: ProbeKind::Mcp,
+            url: Some(url),
+            timeout_ms: 2000,
+            ..Default::default()
+        };
+        let ok = run_network(&cfg(mcp_server(false).await)).await;
+        assert!(ok.ok, "{ok:?}");
+        let bad = run_network(&cfg(mcp_server(true).await)).await;
+        assert!(!bad.ok);
+        assert!(bad.error.unwrap().contains("no ping here"));
+    }
+
     #[test]
     fn our_own_process_is_alive() {
         assert!(process(std::process::id()).is_ok());

@@ -338,6 +338,7 @@ impl Supervisor {
 
     /// Adopt a copy that already runs (managed by systemd/launchd, or answering the probe).
     async fn begin(&mut self) -> Flow {
+        self.stop_orphan().await;
         if let Some(manager) = super::adopt::active_manager(&self.cfg).await {
             return Flow::Adopted(Some(manager));
         }
@@ -349,6 +350,45 @@ impl Supervisor {
             }
         }
         Flow::Spawn(None, None)
+    }
+
+    fn pid_file(&self) -> std::path::PathBuf {
+        self.core
+            .paths()
+            .service_logs_dir()
+            .join(format!("{}.pid", self.cfg.name))
+    }
+
+    /// A child left running by an earlier PAIOS that was killed without stopping it (its pid
+    /// file survived). Stopped, so the service never runs twice; one that answers a network
+    /// probe is adopted instead by the caller.
+    async fn stop_orphan(&mut self) {
+        let Ok(text) = std::fs::read_to_string(self.pid_file()) else {
+            return;
+        };
+        let _ = std::fs::remove_file(self.pid_file());
+        let mut parts = text.split_whitespace();
+        let (Some(pid), Some(start)) = (
+            parts.next().and_then(|p| p.parse::<u32>().ok()),
+            parts.next().and_then(|p| p.parse::<u64>().ok()),
+        ) else {
+            return;
+        };
+        if process_start_time(pid) != Some(start) {
+            return; // gone, or the pid now belongs to someone else
+        }
+        if probe::answers_without_pid(&self.cfg.probe)
+            && probe::run_network(&self.cfg.probe).await.ok
+        {
+            return; // it works: adopted by `begin`
+        }
+        self.note(&format!(
+            "stopping pid {pid}, left running by an earlier PAIOS"
+        ));
+        super::adopt::terminate_group(pid, Duration::from_millis(self.cfg.restart.stop_grace_ms))
+            .await;
+        self.emit(kind::SERVICE_STOPPED, json!({"pid": pid, "by": "orphan"}))
+            .await;
     }
 
     async fn backoff(
@@ -459,7 +499,11 @@ impl Supervisor {
             }
         };
         let pid = child.id().unwrap_or_default();
-        self.note(&format!("started pid {pid}: {:?}", self.cfg.command));
+        if let Some(start) = process_start_time(pid) {
+            let _ = std::fs::write(self.pid_file(), format!("{pid} {start}\n"));
+        }
+        // The program only: arguments may carry tokens, and logs never hold secrets.
+        self.note(&format!("started pid {pid}: {}", self.cfg.command[0]));
         self.update(|s| {
             s.pid = Some(pid);
             s.error = None;
@@ -503,10 +547,12 @@ impl Supervisor {
         let ended = match ended {
             Ok(ended) => ended,
             Err(flow) => {
+                let _ = std::fs::remove_file(self.pid_file());
                 finish_pumps(pumps).await;
                 return flow;
             }
         };
+        let _ = std::fs::remove_file(self.pid_file());
         // Anything left in the group (helpers of a crashed parent) would hold ports and pipes.
         let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
         finish_pumps(pumps).await;
@@ -972,6 +1018,14 @@ fn own_words(tail: &[String]) -> String {
         text = format!("…{}", &text[cut..]);
     }
     format!(". Its last error output:\n{text}")
+}
+
+/// When process `pid` started (clock ticks since boot; Linux), to tell it from a reused pid.
+fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    // Fields after the command: state is field 3, starttime field 22.
+    after.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// TERM the group (and CONT it, so a stopped process can act on the TERM), KILL after `grace`.
