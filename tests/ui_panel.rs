@@ -40,6 +40,11 @@ fn require_browser_tooling() {
     );
 }
 
+fn run_scenario_with(home: &TestHome, scenario: &str, vars: &[(&str, &str)]) {
+    let vars: Vec<(&str, &Path)> = vars.iter().map(|(k, v)| (*k, Path::new(*v))).collect();
+    run_scenario(home, scenario, &vars, "");
+}
+
 /// Run one scenario of panel.spec.mjs against `home`'s daemon; panic with its output on failure.
 fn run_scenario(home: &TestHome, scenario: &str, extra_env: &[(&str, &Path)], service: &str) {
     let url = format!(
@@ -111,6 +116,18 @@ fn approving_in_the_panel_answers_the_waiting_hook() {
     let mut home = TestHome::new();
     home.start_daemon();
     run_scenario(&home, "approvals", &[], "");
+}
+
+#[test]
+fn settings_validate_save_and_keep_secrets_out_of_the_page() {
+    require_browser_tooling();
+    let mut home = TestHome::new();
+    let secret = "s3cret-value-never-in-the-ui";
+    home.write_config(&format!(
+        "[api]\nport = 0\n\n[[service]]\nname = \"quiet\"\ncommand = [\"sleep\", \"3600\"]\nautostart = false\nenv = {{ QUIET_API_TOKEN = \"{secret}\" }}\n"
+    ));
+    home.start_daemon();
+    run_scenario_with(&home, "settings", &[("PAIOS_TEST_SECRET", secret)]);
 }
 
 /// One Claude Code assistant message, logged the way Claude Code logs it (compact JSON).

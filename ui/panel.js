@@ -54,7 +54,7 @@ function uptimeOf(service) {
 
 function lastError(service) {
   if (service.probe && service.probe.error) return service.probe.error;
-  if (service.last_error) return service.last_error;
+  if (service.error) return service.error;
   const exit = service.last_exit;
   if (exit && (exit.code !== null || exit.signal !== null)) {
     const how = exit.signal !== null && exit.signal !== undefined ? `signal ${exit.signal}` : `code ${exit.code}`;
@@ -234,12 +234,17 @@ function sparkline(days) {
   return svg;
 }
 
-function budgetOf(budgets, period) {
-  if (!budgets) return null;
-  const b = budgets[period] ?? budgets[period === "daily" ? "day" : "month"];
-  if (typeof b === "number") return b;
-  if (b && typeof b === "object") return b.total ?? b.limit ?? b.usd ?? null;
-  return null;
+/** Budget bars for every scope (all brains, then each brain) that has a limit. */
+function budgetBars(budgets) {
+  if (!budgets || typeof budgets !== "object") return [];
+  const scopes = [["All brains", budgets.overall], ...Object.entries(budgets.brains || {})];
+  const bars = [];
+  for (const [name, scope] of scopes) {
+    if (!scope) continue;
+    bars.push(budgetBar(`${name} today`, Number(scope.today_usd) || 0, scope.daily_limit_usd));
+    bars.push(budgetBar(`${name} this month`, Number(scope.month_usd) || 0, scope.monthly_limit_usd));
+  }
+  return bars.filter(Boolean);
 }
 
 function budgetBar(label, spent, limit) {
@@ -274,8 +279,7 @@ async function loadCosts() {
         h("tbody", {}, rows),
         h("tfoot", {}, h("tr", { class: "total" }, h("th", { scope: "row" }, "Total"), h("td", { class: "num", id: "cost-today" }, dollars(today.total ?? 0)), h("td", { class: "num", id: "cost-month" }, dollars(month.total ?? 0)))),
       ),
-      budgetBar("Today", Number(today.total) || 0, budgetOf(summary.budgets, "daily")),
-      budgetBar("This month", Number(month.total) || 0, budgetOf(summary.budgets, "monthly")),
+      budgetBars(summary.budgets),
       days.length ? h("div", { class: "trend" }, h("span", { class: "muted" }, "Last 14 days"), sparkline(days)) : null,
     );
   } catch (error) {

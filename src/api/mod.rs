@@ -11,6 +11,7 @@
 //! Nothing here holds business logic.
 
 pub mod http;
+pub mod settings;
 pub mod socket;
 
 use serde::{Deserialize, Serialize};
@@ -108,6 +109,7 @@ impl EventsArgs {
 async fn core_op(core: &Core, verb: &str, args: Value) -> Result<Value, ApiError> {
     match verb {
         "ping" => Ok(json!({"pong": true, "pid": std::process::id()})),
+        "config_get" | "config_check" | "config_set" => settings::handle(core, verb, args).await,
         "status" => Ok(core.status_json()),
         "emit" => {
             let event: Event = serde_json::from_value(args.get("event").cloned().unwrap_or(args))

@@ -200,7 +200,33 @@ async function smoke(page) {
   await stranger.close();
 }
 
-const scenarios = { smoke, services, approvals, costs };
+// Settings: paios.toml is validated by the daemon while typing, saved atomically, and secret
+// values never reach the page but survive the save.
+async function settings(page) {
+  const { readFileSync } = await import("node:fs");
+  const file = join(env("PAIOS_HOME"), "paios.toml");
+  const secret = env("PAIOS_TEST_SECRET");
+  await page.click("#settings-link");
+  const editor = await step("the settings page shows paios.toml", page.waitForSelector("#config-text", { timeout: 10000 }));
+  await page.evaluate(() => (window.__sameDocument = true)); // a new page; from here on, no reloads
+  const text = await editor.inputValue();
+  if (text.includes(secret)) throw new Error("the secret value reached the page");
+  if (!text.includes("<hidden:0>")) throw new Error(`the secret is not shown as hidden: ${text}`);
+  await editor.fill(text.replace("port = 0", 'port = "zero"'));
+  await step("an invalid value is reported with its line", page.waitForSelector("#config-status.error:has-text('line')", { timeout: 10000 }));
+  if (!(await page.isDisabled("#config-save"))) throw new Error("Save stays enabled for an invalid file");
+  if (readFileSync(file, "utf8").includes('"zero"')) throw new Error("the invalid text was written");
+  await editor.fill(text + "\n# edited in the settings window\n");
+  await step("the valid text is accepted", page.waitForSelector("#config-status.ok", { timeout: 10000 }));
+  await page.click("#config-save");
+  await step("it is saved", page.waitForSelector("#config-status.ok:has-text('Saved')", { timeout: 10000 }));
+  const saved = readFileSync(file, "utf8");
+  if (!saved.includes("# edited in the settings window")) throw new Error("the edit is not on disk");
+  if (!saved.includes(secret)) throw new Error(`the secret was lost on save:\n${saved}`);
+  if (saved.includes("<hidden:")) throw new Error("a placeholder was written to disk");
+}
+
+const scenarios = { smoke, services, approvals, costs, settings };
 const name = process.argv[2];
 if (!scenarios[name]) {
   console.error(`usage: panel.spec.mjs ${Object.keys(scenarios).join("|")}`);

@@ -1,0 +1,354 @@
+//! `paios-app`: the PAIOS menu-bar app. A thin shell over the core library and the daemon-served
+//! panel: tray icon, panel window, approval popups, alert notifications, settings window, login
+//! item. It hosts the core in-process (or attaches to a running `paios daemon`) and shows the
+//! same `ui/` a browser shows.
+//!
+//! Never here: business logic (supervision, policy, costs live in `paios`), or a second copy of
+//! the core for a home that already has one (see `backend`).
+//!
+//! Usage: `paios-app [--open-panel] [--show-panel|--hide-panel|--toggle-panel|--settings]
+//! [--keep-panel-on-blur] [--dump-panel-text FILE]`. A second launch hands its flags to the
+//! running app (single instance) and exits.
+
+mod alerts;
+mod backend;
+mod debug;
+mod feed;
+mod tray;
+mod windows;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+use tauri::{AppHandle, Manager, RunEvent};
+use tauri_plugin_autostart::ManagerExt;
+
+use crate::backend::{Backend, Mode};
+use crate::feed::{Api, Snapshot};
+use crate::windows::PanelState;
+
+/// Command-line flags (also what a second launch forwards to the running app).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    open_panel: bool,
+    hide_panel: bool,
+    toggle_panel: bool,
+    settings: bool,
+    keep_panel_on_blur: bool,
+    dump_panel_text: Option<PathBuf>,
+}
+
+const USAGE: &str = "usage: paios-app [--open-panel] [--show-panel|--hide-panel|--toggle-panel|--settings] [--keep-panel-on-blur] [--dump-panel-text FILE]";
+
+impl Options {
+    fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
+        let mut o = Options::default();
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--open-panel" | "--show-panel" => o.open_panel = true,
+                "--hide-panel" => o.hide_panel = true,
+                "--toggle-panel" => o.toggle_panel = true,
+                "--settings" => o.settings = true,
+                "--keep-panel-on-blur" => o.keep_panel_on_blur = true,
+                "--dump-panel-text" => {
+                    let file = args.next().ok_or("--dump-panel-text needs a file name")?;
+                    o.dump_panel_text = Some(PathBuf::from(file));
+                }
+                // Added by the login item on some platforms.
+                "--autostart" | "--minimized" => {}
+                other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
+            }
+        }
+        Ok(o)
+    }
+}
+
+/// Everything the app's handlers share.
+pub struct AppState {
+    pub backend: Backend,
+    pub api: Api,
+    pub panel: PanelState,
+    pub options: Options,
+}
+
+fn main() -> ExitCode {
+    let options = match Options::parse(std::env::args().skip(1)) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("paios-app: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let paths = match paios::paths::Paths::from_env() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("paios-app: cannot find the PAIOS home: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = match paios::config::Config::load(&paths.config_file()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("paios-app: {e}\nFix paios.toml (or move it away to start with defaults).");
+            return ExitCode::FAILURE;
+        }
+    };
+    let _log_guard = match paios::daemon::init_logging(&paths, &config, true) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            eprintln!("paios-app: logging to files is off: {e}");
+            None
+        }
+    };
+
+    let first_options = options.clone();
+    let app = tauri::Builder::default()
+        // First: a second launch forwards its flags here and exits before starting anything.
+        .plugin(tauri_plugin_single_instance::init(
+            |app, argv, _cwd| match Options::parse(argv.into_iter().skip(1)) {
+                Ok(o) => apply(app, &o, true),
+                Err(e) => tracing::warn!("ignoring a second launch: {e}"),
+            },
+        ))
+        .plugin(tauri_plugin_positioner::init())
+        .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_autostart::Builder::new().build())
+        .invoke_handler(tauri::generate_handler![login_item_get, login_item_set])
+        .setup(move |app| {
+            let backend = tauri::async_runtime::block_on(backend::start(paths, config))?;
+            tracing::info!("{}", backend.describe());
+            eprintln!(
+                "paios-app: {}\n  panel: {}/",
+                backend.describe(),
+                backend.base_url()
+            );
+            let api = Api::new(&backend);
+            app.manage(AppState {
+                backend,
+                api,
+                panel: PanelState::default(),
+                options: first_options.clone(),
+            });
+            let handle = app.handle().clone();
+            tray::create(&handle);
+            alerts::check_notification_service();
+            start_feed(&handle);
+            quit_on_signals(&handle);
+            apply(&handle, &first_options, false);
+            Ok(())
+        })
+        .build(tauri::generate_context!());
+    let app = match app {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("paios-app: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    app.run(|app, event| match event {
+        // Closing every window does not quit a menu-bar app; only "Quit" does.
+        RunEvent::ExitRequested { api, code, .. } if code.is_none() => api.prevent_exit(),
+        RunEvent::Exit => {
+            if let Some(state) = app.try_state::<AppState>() {
+                if let Mode::Hosted(core) = &state.backend.mode {
+                    tracing::info!("stopping the PAIOS core");
+                    tauri::async_runtime::block_on(core.clone().shutdown());
+                }
+            }
+        }
+        _ => {}
+    });
+    ExitCode::SUCCESS
+}
+
+/// SIGTERM/SIGINT quit like the menu's Quit: supervised children stop, the store is flushed.
+fn quit_on_signals(app: &AppHandle) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::warn!("cannot watch SIGTERM/SIGINT");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: quitting"),
+            _ = int.recv() => tracing::info!("SIGINT: quitting"),
+        }
+        app.exit(0);
+    });
+}
+
+/// Act on flags, at start or forwarded by a second launch.
+fn apply(app: &AppHandle, o: &Options, forwarded: bool) {
+    if o.settings {
+        windows::show_settings(app);
+    }
+    if o.hide_panel {
+        windows::hide_panel(app);
+    } else if o.toggle_panel {
+        windows::toggle_panel(app);
+    } else if o.open_panel || (forwarded && !o.settings) {
+        windows::show_panel(app);
+    }
+}
+
+/// Follow the event stream: redraw the tray, open and close approval popups, notify alerts.
+fn start_feed(app: &AppHandle) {
+    let api = app.state::<AppState>().api.clone();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Value>(512);
+    tauri::async_runtime::spawn(api.clone().follow(tx));
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let mut alerts = alerts::Alerts::default();
+        let mut popups_opened_for_backlog = false;
+        while let Some(first) = rx.recv().await {
+            // Take whatever else has already arrived, so a burst costs one redraw.
+            let mut batch = vec![first];
+            while let Ok(more) = rx.try_recv() {
+                batch.push(more);
+            }
+            let mut redraw = false;
+            for event in &batch {
+                let kind = event["kind"].as_str().unwrap_or("");
+                redraw |= event.is_null()
+                    || ["service.", "approval.", "alert.", "daemon.", "config."]
+                        .iter()
+                        .any(|p| kind.starts_with(p));
+                on_event(&app, &mut alerts, kind, event);
+            }
+            if redraw {
+                let snapshot = Snapshot::read(&api).await;
+                tray::update(&app, &snapshot);
+                if !popups_opened_for_backlog && snapshot.reachable {
+                    // Requests that were already waiting when the app started get a popup too.
+                    popups_opened_for_backlog = true;
+                    for request in &snapshot.pending {
+                        if let Some(id) = id_of(request) {
+                            windows::show_approval_popup(&app, &id);
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+fn id_of(value: &Value) -> Option<String> {
+    match &value["id"] {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The approval id an `approval.*` event is about: `data.id`, else the subject.
+fn approval_id(event: &Value) -> Option<String> {
+    id_of(&event["data"])
+        .or_else(|| id_of(&json!({"id": event["data"]["request_id"]})))
+        .or_else(|| event["subject"].as_str().map(str::to_string))
+}
+
+fn on_event(app: &AppHandle, alerts: &mut alerts::Alerts, kind: &str, event: &Value) {
+    match kind {
+        "approval.requested" => {
+            if let Some(id) = approval_id(event) {
+                windows::show_approval_popup(app, &id);
+            }
+        }
+        "approval.decided" | "approval.expired" | "approval.cancelled" => {
+            if let Some(id) = approval_id(event) {
+                windows::close_approval_popup(app, &id);
+            }
+        }
+        "alert.raised" => alerts.raised(app, event),
+        "alert.resolved" => alerts.resolved(event),
+        _ => {}
+    }
+}
+
+/// Tray menu actions.
+pub fn on_menu(app: &AppHandle, id: &str) {
+    match id {
+        "open" | "approvals" => windows::show_panel(app),
+        "settings" => windows::show_settings(app),
+        "pause" => {
+            let app = app.clone();
+            tauri::async_runtime::spawn(async move {
+                let api = app.state::<AppState>().api.clone();
+                let result = api.rpc("approvals.autonomy_set", json!({"level": 0})).await;
+                let message = match result {
+                    Ok(Some(_)) => {
+                        "Autonomy paused: every \"ask\" action now waits for you.".to_string()
+                    }
+                    Ok(None) => "This PAIOS daemon has no autonomy levels yet.".to_string(),
+                    Err(e) => format!("Could not pause autonomy: {e}"),
+                };
+                tracing::info!("{message}");
+                alerts::notify(&app, "PAIOS", &message);
+            });
+        }
+        "login" => match login_item_set(app.clone(), !login_item_enabled(app)) {
+            Ok(enabled) => tracing::info!(enabled, "login item"),
+            Err(e) => tracing::warn!("{e}"),
+        },
+        "quit" => app.exit(0),
+        _ => {}
+    }
+}
+
+/// Settings page: is the login item on?
+#[tauri::command]
+fn login_item_get(app: AppHandle) -> bool {
+    login_item_enabled(&app)
+}
+
+/// Settings page: turn the login item on or off; answers the new state.
+#[tauri::command]
+fn login_item_set(app: AppHandle, enabled: bool) -> Result<bool, String> {
+    let manager = app.autolaunch();
+    let result = if enabled {
+        manager.enable()
+    } else {
+        manager.disable()
+    };
+    result.map_err(|e| format!("cannot change the login item: {e}"))?;
+    Ok(login_item_enabled(&app))
+}
+
+pub fn login_item_enabled(app: &AppHandle) -> bool {
+    app.try_state::<tauri_plugin_autostart::AutoLaunchManager>()
+        .and_then(|m| m.is_enabled().ok())
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags() {
+        let o = Options::parse(["--open-panel", "--dump-panel-text", "x.txt"].map(String::from))
+            .unwrap();
+        assert!(o.open_panel);
+        assert_eq!(o.dump_panel_text, Some(PathBuf::from("x.txt")));
+        assert!(Options::parse(["--nope".to_string()]).is_err());
+        assert!(Options::parse(["--dump-panel-text".to_string()]).is_err());
+    }
+
+    #[test]
+    fn approval_ids_from_events() {
+        assert_eq!(
+            approval_id(&json!({"subject": "s", "data": {"id": 7}})),
+            Some("7".into())
+        );
+        assert_eq!(
+            approval_id(&json!({"subject": "abc", "data": {}})),
+            Some("abc".into())
+        );
+    }
+}

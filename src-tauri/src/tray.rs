@@ -1,0 +1,304 @@
+//! The tray icon: colour by overall health, pending approvals in the title, a one-line tooltip,
+//! and a menu with each service's state and the app's actions.
+//!
+//! The health rules mirror `ui/health.js` (the panel's), so tray and panel never disagree.
+//! Where no tray host exists (no StatusNotifier watcher on Linux) creating the icon still
+//! succeeds or fails softly: the app logs a warning and stays usable through the panel.
+
+use serde_json::Value;
+use tauri::image::Image;
+use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
+use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
+use tauri::{AppHandle, Wry};
+
+use crate::feed::Snapshot;
+
+pub const TRAY_ID: &str = "paios";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Ok,
+    Warn,
+    Down,
+    Unknown,
+}
+
+fn service_tone(service: &Value) -> Tone {
+    match service["state"].as_str().unwrap_or("") {
+        "running" | "adopted" if service["probe"]["ok"] == Value::Bool(false) => Tone::Warn,
+        "running" | "adopted" => Tone::Ok,
+        "starting" => Tone::Warn,
+        "backoff" | "hung" | "failed" => Tone::Down,
+        _ => Tone::Unknown,
+    }
+}
+
+/// Red if anything failed or hung; amber if anything is recovering or an approval waits.
+pub fn overall(snapshot: &Snapshot) -> Tone {
+    if !snapshot.reachable {
+        return Tone::Unknown;
+    }
+    let states: Vec<&str> = snapshot
+        .services
+        .iter()
+        .map(|s| s["state"].as_str().unwrap_or(""))
+        .collect();
+    if states.iter().any(|s| matches!(*s, "failed" | "hung")) {
+        return Tone::Down;
+    }
+    let degraded = snapshot
+        .services
+        .iter()
+        .any(|s| service_tone(s) == Tone::Warn || s["state"] == "backoff");
+    if degraded || !snapshot.pending.is_empty() {
+        Tone::Warn
+    } else {
+        Tone::Ok
+    }
+}
+
+fn icon(tone: Tone) -> Image<'static> {
+    let bytes: &'static [u8] = match tone {
+        Tone::Ok => include_bytes!("../../icons/tray-green.png"),
+        Tone::Warn => include_bytes!("../../icons/tray-amber.png"),
+        Tone::Down => include_bytes!("../../icons/tray-red.png"),
+        Tone::Unknown => include_bytes!("../../icons/tray-grey.png"),
+    };
+    Image::from_bytes(bytes).expect("the tray icons are valid PNGs")
+}
+
+/// One line: "3 services running · 1 approval waiting".
+pub fn summary(snapshot: &Snapshot) -> String {
+    if !snapshot.reachable {
+        return "PAIOS: the daemon is not reachable".into();
+    }
+    let total = snapshot.services.len();
+    let running = snapshot
+        .services
+        .iter()
+        .filter(|s| service_tone(s) == Tone::Ok)
+        .count();
+    let mut line = if total == 0 {
+        "PAIOS: no supervised services".to_string()
+    } else if running == total {
+        format!("PAIOS: all {total} services running")
+    } else {
+        format!("PAIOS: {running} of {total} services running")
+    };
+    match snapshot.pending.len() {
+        0 => {}
+        1 => line.push_str(" · 1 approval waiting"),
+        n => line.push_str(&format!(" · {n} approvals waiting")),
+    }
+    line
+}
+
+fn menu(app: &AppHandle, snapshot: &Snapshot, login_item: bool) -> tauri::Result<Menu<Wry>> {
+    let menu = Menu::new(app)?;
+    if snapshot.services.is_empty() {
+        menu.append(&MenuItem::with_id(
+            app,
+            "svc:none",
+            if snapshot.reachable {
+                "No supervised services"
+            } else {
+                "Daemon not reachable"
+            },
+            false,
+            None::<&str>,
+        )?)?;
+    }
+    for service in &snapshot.services {
+        let name = service["name"].as_str().unwrap_or("?");
+        let state = service["state"].as_str().unwrap_or("?");
+        let mark = match service_tone(service) {
+            Tone::Ok => "●",
+            Tone::Warn => "◐",
+            Tone::Down => "✖",
+            Tone::Unknown => "○",
+        };
+        menu.append(&MenuItem::with_id(
+            app,
+            format!("svc:{name}"),
+            format!("{mark} {name} — {state}"),
+            false,
+            None::<&str>,
+        )?)?;
+    }
+    if !snapshot.pending.is_empty() {
+        menu.append(&MenuItem::with_id(
+            app,
+            "approvals",
+            format!("{} waiting for approval…", snapshot.pending.len()),
+            true,
+            None::<&str>,
+        )?)?;
+    }
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&MenuItem::with_id(
+        app,
+        "open",
+        "Open panel",
+        true,
+        None::<&str>,
+    )?)?;
+    menu.append(&MenuItem::with_id(
+        app,
+        "pause",
+        "Pause autonomy",
+        true,
+        None::<&str>,
+    )?)?;
+    menu.append(&MenuItem::with_id(
+        app,
+        "settings",
+        "Settings…",
+        true,
+        None::<&str>,
+    )?)?;
+    menu.append(&CheckMenuItem::with_id(
+        app,
+        "login",
+        "Start at login",
+        true,
+        login_item,
+        None::<&str>,
+    )?)?;
+    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?)?;
+    Ok(menu)
+}
+
+/// Create the tray icon. `Ok(None)` (with a warning logged) where the desktop has no tray.
+pub fn create(app: &AppHandle) -> Option<TrayIcon> {
+    let snapshot = Snapshot::default();
+    let built = menu(app, &snapshot, crate::login_item_enabled(app)).and_then(|menu| {
+        TrayIconBuilder::with_id(TRAY_ID)
+            .icon(icon(Tone::Unknown))
+            .tooltip("PAIOS: starting")
+            .menu(&menu)
+            .show_menu_on_left_click(false)
+            .on_menu_event(|app, event| crate::on_menu(app, event.id().as_ref()))
+            .on_tray_icon_event(|tray, event| {
+                tauri_plugin_positioner::on_tray_event(tray.app_handle(), &event);
+                if let TrayIconEvent::Click {
+                    button: MouseButton::Left,
+                    button_state: MouseButtonState::Up,
+                    ..
+                } = event
+                {
+                    crate::windows::toggle_panel(tray.app_handle());
+                }
+            })
+            .build(app)
+    });
+    match built {
+        Ok(tray) => {
+            if !tray_host_present() {
+                tracing::warn!(
+                    "no system tray host found on this desktop: the tray icon will not be visible; use the panel (paios-app --show-panel) or the browser"
+                );
+            }
+            Some(tray)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot create the tray icon; continuing without it");
+            None
+        }
+    }
+}
+
+/// Redraw the tray from a snapshot.
+pub fn update(app: &AppHandle, snapshot: &Snapshot) {
+    let Some(tray) = app.tray_by_id(TRAY_ID) else {
+        return;
+    };
+    let tone = overall(snapshot);
+    let line = summary(snapshot);
+    let pending = snapshot.pending.len();
+    let result = (|| -> tauri::Result<()> {
+        tray.set_icon(Some(icon(tone)))?;
+        tray.set_tooltip(Some(&line))?;
+        tray.set_title((pending > 0).then(|| pending.to_string()))?;
+        tray.set_menu(Some(menu(app, snapshot, crate::login_item_enabled(app))?))?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "cannot update the tray icon");
+    }
+    tracing::debug!(?tone, summary = %line, "tray updated");
+}
+
+/// Linux: a StatusNotifier host registers `org.kde.StatusNotifierWatcher` on the session bus;
+/// without one (and without a legacy XEmbed tray) the icon exists but nobody draws it.
+#[cfg(target_os = "linux")]
+fn tray_host_present() -> bool {
+    let Ok(address) = std::env::var("DBUS_SESSION_BUS_ADDRESS") else {
+        return false;
+    };
+    if address.is_empty() {
+        return false;
+    }
+    std::process::Command::new("dbus-send")
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.NameHasOwner",
+            "string:org.kde.StatusNotifierWatcher",
+        ])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("boolean true"))
+        .unwrap_or(false)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn tray_host_present() -> bool {
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn snap(services: Value, pending: usize) -> Snapshot {
+        Snapshot {
+            services: services.as_array().unwrap().clone(),
+            pending: vec![json!({"id": 1}); pending],
+            reachable: true,
+        }
+    }
+
+    #[test]
+    fn health_colours() {
+        let ok = json!([{"name":"a","state":"running","probe":{"ok":true}}]);
+        assert_eq!(overall(&snap(ok.clone(), 0)), Tone::Ok);
+        assert_eq!(overall(&snap(ok, 1)), Tone::Warn);
+        assert_eq!(
+            overall(&snap(json!([{"name":"a","state":"backoff"}]), 0)),
+            Tone::Warn
+        );
+        assert_eq!(
+            overall(&snap(
+                json!([{"name":"a","state":"running"},{"name":"b","state":"failed"}]),
+                0
+            )),
+            Tone::Down
+        );
+        assert_eq!(overall(&Snapshot::default()), Tone::Unknown);
+    }
+
+    #[test]
+    fn summary_line() {
+        let s = snap(
+            json!([{"name":"a","state":"running"},{"name":"b","state":"hung"}]),
+            2,
+        );
+        assert_eq!(
+            summary(&s),
+            "PAIOS: 1 of 2 services running · 2 approvals waiting"
+        );
+    }
+}
