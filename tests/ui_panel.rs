@@ -84,7 +84,6 @@ fn panel_loads_live_and_explains_a_wrong_token() {
 }
 
 #[test]
-#[ignore = "needs the watchdog's supervision (issue 5) on main"]
 fn killed_service_turns_red_then_green_without_reload() {
     require_browser_tooling();
     let mut home = TestHome::new();
@@ -156,7 +155,6 @@ fn claude_log_line(id: &str, at: &str, input: u64, output: u64) -> String {
 }
 
 #[test]
-#[ignore = "needs the usage ledger's usage.summary (issue 8) on main"]
 fn cost_card_shows_the_ledger_totals() {
     require_browser_tooling();
     let logs = tempfile::tempdir().unwrap();
