@@ -109,7 +109,6 @@ max_backoff_ms = 2500
 }
 
 #[test]
-#[ignore = "needs the approval queue and hook (issue 7) on main"]
 fn approving_in_the_panel_answers_the_waiting_hook() {
     require_browser_tooling();
     let mut home = TestHome::new();
