@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::{ApiError, dispatch};
+use super::{ApiError, EventsArgs, dispatch};
 use crate::core::Core;
 
 #[derive(Clone)]
@@ -209,21 +209,8 @@ async fn status(State(st): State<AppState>) -> Response {
     Json(st.core.status_json()).into_response()
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct EventsParams {
-    kind: Option<String>,
-    subject: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
-    after_id: Option<i64>,
-    limit: Option<usize>,
-}
-
-async fn events(State(st): State<AppState>, Query(p): Query<EventsParams>) -> Response {
-    let args = json!({
-        "kind": p.kind, "subject": p.subject, "since": p.since, "until": p.until,
-        "after_id": p.after_id, "limit": p.limit,
-    });
+async fn events(State(st): State<AppState>, Query(p): Query<EventsArgs>) -> Response {
+    let args = serde_json::to_value(p).unwrap_or_default();
     match dispatch(&st.core, "core.events", args).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => api_error(e),

@@ -72,15 +72,16 @@ pub async fn dispatch(core: &Core, op: &str, args: Value) -> Result<Value, ApiEr
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Filters of `core.events` (and of `GET /api/events`, as query parameters).
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
-struct EventsArgs {
-    kind: Option<String>,
-    subject: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
-    after_id: Option<i64>,
-    limit: Option<usize>,
+pub struct EventsArgs {
+    pub kind: Option<String>,
+    pub subject: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub after_id: Option<i64>,
+    pub limit: Option<usize>,
 }
 
 impl EventsArgs {
