@@ -107,6 +107,225 @@ pub fn run(ctx: &Ctx, a: UsageArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn bench(_ctx: &Ctx) -> anyhow::Result<ExitCode> {
-    super::not_yet("bench usage")
+/// `paios bench usage`: ~1 GB of generated Claude Code logs (`PAIOS_BENCH_USAGE_MB` to change
+/// it); `paios usage daily --json` cold, unchanged, and after a one-line append, against
+/// `ccusage claude daily --json --offline` on the same tree. Prints wall time and peak RSS.
+pub fn bench(ctx: &Ctx) -> anyhow::Result<ExitCode> {
+    use std::io::Write;
+    let megabytes: u64 = std::env::var("PAIOS_BENCH_USAGE_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1024);
+    let dir = tempfile::Builder::new()
+        .prefix("paios-bench-usage-")
+        .tempdir()?;
+    let logs = dir.path().join("claude");
+    let home = dir.path().join("home");
+    let started = std::time::Instant::now();
+    let (bytes, files, messages) = bench_logs::write_tree(&logs, megabytes << 20)?;
+    eprintln!(
+        "generated {:.0} MB of Claude Code logs ({files} files, {messages} messages) in {:.1}s",
+        bytes as f64 / 1048576.0,
+        started.elapsed().as_secs_f64()
+    );
+    let paios = std::env::current_exe()?;
+    let run_paios = || -> anyhow::Result<(Measured, serde_json::Value)> {
+        let mut cmd = std::process::Command::new(&paios);
+        cmd.args(["usage", "daily", "--json"])
+            .env("PAIOS_HOME", &home)
+            .env("CLAUDE_CONFIG_DIR", &logs)
+            .env("CODEX_HOME", dir.path().join("no-codex"));
+        measure(cmd)
+    };
+    let (cold, cold_json) = run_paios()?;
+    let (warm, _) = run_paios()?;
+    let appended = bench_logs::append_one(&logs)?;
+    let (append, append_json) = run_paios()?;
+    report_line("paios usage daily --json, cold (empty ledger)", &cold);
+    report_line("paios usage daily --json, nothing new", &warm);
+    report_line(
+        &format!(
+            "paios usage daily --json, after a {appended}-byte append (read {} bytes)",
+            append_json["ingest"]["bytesRead"]
+        ),
+        &append,
+    );
+    let tools = ctx.paths.tools_dir();
+    let ccusage = tools.join("ccusage/node_modules/.bin/ccusage");
+    if !ccusage.exists() {
+        eprintln!(
+            "ccusage not found at {}: npm install --prefix \"$PAIOS_TOOLS_DIR/ccusage\" ccusage@20.0.24",
+            ccusage.display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let mut cmd = std::process::Command::new(&ccusage);
+    cmd.args(["claude", "daily", "--json", "--offline"])
+        .env("CLAUDE_CONFIG_DIR", &logs);
+    let (theirs, theirs_json) = measure(cmd)?;
+    report_line("ccusage claude daily --json --offline (every run)", &theirs);
+    println!(
+        "cold speed-up {:.1}x; after an append {:.0}x; ledger {:.0} MB",
+        theirs.wall.as_secs_f64() / cold.wall.as_secs_f64(),
+        theirs.wall.as_secs_f64() / append.wall.as_secs_f64(),
+        std::fs::metadata(home.join("cache/usage.db"))
+            .map(|m| m.len())
+            .unwrap_or(0) as f64
+            / 1048576.0
+    );
+    let field = |v: &serde_json::Value, f: &str| v["totals"][f].as_u64().unwrap_or(0);
+    let (ours, theirs_tokens) = (
+        field(&append_json, "totalTokens"),
+        field(&theirs_json, "totalTokens"),
+    );
+    println!(
+        "totals: paios {ours} tokens ${:.2} (cold: {} tokens), ccusage {theirs_tokens} tokens ${:.2}",
+        append_json["totals"]["totalCost"].as_f64().unwrap_or(0.0),
+        field(&cold_json, "totalTokens"),
+        theirs_json["totals"]["totalCost"].as_f64().unwrap_or(0.0),
+    );
+    std::io::stdout().flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+struct Measured {
+    wall: std::time::Duration,
+    max_rss_kb: i64,
+}
+
+fn report_line(what: &str, m: &Measured) {
+    println!(
+        "{what}: {:.3}s wall, peak RSS {:.1} MB",
+        m.wall.as_secs_f64(),
+        m.max_rss_kb as f64 / 1024.0
+    );
+}
+
+/// Run to completion; wall time and the peak RSS of it and its children (wait4).
+fn measure(mut cmd: std::process::Command) -> anyhow::Result<(Measured, serde_json::Value)> {
+    use std::io::Read;
+    let start = std::time::Instant::now();
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let mut stdout = Vec::new();
+    if let Some(mut out) = child.stdout.take() {
+        out.read_to_end(&mut stdout)?;
+    }
+    let mut status = 0;
+    // SAFETY: rusage is plain data, fully written by wait4 on success.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let wall = start.elapsed();
+    anyhow::ensure!(pid > 0, "wait4 failed: {}", std::io::Error::last_os_error());
+    anyhow::ensure!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{cmd:?} failed (status {status})"
+    );
+    let json = serde_json::from_slice(&stdout).unwrap_or(serde_json::Value::Null);
+    Ok((
+        Measured {
+            wall,
+            max_rss_kb: usage.ru_maxrss,
+        },
+        json,
+    ))
+}
+
+/// Claude Code-like logs for the benchmark: per message a user line with a tool result (a few
+/// KB), then one to three assistant lines with the same ids and growing usage.
+mod bench_logs {
+    use std::io::{BufWriter, Write};
+    use std::path::Path;
+
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n.max(1)
+        }
+    }
+
+    const MODELS: &[&str] = &[
+        "claude-sonnet-4-5-20250929",
+        "claude-opus-4-5-20251101",
+        "claude-haiku-4-5-20251001",
+    ];
+
+    pub fn write_tree(root: &Path, target: u64) -> std::io::Result<(u64, u64, u64)> {
+        let mut rng = Rng(0x9e3779b97f4a7c15);
+        let filler = "lorem ipsum dolor sit amet consectetur ".repeat(400);
+        let (mut bytes, mut files, mut messages) = (0u64, 0u64, 0u64);
+        while bytes < target {
+            let project = root
+                .join("projects")
+                .join(format!("-home-u-proj{}", files % 20));
+            std::fs::create_dir_all(&project)?;
+            let session = format!("5f1c{files:08}-aaaa-bbbb-cccc-{:012}", rng.below(1 << 40));
+            let path = project.join(format!("{session}.jsonl"));
+            let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+            let day = rng.below(90);
+            let per_file = 200 + rng.below(1800);
+            for m in 0..per_file {
+                let ts = format!(
+                    "2026-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                    8 + day / 30,
+                    1 + day % 28,
+                    (m / 60 / 60) % 24,
+                    (m / 60) % 60,
+                    m % 60,
+                    rng.below(1000)
+                );
+                let result = &filler[..(500 + rng.below(7000)) as usize];
+                let line = format!(
+                    r#"{{"parentUuid":"p{m}","isSidechain":false,"userType":"external","cwd":"/home/u/proj","sessionId":"{session}","version":"2.1.3","gitBranch":"main","type":"user","message":{{"role":"user","content":[{{"tool_use_id":"toolu_{m}","type":"tool_result","content":"{result}","is_error":false}}]}},"uuid":"u{m}","timestamp":"{ts}","toolUseResult":{{"stdout":"{}","stderr":"","interrupted":false}}}}"#,
+                    &result[..result.len() / 2]
+                );
+                out.write_all(line.as_bytes())?;
+                out.write_all(b"\n")?;
+                bytes += line.len() as u64 + 1;
+                let model = MODELS[rng.below(MODELS.len() as u64) as usize];
+                let (input, cw, cr, output) = (
+                    rng.below(3000),
+                    rng.below(20000),
+                    rng.below(150000),
+                    1 + rng.below(3000),
+                );
+                let parts = 1 + rng.below(3);
+                for p in 1..=parts {
+                    let text = &filler[..(200 + rng.below(1200)) as usize];
+                    let line = format!(
+                        r#"{{"parentUuid":"u{m}","isSidechain":false,"userType":"external","cwd":"/home/u/proj","sessionId":"{session}","version":"2.1.3","gitBranch":"main","message":{{"id":"msg_{files}_{m}","type":"message","role":"assistant","model":"{model}","content":[{{"type":"text","text":"{text}"}}],"stop_reason":null,"stop_sequence":null,"usage":{{"input_tokens":{input},"cache_creation_input_tokens":{cw},"cache_read_input_tokens":{cr},"cache_creation":{{"ephemeral_5m_input_tokens":{cw},"ephemeral_1h_input_tokens":0}},"output_tokens":{},"service_tier":"standard"}}}},"requestId":"req_{files}_{m}","type":"assistant","uuid":"a{m}{p}","timestamp":"{ts}"}}"#,
+                        (output * p / parts).max(1)
+                    );
+                    out.write_all(line.as_bytes())?;
+                    out.write_all(b"\n")?;
+                    bytes += line.len() as u64 + 1;
+                }
+                messages += 1;
+            }
+            out.flush()?;
+            files += 1;
+        }
+        Ok((bytes, files, messages))
+    }
+
+    /// Append one new assistant message to the first session file; returns its length.
+    pub fn append_one(root: &Path) -> std::io::Result<usize> {
+        let project = root.join("projects").join("-home-u-proj0");
+        let file = std::fs::read_dir(&project)?
+            .flatten()
+            .map(|e| e.path())
+            .min()
+            .ok_or_else(|| std::io::Error::other("no session file"))?;
+        let line = r#"{"sessionId":"appended","version":"2.1.3","message":{"id":"msg_appended","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[],"usage":{"input_tokens":10,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":20}},"requestId":"req_appended","type":"assistant","timestamp":"2026-11-20T10:00:00.000Z"}"#.to_string() + "\n";
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(file)?
+            .write_all(line.as_bytes())?;
+        Ok(line.len())
+    }
 }

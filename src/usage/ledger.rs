@@ -488,7 +488,8 @@ impl KnownFile {
         }
         match read_head(&file.path, self.head_len) {
             Ok((len, hash)) if len == self.head_len && hash == self.head_hash => {
-                if file.size == self.offset {
+                // A file back from missing is "grown" by nothing: its row is refreshed.
+                if file.size == self.offset && !self.missing {
                     FileCheck::Unchanged
                 } else {
                     FileCheck::Grown
@@ -591,7 +592,7 @@ fn read_file(work: &Work, index: usize, tx: &mpsc::SyncSender<Msg>) -> FileDone 
         malformed: 0,
         oversized: 0,
     };
-    let mut batch = Vec::new();
+    let mut batch: Vec<(u64, Record)> = Vec::new();
     let result = scan_lines(&work.path, work.start, &mut done, |line, offset, done| {
         done.lines += 1;
         let parsed = match work.source {
@@ -600,6 +601,17 @@ fn read_file(work: &Work, index: usize, tx: &mpsc::SyncSender<Msg>) -> FileDone 
         };
         match parsed {
             Line::Usage(r) => {
+                // Claude Code logs a streamed message on consecutive lines with the same ids:
+                // keep the largest here, so the database sees each message about once.
+                if let Some((_, last)) = batch.last_mut()
+                    && r.dedupe_key.is_some()
+                    && last.dedupe_key == r.dedupe_key
+                {
+                    if r.tokens.total() > last.tokens.total() {
+                        *last = r;
+                    }
+                    return;
+                }
                 batch.push((offset, r));
                 if batch.len() >= BATCH {
                     let _ = tx.send(Msg::Records(index, std::mem::take(&mut batch)));
@@ -895,4 +907,61 @@ fn write_all(
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(id: &str, output: u64) -> String {
+        format!(
+            r#"{{"timestamp":"2026-11-01T10:00:00Z","requestId":"r-{id}","message":{{"id":"{id}","model":"claude-haiku-4-5","usage":{{"input_tokens":1,"output_tokens":{output}}}}}}}"#
+        )
+    }
+
+    #[test]
+    fn enormous_lines_are_counted_and_skipped_without_losing_their_neighbours() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("claude/projects/p");
+        std::fs::create_dir_all(&project).unwrap();
+        let huge = format!(
+            r#"{{"message":{{"usage":{{"input_tokens":1}},"content":"{}"}}}}"#,
+            "x".repeat(MAX_LINE_BYTES + 10)
+        );
+        let text = format!("{}\n{huge}\n{}\n", line("a", 2), line("b", 3));
+        std::fs::write(project.join("s.jsonl"), text).unwrap();
+        let prices = Prices::load(&Default::default());
+        let mut ledger = Ledger::open(&dir.path().join("cache"), &prices).unwrap();
+        let dirs = LogDirs {
+            claude: vec![dir.path().join("claude/projects")],
+            codex: vec![],
+        };
+        let stats = ledger.ingest(&dirs, &prices).unwrap();
+        assert_eq!(stats.oversized_lines, 1);
+        assert_eq!(stats.usage_records, 2);
+        let rows = ledger.rows(None).unwrap();
+        let output: u64 = rows.iter().map(|r| r.tokens.output).sum();
+        assert_eq!(output, 5);
+    }
+
+    #[test]
+    fn a_streamed_message_counts_once_with_its_largest_usage() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("claude/projects/p");
+        std::fs::create_dir_all(&project).unwrap();
+        let text = format!("{}\n{}\n{}\n", line("a", 2), line("a", 9), line("a", 5));
+        std::fs::write(project.join("one.jsonl"), &text).unwrap();
+        // The same message again in another file (a resumed session).
+        std::fs::write(project.join("two.jsonl"), line("a", 7) + "\n").unwrap();
+        let prices = Prices::load(&Default::default());
+        let mut ledger = Ledger::open(&dir.path().join("cache"), &prices).unwrap();
+        let dirs = LogDirs {
+            claude: vec![dir.path().join("claude/projects")],
+            codex: vec![],
+        };
+        ledger.ingest(&dirs, &prices).unwrap();
+        let rows = ledger.rows(None).unwrap();
+        assert_eq!(rows.iter().map(|r| r.tokens.output).sum::<u64>(), 9);
+        assert_eq!(rows.iter().map(|r| r.requests).sum::<u64>(), 1);
+    }
 }

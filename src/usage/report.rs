@@ -4,7 +4,7 @@
 //! Reports group the ledger's quarter-hour sums by local date in the chosen time zone; they
 //! never read the logs themselves.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use serde_json::{Value, json};
@@ -452,11 +452,6 @@ impl SpendSummary {
     pub fn total(map: &BTreeMap<Source, f64>) -> f64 {
         map.values().sum()
     }
-}
-
-/// Models present in rows (for tests and diagnostics).
-pub fn models(rows: &[AggRow]) -> BTreeSet<String> {
-    rows.iter().map(|r| r.model.clone()).collect()
 }
 
 #[cfg(test)]

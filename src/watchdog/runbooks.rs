@@ -29,6 +29,7 @@ pub const RUNBOOKS: &[(&str, &str)] = &[
         include_str!("../../docs/runbooks/credentials.md"),
     ),
     ("services", include_str!("../../docs/runbooks/services.md")),
+    ("budgets", include_str!("../../docs/runbooks/budgets.md")),
 ];
 
 /// Runbooks a supervised service's alerts can point to (see [`for_service`]).
