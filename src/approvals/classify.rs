@@ -609,7 +609,7 @@ fn url_host(text: &str) -> Option<String> {
 /// The command line of a shell tool call: Claude Code's `{"command": "…"}`, or Codex's
 /// `{"command": ["bash", "-lc", "…"]}`.
 fn shell_text(input: &Value) -> Option<String> {
-    match input.get("command")? {
+    match input.get("command").or_else(|| input.get("cmd"))? {
         Value::String(s) => Some(s.clone()),
         Value::Array(items) => {
             let words: Vec<&str> = items.iter().map(Value::as_str).collect::<Option<_>>()?;
