@@ -156,3 +156,49 @@ fn post_json(port: u16, path: &str, body: &Value) -> (u16, String) {
     let body = response.split_once("\r\n\r\n").unwrap().1.to_string();
     (status, body)
 }
+
+/// A stalled stream sends its first event and then nothing, keeping the connection open.
+/// (Seen with Claude Code 2.1.332: `claude -p` waits on such a stream for minutes even with
+/// `API_TIMEOUT_MS`, so supervisors need their own deadline.)
+#[test]
+fn the_fake_anthropic_api_can_stall_a_stream_after_message_start() {
+    use std::io::{Read, Write};
+    let fake = FakeAnthropic::start();
+    fake.push(fake_anthropic::Reply::text("never sent").stall_after_start());
+    let port: u16 = fake.url().rsplit(':').next().unwrap().parse().unwrap();
+    let body = json!({"model": "m", "max_tokens": 5, "stream": true,
+                      "messages": [{"role": "user", "content": "hi"}]})
+    .to_string();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    let stalled = loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break false,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                break true;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let text = String::from_utf8_lossy(&received);
+    assert!(stalled, "the stream ended: {text}");
+    assert!(text.contains("event: message_start"), "{text}");
+    assert!(
+        !text.contains("never sent") && !text.contains("message_stop"),
+        "{text}"
+    );
+}
