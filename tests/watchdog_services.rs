@@ -470,3 +470,29 @@ command = ["sleep", "1000"]
         e["subject"] == "lone" && e["data"]["by"] == "orphan"
     });
 }
+
+#[test]
+fn an_incident_left_open_closes_when_the_fixed_service_runs_after_a_daemon_restart() {
+    let mut home = home_with(
+        r#"
+[[service]]
+name = "svc"
+command = ["sh", "-c", "echo 'bad setting' >&2; exit 78"]
+"#,
+    );
+    wait_for_state(&home, "svc", "failed", Duration::from_secs(10));
+    home.wait_for_event("alert.raised", Duration::from_secs(5), |e| {
+        e["subject"] == "svc"
+    });
+    assert_eq!(home.stop_daemon(), Some(0));
+    home.write_config(
+        "[api]\nport = 0\n[alerts]\ndesktop = false\n[[service]]\nname = \"svc\"\ncommand = [\"sleep\", \"1000\"]\n",
+    );
+    home.start_daemon();
+    home.wait_for_event("alert.resolved", Duration::from_secs(10), |e| {
+        e["subject"] == "svc"
+    });
+    let (_, out, _) = home.run(&["incidents", "--json"]);
+    let incidents: Value = serde_json::from_str(&out).unwrap();
+    assert!(incidents[0]["resolved_at"].is_string(), "{incidents}");
+}

@@ -278,6 +278,10 @@ impl Supervisor {
     }
 
     async fn run(mut self) {
+        // An incident left open by an earlier run closes once the service answers again.
+        if alerts::is_open(&self.core, self.name()) {
+            self.recovering_since = Some(Instant::now());
+        }
         let mut flow = if self.cfg.autostart {
             Flow::Begin
         } else {
