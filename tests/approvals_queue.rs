@@ -94,6 +94,14 @@ fn an_ask_waits_in_the_queue_until_approved_from_the_cli() {
     assert_eq!(decision, "allow", "{reason}");
     assert!(reason.contains("approved by user"), "{reason}");
     assert!(pending(&home).is_empty());
+    // The panel's view (daemon op): pending first, then recent answers.
+    let rows = paios::client::Client::connect(&paios::paths::Paths::at(home.path()))
+        .unwrap()
+        .call("approvals.list", json!({}))
+        .unwrap();
+    assert_eq!(rows[0]["summary"], cmd);
+    assert_eq!(rows[0]["state"], "approved");
+    assert_eq!(rows[0]["decided_by"], "user");
     let decided = home.wait_for_event("approval.decided", Duration::from_secs(5), |e| {
         e["data"]["by"] == "user"
     });

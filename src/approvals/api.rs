@@ -4,7 +4,8 @@
 //!   blocking call for an `ask`: records the request (row + `approval.requested`), lets trust or
 //!   the autonomy level answer, otherwise waits for `approvals.decide` or the timeout (→ deny).
 //!   Answers `{decision: "approve"|"deny", reason, rule, id, by}`.
-//! * `approvals.list {all?, limit?}` — pending requests first, then recent ones.
+//! * `approvals.list {all?, limit?}` — pending requests first, then recent answered ones
+//!   (`all: false` for pending only).
 //! * `approvals.decide {id, decision: "approve"|"deny", always}` — the user's answer.
 //! * `approvals.autonomy_get` / `approvals.autonomy_set {level}`.
 //!
@@ -462,11 +463,21 @@ async fn current_answer(core: &Core, id: i64) -> Result<Value, ApiError> {
     .await
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(default)]
 struct ListArgs {
+    /// Include answered requests (newest first) after the pending ones; the panel's default.
     all: bool,
     limit: Option<usize>,
+}
+
+impl Default for ListArgs {
+    fn default() -> Self {
+        Self {
+            all: true,
+            limit: None,
+        }
+    }
 }
 
 /// Pending requests (oldest first), then recent answered ones (newest first).
