@@ -55,6 +55,29 @@ impl BudgetState {
     pub fn is_over(&self, brain: &str) -> bool {
         self.overall.over || self.brains.get(brain).is_some_and(|s| s.over)
     }
+
+    /// Why `brain` is over budget (for the router's explanation), or `None`.
+    pub fn reason(&self, brain: &str) -> Option<String> {
+        let scopes = [
+            (brain, self.brains.get(brain)),
+            ("all brains", Some(&self.overall)),
+        ];
+        scopes.into_iter().find_map(|(label, scope)| {
+            let s = scope?;
+            if let Some(l) = s.daily_limit_usd.filter(|l| s.today_usd >= *l) {
+                return Some(format!(
+                    "{label}: ${:.2} of the ${l:.2} daily budget spent",
+                    s.today_usd
+                ));
+            }
+            s.monthly_limit_usd.filter(|l| s.month_usd >= *l).map(|l| {
+                format!(
+                    "{label}: ${:.2} of the ${l:.2} monthly budget spent",
+                    s.month_usd
+                )
+            })
+        })
+    }
 }
 
 pub fn compute(spend: &SpendSummary, config: &BudgetsConfig, day: NaiveDate) -> BudgetState {
@@ -169,6 +192,11 @@ mod tests {
         let state = compute(&spend(1.5, 1.5), &config, day);
         assert!(state.is_over("claude"));
         assert!(!state.is_over("codex"));
+        assert_eq!(
+            state.reason("claude").as_deref(),
+            Some("claude: $1.50 of the $1.00 daily budget spent")
+        );
+        assert_eq!(state.reason("codex"), None);
         let alerts = alerts(&state, &config);
         assert_eq!(alerts.len(), 1);
         assert_eq!(alerts[0].0, "budget:claude:daily:2026-11-01:100");
