@@ -16,7 +16,7 @@ function body(id) {
 function show(id, dataState, ...content) {
   const element = body(id);
   element.dataset.state = dataState;
-  element.replaceChildren(...content);
+  element.replaceChildren(...content.flat().filter((c) => c !== null && c !== undefined));
 }
 
 function showProblem(id, error, what) {
@@ -124,7 +124,7 @@ async function loadServices() {
       h("span", {}, `daemon pid ${d.pid ?? "?"}`),
       h("span", {}, `version ${d.version ?? "?"}`),
       h("span", {}, `up ${duration(d.uptime_s)}`),
-      d.home ? h("span", { class: "home", title: "Data folder" }, d.home) : null,
+      ...(d.home ? [h("span", { class: "home", title: "Data folder" }, d.home)] : []),
     );
   } catch (error) {
     state.services = [];

@@ -11,7 +11,7 @@ function body(id) {
 function show(id, state, ...children) {
   const b = body(id);
   b.dataset.state = state;
-  b.replaceChildren(...children);
+  b.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined));
 }
 function unavailable(id, what) {
   show(id, "unavailable", h("p", { class: "muted" }, `${what} is not available in this version of the PAIOS daemon.`));

@@ -164,6 +164,25 @@ fn top_right(window: &WebviewWindow, logical_width: f64) {
     let _ = window.set_position(tauri::PhysicalPosition::new(x.max(origin.x), y));
 }
 
+/// Where notifications usually appear, so a popup does not cover the panel.
+fn bottom_right(window: &WebviewWindow, logical_size: (f64, f64)) {
+    let Ok(Some(monitor)) = window
+        .current_monitor()
+        .or_else(|_| window.primary_monitor())
+    else {
+        return;
+    };
+    let scale = monitor.scale_factor();
+    let (origin, size) = (monitor.position(), monitor.size());
+    let margin = (16.0 * scale) as i32;
+    let x = origin.x + size.width as i32 - (logical_size.0 * scale) as i32 - margin;
+    let y = origin.y + size.height as i32 - (logical_size.1 * scale) as i32 - margin;
+    let _ = window.set_position(tauri::PhysicalPosition::new(
+        x.max(origin.x),
+        y.max(origin.y),
+    ));
+}
+
 pub fn hide_panel(app: &AppHandle) {
     let Some(window) = app.get_webview_window(PANEL) else {
         return;
@@ -184,8 +203,20 @@ pub fn hide_panel(app: &AppHandle) {
             if !window.is_visible().unwrap_or(true) {
                 tracing::info!("panel hidden for a while: releasing its web view");
                 let _ = window.destroy();
+                release_freed_memory();
             }
         }
+    });
+}
+
+/// Give the heap pages the destroyed web view freed back to the system (glibc keeps them).
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    tauri::async_runtime::spawn(async {
+        // Let GTK finish tearing the window down first.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // SAFETY: malloc_trim only walks and trims glibc's own arenas.
+        unsafe { libc::malloc_trim(0) };
     });
 }
 
@@ -225,7 +256,7 @@ pub fn show_approval_popup(app: &AppHandle, id: &str) {
         .build();
     match built {
         Ok(window) => {
-            top_right(&window, 480.0);
+            bottom_right(&window, (480.0, 300.0));
         }
         Err(e) => tracing::error!(error = %e, "cannot open the approval popup"),
     }

@@ -88,6 +88,9 @@ impl Desktop {
             .env("PAIOS_UI_DIR", ui_dir())
             .env("PAIOS_APP_PANEL_KEEP_S", "1")
             .env("PAIOS_LOG", "info")
+            // Hermetic: the usage ledger must not read this machine's own brain logs.
+            .env("CLAUDE_CONFIG_DIR", home.join("claude"))
+            .env("CODEX_HOME", home.join("codex"))
             .env_remove("WAYLAND_DISPLAY");
         c
     }
