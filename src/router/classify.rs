@@ -354,6 +354,23 @@ fn hash(family: u8, parts: &[&str]) -> u64 {
     h
 }
 
+/// [`hash`] of a character n-gram (family `c`) without building a string.
+fn hash_chars(gram: &[char]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |b: u8| {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    };
+    eat(b'c');
+    let mut buf = [0u8; 4];
+    for c in gram {
+        for &b in c.encode_utf8(&mut buf).as_bytes() {
+            eat(b);
+        }
+    }
+    h
+}
+
 /// Words that carry no signal on their own (they still take part in bigrams).
 fn is_stop_word(word: &str) -> bool {
     matches!(
@@ -416,8 +433,7 @@ fn features(task: &str) -> Vec<Feature> {
                 .collect();
             for n in 3..=5 {
                 for gram in marked.windows(n) {
-                    let gram: String = gram.iter().collect();
-                    push(hash(b'c', &[&gram]), CHAR_WEIGHT);
+                    push(hash_chars(gram), CHAR_WEIGHT);
                 }
             }
         }
