@@ -203,3 +203,55 @@ fn no_task_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no task given"));
 }
+
+#[test]
+fn a_brain_over_its_budget_is_skipped_with_the_reason() {
+    let home = TestHome::new();
+    home.write_config("[api]\nport = 0\n[budgets.claude]\ndaily_usd = 0.01\n");
+    let tools = no_tools();
+    let bin = tools_with(&["claude", "codex"]);
+    // Today, claude spent well over a cent (1M output tokens of Sonnet).
+    let claude_dir = tempfile::tempdir().unwrap();
+    let project = claude_dir.path().join("projects/-home-u-proj");
+    std::fs::create_dir_all(&project).unwrap();
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let line = support::usage_logs::claude_line(
+        &now,
+        "s1",
+        "req1",
+        "msg1",
+        "claude-sonnet-4-5-20250929",
+        10,
+        1_000_000,
+        0,
+        0,
+        None,
+        0,
+    );
+    std::fs::write(project.join("s1.jsonl"), format!("{line}\n")).unwrap();
+    let empty_codex = tempfile::tempdir().unwrap();
+    let out = ai(&home, tools.path())
+        .env(
+            "PATH",
+            format!("{}:/usr/bin:/bin", bin.path().join("bin").display()),
+        )
+        .env("CLAUDE_CONFIG_DIR", claude_dir.path())
+        .env("CODEX_HOME", empty_codex.path())
+        .args([
+            "route",
+            "--dry-run",
+            "--json",
+            "write a short essay on the history of the printing press",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let d: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(d["preferred"], "claude", "{d}");
+    assert_eq!(d["brain"], "codex", "claude is over budget: {d}");
+    assert!(d["reason"].as_str().unwrap().contains("over budget"), "{d}");
+}

@@ -185,6 +185,24 @@ pub fn live_state(paths: &Paths) -> LiveState {
             }
         }
     }
+    // Budgets: consulted only when a limit is set, since the first read of a large log tree
+    // takes a moment (later reads only look at what was appended).
+    if let Ok(config) = crate::config::Config::load(&paths.config_file()) {
+        if config.budgets.has_limits() {
+            match crate::usage::budget_state(paths, &config) {
+                Ok(budgets) => {
+                    for brain in Brain::ALL {
+                        if let Some(why) = budgets.reason(brain.name()) {
+                            let mut state = live.state(brain);
+                            state.over_budget = Some(why);
+                            live = live.with(brain, state);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot read the usage ledger for budgets"),
+            }
+        }
+    }
     live
 }
 

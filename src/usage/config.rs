@@ -78,6 +78,20 @@ pub struct BrainBudget {
 }
 
 impl BudgetsConfig {
+    /// Whether any limit is set at all.
+    pub fn has_limits(&self) -> bool {
+        [
+            self.daily_usd,
+            self.monthly_usd,
+            self.claude.daily_usd,
+            self.claude.monthly_usd,
+            self.codex.daily_usd,
+            self.codex.monthly_usd,
+        ]
+        .iter()
+        .any(Option::is_some)
+    }
+
     /// Checks serde cannot express. Returns (key, message).
     pub fn validate(&self) -> Result<(), (String, String)> {
         let limits = [
