@@ -596,7 +596,13 @@ impl Supervisor {
                         if starting {
                             self.set_state(State::Running);
                         }
-                        if let Some(since) = self.recovering_since.take() {
+                        // A probe that passes a moment after spawning proves little (a
+                        // process probe passes for a program about to exit): count recovery
+                        // only once the service has stayed up for a probe period (≤ 1 s).
+                        let settled = started.elapsed()
+                            >= Duration::from_millis(probe_cfg.interval_ms.min(1000));
+                        let recovered_since = if settled { self.recovering_since.take() } else { None };
+                        if let Some(since) = recovered_since {
                             self.emit(kind::SERVICE_RECOVERED, json!({
                                 "pid": pid,
                                 "down_ms": since.elapsed().as_millis() as u64,
