@@ -99,20 +99,9 @@ struct RunArgs {
 
 /// Entry point of the `ai` binary.
 pub fn main() -> ExitCode {
-    let cli = match AiCli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-        }
-    };
-    let paths = match &cli.home {
-        Some(home) => Ok(Paths::at(home)),
-        None => Paths::from_env(),
-    };
-    let ctx = match paths {
-        Ok(paths) => Ctx { paths },
-        Err(e) => return report(anyhow::Error::from(e)),
+    let (cli, ctx) = match super::parse_args::<AiCli>(|cli| cli.home.as_deref()) {
+        Ok(parsed) => parsed,
+        Err(code) => return code,
     };
     let result = match cli.command {
         Some(AiCommand::Route(args)) => route(&ctx, args),

@@ -124,22 +124,10 @@ pub enum Command {
 
 /// Entry point of the `paios` binary.
 pub fn paios_main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-        }
+    let (cli, ctx) = match parse_args::<Cli>(|cli| cli.home.as_deref()) {
+        Ok(parsed) => parsed,
+        Err(code) => return code,
     };
-    let paths = match &cli.home {
-        Some(home) => Ok(Paths::at(home)),
-        None => Paths::from_env(),
-    };
-    let paths = match paths {
-        Ok(p) => p,
-        Err(e) => return report(anyhow::Error::from(e)),
-    };
-    let ctx = Ctx { paths };
     let result = match cli.command {
         Command::Init(a) => core::init(&ctx, a),
         Command::Daemon(a) => core::daemon(&ctx, a),
@@ -167,6 +155,23 @@ pub fn paios_main() -> ExitCode {
         Ok(code) => code,
         Err(e) => report(e),
     }
+}
+
+/// What every entry point does first: parse argv (help/version exit 0, bad usage exit 2) and
+/// resolve the PAIOS home from `--home` or the environment.
+pub fn parse_args<P: Parser>(
+    home: impl FnOnce(&P) -> Option<&std::path::Path>,
+) -> Result<(P, Ctx), ExitCode> {
+    let cli = P::try_parse().map_err(|e| {
+        let _ = e.print();
+        ExitCode::from(if e.use_stderr() { 2 } else { 0 })
+    })?;
+    let paths = match home(&cli) {
+        Some(home) => Ok(Paths::at(home)),
+        None => Paths::from_env(),
+    };
+    let paths = paths.map_err(|e| report(anyhow::Error::from(e)))?;
+    Ok((cli, Ctx { paths }))
 }
 
 /// Print an error the way every PAIOS command does and pick its exit code.
