@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::fake_http::{self, BoxResponse, Recorded, Server, State};
+use super::fake_http::{self, BoxResponse, Recorded, State};
 
 /// Token counts reported for one reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,8 +188,15 @@ impl Reply {
 
 /// The fake server. Cheap to create; one per test.
 pub struct FakeAnthropic {
-    state: Arc<State<Reply>>,
-    server: Server,
+    inner: fake_http::Fake<Reply>,
+}
+
+/// The queue, fallback, request log and URL are the shared [`fake_http::Fake`]'s.
+impl std::ops::Deref for FakeAnthropic {
+    type Target = fake_http::Fake<Reply>;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
 }
 
 impl Default for FakeAnthropic {
@@ -200,30 +207,9 @@ impl Default for FakeAnthropic {
 
 impl FakeAnthropic {
     pub fn start() -> Self {
-        let state = Arc::new(State::new(Reply::text("ok")));
-        let server = Server::start("fake-anthropic", state.clone(), handle);
-        Self { state, server }
-    }
-
-    /// The base URL to give the client (`ANTHROPIC_BASE_URL`).
-    pub fn url(&self) -> String {
-        self.server.url()
-    }
-
-    /// Queue replies, answered in order to the next `POST /v1/messages` requests.
-    pub fn push(&self, reply: Reply) -> &Self {
-        self.state.queue.lock().unwrap().push_back(reply);
-        self
-    }
-
-    /// What to answer once the queue is empty (default: text `ok`).
-    pub fn set_fallback(&self, reply: Reply) {
-        *self.state.fallback.lock().unwrap() = reply;
-    }
-
-    /// Every request received so far, in order.
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.state.requests.lock().unwrap().clone()
+        Self {
+            inner: fake_http::Fake::start("fake-anthropic", Reply::text("ok"), handle),
+        }
     }
 
     /// The `POST /v1/messages` requests received so far.
@@ -233,7 +219,7 @@ impl FakeAnthropic {
 
     /// Wait until at least `count` `POST /v1/messages` requests arrived; returns them.
     pub fn wait_for_messages(&self, count: usize, timeout: Duration) -> Vec<Recorded> {
-        self.state.wait_for(count, timeout, is_messages)
+        self.inner.wait_for(count, timeout, is_messages)
     }
 
     /// Every `tool_result` block the client sent back, with the `tool_use_id` it answers.

@@ -223,3 +223,53 @@ pub fn log_unknown(name: &str, request: &Recorded) {
             .unwrap_or_default()
     );
 }
+
+/// A scripted fake API: a queue of replies answered in order, a fallback once it is empty, and
+/// the log of every request. `FakeAnthropic` and `FakeOpenAi` are this with their own replies.
+pub struct Fake<R> {
+    state: Arc<State<R>>,
+    server: Server,
+}
+
+impl<R: Clone + Send + 'static> Fake<R> {
+    pub fn start(
+        name: &'static str,
+        fallback: R,
+        handler: impl Fn(Arc<State<R>>, Recorded) -> BoxResponse + Send + Sync + 'static,
+    ) -> Self {
+        let state = Arc::new(State::new(fallback));
+        let server = Server::start(name, state.clone(), handler);
+        Self { state, server }
+    }
+
+    /// The server's root URL.
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// Queue replies, answered in order to the next API requests.
+    pub fn push(&self, reply: R) -> &Self {
+        self.state.queue.lock().unwrap().push_back(reply);
+        self
+    }
+
+    /// What to answer once the queue is empty.
+    pub fn set_fallback(&self, reply: R) {
+        *self.state.fallback.lock().unwrap() = reply;
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.requests.lock().unwrap().clone()
+    }
+
+    /// Wait until at least `count` requests matching `filter` arrived; returns them.
+    pub fn wait_for(
+        &self,
+        count: usize,
+        timeout: std::time::Duration,
+        filter: fn(&Recorded) -> bool,
+    ) -> Vec<Recorded> {
+        self.state.wait_for(count, timeout, filter)
+    }
+}

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::fake_http::{self, BoxResponse, Recorded, Server, State};
+use super::fake_http::{self, BoxResponse, Recorded, State};
 
 /// Token counts reported in `response.completed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,8 +182,15 @@ impl Reply {
 
 /// The fake server. One per test.
 pub struct FakeOpenAi {
-    state: Arc<State<Reply>>,
-    server: Server,
+    inner: fake_http::Fake<Reply>,
+}
+
+/// The queue, fallback, request log and URL are the shared [`fake_http::Fake`]'s.
+impl std::ops::Deref for FakeOpenAi {
+    type Target = fake_http::Fake<Reply>;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
 }
 
 impl Default for FakeOpenAi {
@@ -194,27 +201,9 @@ impl Default for FakeOpenAi {
 
 impl FakeOpenAi {
     pub fn start() -> Self {
-        let state = Arc::new(State::new(Reply::text("ok")));
-        let server = Server::start("fake-openai", state.clone(), handle);
-        Self { state, server }
-    }
-
-    /// The server's root URL (the API lives under `/v1`).
-    pub fn url(&self) -> String {
-        self.server.url()
-    }
-
-    pub fn push(&self, reply: Reply) -> &Self {
-        self.state.queue.lock().unwrap().push_back(reply);
-        self
-    }
-
-    pub fn set_fallback(&self, reply: Reply) {
-        *self.state.fallback.lock().unwrap() = reply;
-    }
-
-    pub fn requests(&self) -> Vec<Recorded> {
-        self.state.requests.lock().unwrap().clone()
+        Self {
+            inner: fake_http::Fake::start("fake-openai", Reply::text("ok"), handle),
+        }
     }
 
     /// The `POST /v1/responses` requests received so far.
@@ -223,7 +212,7 @@ impl FakeOpenAi {
     }
 
     pub fn wait_for_responses(&self, count: usize, timeout: Duration) -> Vec<Recorded> {
-        self.state.wait_for(count, timeout, is_responses)
+        self.inner.wait_for(count, timeout, is_responses)
     }
 
     /// Every `function_call_output` input item the client sent back.
