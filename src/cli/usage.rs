@@ -110,6 +110,7 @@ pub fn run(ctx: &Ctx, a: UsageArgs) -> anyhow::Result<ExitCode> {
 /// `paios bench usage`: ~1 GB of generated Claude Code logs (`PAIOS_BENCH_USAGE_MB` to change
 /// it); `paios usage daily --json` cold, unchanged, and after a one-line append, against
 /// `ccusage claude daily --json --offline` on the same tree. Prints wall time and peak RSS.
+/// `PAIOS_BENCH_USAGE_DIR` keeps the tree in that folder and reuses it on the next run.
 pub fn bench(ctx: &Ctx) -> anyhow::Result<ExitCode> {
     use std::io::Write;
     let megabytes: u64 = std::env::var("PAIOS_BENCH_USAGE_MB")
@@ -119,15 +120,21 @@ pub fn bench(ctx: &Ctx) -> anyhow::Result<ExitCode> {
     let dir = tempfile::Builder::new()
         .prefix("paios-bench-usage-")
         .tempdir()?;
-    let logs = dir.path().join("claude");
+    // PAIOS_BENCH_USAGE_DIR keeps the generated tree there (and reuses it) for profiling.
+    let kept = std::env::var_os("PAIOS_BENCH_USAGE_DIR").map(std::path::PathBuf::from);
+    let logs = kept.clone().unwrap_or_else(|| dir.path().join("claude"));
     let home = dir.path().join("home");
     let started = std::time::Instant::now();
-    let (bytes, files, messages) = bench_logs::write_tree(&logs, megabytes << 20)?;
-    eprintln!(
-        "generated {:.0} MB of Claude Code logs ({files} files, {messages} messages) in {:.1}s",
-        bytes as f64 / 1048576.0,
-        started.elapsed().as_secs_f64()
-    );
+    if kept.is_some() && logs.join("projects").is_dir() {
+        eprintln!("reusing the logs in {}", logs.display());
+    } else {
+        let (bytes, files, messages) = bench_logs::write_tree(&logs, megabytes << 20)?;
+        eprintln!(
+            "generated {:.0} MB of Claude Code logs ({files} files, {messages} messages) in {:.1}s",
+            bytes as f64 / 1048576.0,
+            started.elapsed().as_secs_f64()
+        );
+    }
     let paios = std::env::current_exe()?;
     let run_paios = || -> anyhow::Result<(Measured, serde_json::Value)> {
         let mut cmd = std::process::Command::new(&paios);

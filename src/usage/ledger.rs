@@ -5,11 +5,12 @@
 //!   and by the offset up to which it was read. A rerun reads only appended bytes. A file that
 //!   shrank or was replaced makes the ledger rebuild from the logs on disk; a deleted file keeps
 //!   the usage it had (the ledger is history: Claude Code prunes old logs).
-//! * Every usage record becomes one row of `entries`. Claude messages are keyed by
-//!   (message id, request id), so a message logged several times, in one file or many, counts
-//!   once, with its largest usage. `agg` holds per quarter-hour (UTC) sums by source, session
-//!   and model, re-derived from `entries` for the quarter-hours an ingest touched, so reports in
-//!   any time zone read a few thousand rows.
+//! * Every counted request is kept in `entries` (packed by key into shards: one row holds
+//!   a few hundred requests), keyed so that a Claude message logged several times, in one file
+//!   or many, counts once, with its largest usage (by (message id, request id)). `agg` holds
+//!   per quarter-hour (UTC) sums by source, session and model, kept up to date by each ingest
+//!   (a replaced request's old usage is taken out, the new put in), so reports in any time
+//!   zone read a few thousand rows.
 //! * Rows and offsets are committed in one transaction: a process killed mid-ingest leaves the
 //!   previous state, and the next run reads the same bytes again.
 //! * Two processes never ingest at once: an exclusive lock on `cache/usage.lock` serialises
@@ -37,7 +38,7 @@ use super::parse::{self, CodexState, Line, Record};
 use super::prices::Prices;
 
 /// Bump when the schema or the meaning of stored rows changes: the ledger then rebuilds.
-const SCHEMA_VERSION: &str = "1";
+const SCHEMA_VERSION: &str = "3";
 /// Lines longer than this are counted and skipped without being held in memory.
 pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 /// Bytes of a file's head hashed to recognise it.
@@ -238,12 +239,7 @@ impl Ledger {
                    offset INTEGER NOT NULL, head_len INTEGER NOT NULL, head_hash INTEGER NOT NULL,
                    state TEXT, missing INTEGER NOT NULL DEFAULT 0);
                  CREATE TABLE names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-                 CREATE TABLE entries(key INTEGER PRIMARY KEY, source INTEGER NOT NULL,
-                   bucket INTEGER NOT NULL, ts INTEGER NOT NULL, session INTEGER NOT NULL,
-                   model INTEGER NOT NULL, input INTEGER NOT NULL, output INTEGER NOT NULL,
-                   cache_write INTEGER NOT NULL, cache_read INTEGER NOT NULL,
-                   reasoning INTEGER NOT NULL, total INTEGER NOT NULL, cost REAL NOT NULL);
-                 CREATE INDEX entries_bucket ON entries(bucket);
+                 CREATE TABLE entries(shard INTEGER PRIMARY KEY, data BLOB NOT NULL);
                  CREATE TABLE agg(source INTEGER NOT NULL, bucket INTEGER NOT NULL,
                    session INTEGER NOT NULL, model INTEGER NOT NULL,
                    input INTEGER NOT NULL, output INTEGER NOT NULL, cache_write INTEGER NOT NULL,
@@ -562,8 +558,46 @@ impl Work {
     }
 }
 
+/// A request as a reader thread prepares it: everything but the database ids of its names,
+/// which are indexes into its batch's `names`.
+struct Prepared {
+    key: i64,
+    bucket: i64,
+    ts: i64,
+    session: u32,
+    model: u32,
+    tokens: parse::Tokens,
+    cost: f64,
+}
+
+impl Prepared {
+    fn total(&self) -> u64 {
+        self.tokens.total()
+    }
+}
+
+/// Requests read from one file, with the names they use.
+#[derive(Default)]
+struct Batch {
+    names: Vec<String>,
+    index: HashMap<String, u32>,
+    entries: Vec<Prepared>,
+}
+
+impl Batch {
+    fn name(&mut self, name: &str) -> u32 {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.index.insert(name.to_string(), i);
+        i
+    }
+}
+
 enum Msg {
-    Records(usize, Vec<(u64, Record)>),
+    Records(usize, Batch),
     Done(usize, FileDone),
 }
 
@@ -578,9 +612,30 @@ struct FileDone {
     oversized: u64,
 }
 
-const BATCH: usize = 2048;
+const BATCH: usize = 4096;
 
-fn read_file(work: &Work, index: usize, tx: &mpsc::SyncSender<Msg>) -> FileDone {
+/// The key a request is counted under. Claude: its message and request ids (a message logged
+/// again, in this file or another, has the same key). Codex: its place in its file.
+fn request_key(work: &Work, offset: u64, r: &Record, session: &str) -> i64 {
+    match &r.dedupe_key {
+        Some((id, req)) => hash_of(&[
+            id.as_bytes(),
+            req.as_deref().unwrap_or("").as_bytes(),
+            if req.is_none() {
+                session.as_bytes()
+            } else {
+                b""
+            },
+        ]),
+        None => hash_of(&[
+            work.path.as_os_str().as_encoded_bytes(),
+            &offset.to_le_bytes(),
+        ]),
+    }
+}
+
+/// Read one file from where the ledger stopped, sending its requests in batches.
+fn read_file(work: &Work, index: usize, prices: &Prices, tx: &mpsc::SyncSender<Msg>) -> FileDone {
     let mut codex = work.codex.clone();
     let mut done = FileDone {
         end: work.start,
@@ -592,40 +647,66 @@ fn read_file(work: &Work, index: usize, tx: &mpsc::SyncSender<Msg>) -> FileDone 
         malformed: 0,
         oversized: 0,
     };
-    let mut batch: Vec<(u64, Record)> = Vec::new();
-    let result = scan_lines(&work.path, work.start, &mut done, |line, offset, done| {
-        done.lines += 1;
-        let parsed = match work.source {
-            Source::Claude => parse::parse_claude_line(line),
-            Source::Codex => parse::parse_codex_line(line, &mut codex),
-        };
-        match parsed {
-            Line::Usage(r) => {
-                // Claude Code logs a streamed message on consecutive lines with the same ids:
-                // keep the largest here, so the database sees each message about once.
-                if let Some((_, last)) = batch.last_mut()
-                    && r.dedupe_key.is_some()
-                    && last.dedupe_key == r.dedupe_key
-                {
-                    if r.tokens.total() > last.tokens.total() {
-                        *last = r;
-                    }
-                    return;
-                }
-                batch.push((offset, r));
-                if batch.len() >= BATCH {
-                    let _ = tx.send(Msg::Records(index, std::mem::take(&mut batch)));
-                }
+    let mut batch = Batch::default();
+    let needles: Vec<memchr::memmem::Finder> = match work.source {
+        Source::Claude => parse::CLAUDE_NEEDLES,
+        Source::Codex => parse::CODEX_NEEDLES,
+    }
+    .iter()
+    .map(memchr::memmem::Finder::new)
+    .collect();
+    let result = scan_lines(
+        &work.path,
+        work.start,
+        &mut done,
+        &needles,
+        |line, offset, done| {
+            let parsed = match work.source {
+                Source::Claude => parse::parse_claude_candidate(line),
+                Source::Codex => parse::parse_codex_candidate(line, &mut codex),
+            };
+            let r = match parsed {
+                Line::Usage(r) => r,
+                Line::Malformed => return done.malformed += 1,
+                Line::Ignored => return,
+            };
+            let session = r.session.as_deref().unwrap_or(&work.session);
+            let key = request_key(work, offset, &r, session);
+            // Claude Code logs a streamed message on consecutive lines with the same ids: keep the
+            // largest here, so the writer sees each message about once.
+            if let Some(last) = batch.entries.last()
+                && last.key == key
+                && last.total() >= r.tokens.total()
+            {
+                return;
             }
-            Line::Malformed => done.malformed += 1,
-            Line::Ignored => {}
-        }
-    });
+            let model = r.model.as_deref().unwrap_or("unknown");
+            let prepared = Prepared {
+                key,
+                bucket: r.ts_ms.div_euclid(BUCKET_MS),
+                ts: r.ts_ms,
+                session: batch.name(session),
+                model: batch.name(model),
+                tokens: r.tokens,
+                cost: r
+                    .cost_usd
+                    .or_else(|| prices.cost(model, &r.tokens))
+                    .unwrap_or(0.0),
+            };
+            match batch.entries.last_mut() {
+                Some(last) if last.key == key => *last = prepared,
+                _ => batch.entries.push(prepared),
+            }
+            if batch.entries.len() >= BATCH {
+                let _ = tx.send(Msg::Records(index, std::mem::take(&mut batch)));
+            }
+        },
+    );
     if result.is_err() {
         // Unreadable now (permissions, vanished): keep what was read; retry next run.
         tracing::debug!(path = %work.path.display(), "could not read a usage log");
     }
-    if !batch.is_empty() {
+    if !batch.entries.is_empty() {
         let _ = tx.send(Msg::Records(index, batch));
     }
     done.codex = codex;
@@ -636,12 +717,18 @@ fn read_file(work: &Work, index: usize, tx: &mpsc::SyncSender<Msg>) -> FileDone 
     done
 }
 
-/// Call `on_line` for every complete line from `start`; `done.end` ends up after the last
-/// complete line (an unterminated tail is left for the next run: it may still be being written).
+/// Call `on_line` for every complete line from `start` that contains one of `needles` (with
+/// its offset in the file); `done.end` ends up after the last complete line (an unterminated
+/// tail is left for the next run: it may still be being written).
+///
+/// The needles are searched in whole buffers rather than line by line, so the many lines
+/// without any cost one vector scan and no per-line work. Files are read with `read`, not
+/// mapped: a log truncated while mapped would kill the process (SIGBUS).
 fn scan_lines(
     path: &Path,
     start: u64,
     done: &mut FileDone,
+    needles: &[memchr::memmem::Finder],
     mut on_line: impl FnMut(&[u8], u64, &mut FileDone),
 ) -> io::Result<()> {
     let mut file = File::open(path)?;
@@ -671,12 +758,10 @@ fn scan_lines(
         let chunk_start = filled;
         filled += n;
         let mut line_start = 0usize;
-        let mut search_from = chunk_start;
         if skipping {
-            match memchr::memchr(b'\n', &buf[search_from..filled]) {
+            match memchr::memchr(b'\n', &buf[chunk_start..filled]) {
                 Some(i) => {
-                    line_start = search_from + i + 1;
-                    search_from = line_start;
+                    line_start = chunk_start + i + 1;
                     skipping = false;
                     done.end = base + line_start as u64;
                 }
@@ -687,17 +772,17 @@ fn scan_lines(
                 }
             }
         }
-        for i in memchr::memchr_iter(b'\n', &buf[search_from..filled]) {
-            let end = search_from + i;
-            let mut line = &buf[line_start..end];
-            if let [rest @ .., b'\r'] = line {
-                line = rest;
-            }
-            if !line.is_empty() {
-                on_line(line, base + line_start as u64, done);
-            }
-            line_start = end + 1;
-            done.end = base + line_start as u64;
+        // The complete lines: up to the last newline (only the new bytes can hold one).
+        let from = chunk_start.max(line_start);
+        if let Some(last) = memchr::memrchr(b'\n', &buf[from..filled]) {
+            let end = from + last + 1;
+            let region = &buf[line_start..end];
+            done.lines += memchr::memchr_iter(b'\n', region).count() as u64;
+            each_line_with(region, needles, |at, line| {
+                on_line(line, base + (line_start + at) as u64, done)
+            });
+            line_start = end;
+            done.end = base + end as u64;
         }
         if line_start > 0 {
             buf.copy_within(line_start..filled, 0);
@@ -710,6 +795,33 @@ fn scan_lines(
         }
     }
     Ok(())
+}
+
+/// Call `found(offset, line)` for each line of `region` (whole lines, ending with a newline)
+/// that contains one of `needles`, in order, once. A trailing `\r` is not part of the line.
+fn each_line_with(
+    region: &[u8],
+    needles: &[memchr::memmem::Finder],
+    mut found: impl FnMut(usize, &[u8]),
+) {
+    // Next occurrence of each needle at or after `pos` (None: no more).
+    let mut next: Vec<Option<usize>> = needles.iter().map(|f| f.find(region)).collect();
+    let mut pos = 0;
+    while let Some(hit) = next.iter().flatten().copied().min() {
+        let line_from = pos + memchr::memrchr(b'\n', &region[pos..hit]).map_or(0, |i| i + 1);
+        let line_end = hit + memchr::memchr(b'\n', &region[hit..]).unwrap_or(region.len() - hit);
+        let mut line = &region[line_from..line_end];
+        if let [rest @ .., b'\r'] = line {
+            line = rest;
+        }
+        found(line_from, line);
+        pos = (line_end + 1).min(region.len());
+        for (slot, finder) in next.iter_mut().zip(needles) {
+            if slot.is_some_and(|at| at < pos) {
+                *slot = finder.find(&region[pos..]).map(|at| pos + at);
+            }
+        }
+    }
 }
 
 // ---- writing ---------------------------------------------------------------------------------
@@ -734,6 +846,83 @@ impl Names<'_> {
     }
 }
 
+/// Request keys are already hashes: a map on them needs no second hash.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_i64(&mut self, v: i64) {
+        self.0 = v as u64;
+    }
+}
+
+type KeyMap<V> = HashMap<i64, V, std::hash::BuildHasherDefault<KeyHasher>>;
+
+/// One counted request as stored in `entries`.
+#[derive(Clone, Copy)]
+struct Entry {
+    source: Source,
+    bucket: i64,
+    ts: i64,
+    session: i64,
+    model: i64,
+    tokens: parse::Tokens,
+    cost: f64,
+}
+
+impl Entry {
+    fn total(&self) -> u64 {
+        self.tokens.total()
+    }
+}
+
+/// A change to one `agg` row: sums to add (negative when a request was replaced).
+#[derive(Default)]
+struct AggDelta {
+    input: i64,
+    output: i64,
+    cache_write: i64,
+    cache_read: i64,
+    reasoning: i64,
+    cost: f64,
+    requests: i64,
+    last_ts: i64,
+}
+
+#[derive(Default)]
+struct AggDeltas(HashMap<(Source, i64, i64, i64), AggDelta>);
+
+impl AggDeltas {
+    fn add(&mut self, e: &Entry, sign: i64) {
+        let d = self
+            .0
+            .entry((e.source, e.bucket, e.session, e.model))
+            .or_insert(AggDelta {
+                last_ts: i64::MIN,
+                ..AggDelta::default()
+            });
+        let t = &e.tokens;
+        d.input += sign * t.input as i64;
+        d.output += sign * t.output as i64;
+        d.cache_write += sign * t.cache_write as i64;
+        d.cache_read += sign * t.cache_read as i64;
+        d.reasoning += sign * t.reasoning as i64;
+        d.cost += sign as f64 * e.cost;
+        d.requests += sign;
+        if sign > 0 {
+            d.last_ts = d.last_ts.max(e.ts);
+        }
+    }
+}
+
 fn write_all(
     tx: &rusqlite::Transaction,
     plan: Vec<Work>,
@@ -744,14 +933,10 @@ fn write_all(
     if plan.is_empty() {
         return Ok(());
     }
-    tx.execute_batch(
-        "CREATE TEMP TABLE IF NOT EXISTS touched(bucket INTEGER PRIMARY KEY); DELETE FROM touched;",
-    )?;
     let mut names = Names {
         tx,
         cache: HashMap::new(),
     };
-    let mut touched: HashSet<i64> = HashSet::new();
     // Biggest first, so two readers finish together.
     let mut order: Vec<usize> = (0..plan.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(plan[i].size.saturating_sub(plan[i].start)));
@@ -762,17 +947,10 @@ fn write_all(
         .clamp(1, 4)
         .min(plan.len());
     let (sender, receiver) = mpsc::sync_channel::<Msg>(8);
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO entries(key, source, bucket, ts, session, model, input, output, cache_write,
-           cache_read, reasoning, total, cost) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)
-         ON CONFLICT(key) DO UPDATE SET model = excluded.model, input = excluded.input,
-           output = excluded.output, cache_write = excluded.cache_write,
-           cache_read = excluded.cache_read, reasoning = excluded.reasoning,
-           total = excluded.total, cost = excluded.cost
-         WHERE excluded.total > entries.total",
-    )?;
     let mut done_files: Vec<Option<FileDone>> = (0..plan.len()).map(|_| None).collect();
     let mut failure: Option<rusqlite::Error> = None;
+    // Every request read in this run, by key, with its largest usage.
+    let mut pending: KeyMap<Entry> = KeyMap::default();
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let sender = sender.clone();
@@ -781,7 +959,7 @@ fn write_all(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&index) = order.get(i) else { break };
-                    let done = read_file(&plan[index], index, &sender);
+                    let done = read_file(&plan[index], index, prices, &sender);
                     if sender.send(Msg::Done(index, done)).is_err() {
                         break;
                     }
@@ -794,53 +972,37 @@ fn write_all(
                 continue;
             }
             let result = match msg {
-                Msg::Records(index, records) => {
-                    let work = &plan[index];
-                    records.into_iter().try_for_each(|(offset, r)| {
-                        let key = match &r.dedupe_key {
-                            Some((id, req)) => hash_of(&[
-                                id.as_bytes(),
-                                req.as_deref().unwrap_or("").as_bytes(),
-                                if req.is_none() {
-                                    r.session.as_deref().unwrap_or(&work.session).as_bytes()
-                                } else {
-                                    b""
-                                },
-                            ]),
-                            None => hash_of(&[
-                                work.path.as_os_str().as_encoded_bytes(),
-                                &offset.to_le_bytes(),
-                            ]),
+                Msg::Records(index, batch) => (|| {
+                    let source = plan[index].source;
+                    let ids = batch
+                        .names
+                        .iter()
+                        .map(|n| names.id(n))
+                        .collect::<rusqlite::Result<Vec<i64>>>()?;
+                    stats.usage_records += batch.entries.len() as u64;
+                    for p in batch.entries {
+                        let entry = Entry {
+                            source,
+                            bucket: p.bucket,
+                            ts: p.ts,
+                            session: ids[p.session as usize],
+                            model: ids[p.model as usize],
+                            tokens: p.tokens,
+                            cost: p.cost,
                         };
-                        let model = r.model.as_deref().unwrap_or("unknown");
-                        let cost = r
-                            .cost_usd
-                            .or_else(|| prices.cost(model, &r.tokens))
-                            .unwrap_or(0.0);
-                        let bucket = r.ts_ms.div_euclid(BUCKET_MS);
-                        touched.insert(bucket);
-                        let session = names.id(r.session.as_deref().unwrap_or(&work.session))?;
-                        let model = names.id(model)?;
-                        stats.usage_records += 1;
-                        insert
-                            .execute(params![
-                                key,
-                                work.source as i64,
-                                bucket,
-                                r.ts_ms,
-                                session,
-                                model,
-                                r.tokens.input as i64,
-                                r.tokens.output as i64,
-                                r.tokens.cache_write as i64,
-                                r.tokens.cache_read as i64,
-                                r.tokens.reasoning as i64,
-                                r.tokens.total() as i64,
-                                cost
-                            ])
-                            .map(drop)
-                    })
-                }
+                        match pending.entry(p.key) {
+                            std::collections::hash_map::Entry::Occupied(mut o) => {
+                                if entry.total() > o.get().total() {
+                                    o.insert(entry);
+                                }
+                            }
+                            std::collections::hash_map::Entry::Vacant(v) => {
+                                v.insert(entry);
+                            }
+                        }
+                    }
+                    Ok(())
+                })(),
                 Msg::Done(index, done) => {
                     done_files[index] = Some(done);
                     Ok(())
@@ -854,7 +1016,7 @@ fn write_all(
     if let Some(e) = failure {
         return Err(e);
     }
-    drop(insert);
+    write_entries(tx, pending, fresh)?;
     for (work, done) in plan.iter().zip(done_files) {
         let Some(done) = done else { continue };
         stats.bytes_read += done.bytes_read;
@@ -884,28 +1046,168 @@ fn write_all(
             ],
         )?;
     }
-    // Re-derive the sums of every quarter-hour this ingest touched.
+    Ok(())
+}
+
+/// Requests are stored in `entries` packed into [`SHARDS`] shards by the top byte of their key:
+/// one row per shard holding a blob of fixed-size records sorted by key. A cold ingest writes a
+/// few hundred rows instead of one per request; a later one rewrites only the shards its
+/// requests fall in (an appended line touches one).
+const SHARDS: usize = 256;
+/// key, ts, session, model (i64 each), source (u8), five token counts (u64), cost (f64).
+const RECORD: usize = 4 * 8 + 1 + 5 * 8 + 8;
+
+fn shard_of(key: i64) -> usize {
+    (key as u64 >> 56) as usize
+}
+
+fn encode(entries: &[(i64, Entry)], out: &mut Vec<u8>) {
+    out.reserve(entries.len() * RECORD);
+    for (key, e) in entries {
+        let t = &e.tokens;
+        for v in [*key, e.ts, e.session, e.model] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.push(e.source as u8);
+        for v in [t.input, t.output, t.cache_write, t.cache_read, t.reasoning] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&e.cost.to_le_bytes());
+    }
+}
+
+fn decode(blob: &[u8]) -> Vec<(i64, Entry)> {
+    blob.chunks_exact(RECORD)
+        .map(|r| {
+            let word = |i: usize| {
+                let at = if i < 4 { i * 8 } else { i * 8 + 1 };
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&r[at..at + 8]);
+                b
+            };
+            let int = |i| i64::from_le_bytes(word(i));
+            let count = |i| u64::from_le_bytes(word(i));
+            let ts = int(1);
+            let entry = Entry {
+                source: Source::from_i64(i64::from(r[32])),
+                bucket: ts.div_euclid(BUCKET_MS),
+                ts,
+                session: int(2),
+                model: int(3),
+                tokens: parse::Tokens {
+                    input: count(4),
+                    output: count(5),
+                    cache_write: count(6),
+                    cache_write_1h: 0,
+                    cache_read: count(7),
+                    reasoning: count(8),
+                },
+                cost: f64::from_le_bytes(word(9)),
+            };
+            (int(0), entry)
+        })
+        .collect()
+}
+
+/// Merge this run's requests (sorted by key) into a shard's stored ones (sorted by key). A
+/// request already stored with at least as much usage changes nothing; a larger one replaces
+/// it (its old sums are taken out of `agg`, the new ones put in).
+fn merge(
+    stored: Vec<(i64, Entry)>,
+    new: Vec<(i64, Entry)>,
+    deltas: &mut AggDeltas,
+) -> Vec<(i64, Entry)> {
+    let mut out = Vec::with_capacity(stored.len() + new.len());
+    let mut stored = stored.into_iter().peekable();
+    for (key, e) in new {
+        while let Some(s) = stored.next_if(|(k, _)| *k < key) {
+            out.push(s);
+        }
+        match stored.next_if(|(k, _)| *k == key) {
+            Some((_, old)) if old.total() >= e.total() => out.push((key, old)),
+            Some((_, old)) => {
+                deltas.add(&old, -1);
+                deltas.add(&e, 1);
+                out.push((key, e));
+            }
+            None => {
+                deltas.add(&e, 1);
+                out.push((key, e));
+            }
+        }
+    }
+    out.extend(stored);
+    out
+}
+
+/// Store the requests read in this run and bring `agg` up to date with them.
+fn write_entries(
+    tx: &rusqlite::Transaction,
+    pending: KeyMap<Entry>,
+    fresh: bool,
+) -> rusqlite::Result<()> {
+    let mut shards: Vec<Vec<(i64, Entry)>> = (0..SHARDS).map(|_| Vec::new()).collect();
+    for (key, e) in pending {
+        shards[shard_of(key)].push((key, e));
+    }
+    let mut deltas = AggDeltas::default();
+    let mut load = tx.prepare("SELECT data FROM entries WHERE shard = ?1")?;
+    let mut store = tx.prepare(
+        "INSERT INTO entries(shard, data) VALUES(?1, ?2)
+         ON CONFLICT(shard) DO UPDATE SET data = excluded.data",
+    )?;
+    let mut blob = Vec::new();
+    for (shard, mut new) in shards.into_iter().enumerate() {
+        if new.is_empty() {
+            continue;
+        }
+        new.sort_unstable_by_key(|(key, _)| *key);
+        let stored = if fresh {
+            Vec::new()
+        } else {
+            load.query_row([shard as i64], |r| r.get::<_, Vec<u8>>(0))
+                .optional()?
+                .map(|b| decode(&b))
+                .unwrap_or_default()
+        };
+        let merged = merge(stored, new, &mut deltas);
+        blob.clear();
+        encode(&merged, &mut blob);
+        store.execute(params![shard as i64, blob])?;
+    }
     if fresh {
         tx.execute("DELETE FROM agg", [])?;
-        tx.execute_batch(
-            "INSERT INTO agg SELECT source, bucket, session, model, SUM(input), SUM(output),
-               SUM(cache_write), SUM(cache_read), SUM(reasoning), SUM(cost), COUNT(*), MAX(ts)
-             FROM entries GROUP BY source, bucket, session, model",
-        )?;
-    } else if !touched.is_empty() {
-        let mut ins = tx.prepare_cached("INSERT OR IGNORE INTO touched(bucket) VALUES(?1)")?;
-        for b in &touched {
-            ins.execute([b])?;
-        }
-        tx.execute_batch(
-            "DELETE FROM agg WHERE bucket IN (SELECT bucket FROM touched);
-             INSERT INTO agg SELECT source, bucket, session, model, SUM(input), SUM(output),
-               SUM(cache_write), SUM(cache_read), SUM(reasoning), SUM(cost), COUNT(*), MAX(ts)
-             FROM entries WHERE bucket IN (SELECT bucket FROM touched)
-             GROUP BY source, bucket, session, model;
-             DELETE FROM touched;",
-        )?;
     }
+    let mut apply = tx.prepare(
+        "INSERT INTO agg(source, bucket, session, model, input, output, cache_write, cache_read,
+           reasoning, cost, requests, last_ts) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)
+         ON CONFLICT(source, bucket, session, model) DO UPDATE SET
+           input = input + excluded.input, output = output + excluded.output,
+           cache_write = cache_write + excluded.cache_write,
+           cache_read = cache_read + excluded.cache_read,
+           reasoning = reasoning + excluded.reasoning, cost = cost + excluded.cost,
+           requests = requests + excluded.requests, last_ts = max(last_ts, excluded.last_ts)",
+    )?;
+    let mut cells: Vec<_> = deltas.0.into_iter().collect();
+    cells.sort_unstable_by_key(|(k, _)| *k);
+    for ((source, bucket, session, model), d) in cells {
+        apply.execute(params![
+            source as i64,
+            bucket,
+            session,
+            model,
+            d.input,
+            d.output,
+            d.cache_write,
+            d.cache_read,
+            d.reasoning,
+            d.cost,
+            d.requests,
+            d.last_ts
+        ])?;
+    }
+    // A cell whose only request moved elsewhere (a replacement in another quarter-hour).
+    tx.execute("DELETE FROM agg WHERE requests <= 0", [])?;
     Ok(())
 }
 
@@ -942,6 +1244,59 @@ mod tests {
         let rows = ledger.rows(None).unwrap();
         let output: u64 = rows.iter().map(|r| r.tokens.output).sum();
         assert_eq!(output, 5);
+    }
+
+    #[test]
+    fn a_message_seen_again_in_a_later_run_replaces_its_smaller_self() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("claude/projects/p");
+        std::fs::create_dir_all(&project).unwrap();
+        let at = |id: &str, output: u64, time: &str| {
+            line(id, output).replace("2026-11-01T10:00:00Z", &format!("2026-11-01T{time}Z"))
+        };
+        std::fs::write(
+            project.join("one.jsonl"),
+            format!("{}\n{}\n", at("a", 2, "10:00:00"), at("b", 4, "10:00:00")),
+        )
+        .unwrap();
+        let prices = Prices::load(&Default::default());
+        let mut ledger = Ledger::open(&dir.path().join("cache"), &prices).unwrap();
+        let dirs = LogDirs {
+            claude: vec![dir.path().join("claude/projects")],
+            codex: vec![],
+        };
+        ledger.ingest(&dirs, &prices).unwrap();
+        // Later: `a` again with more output, logged in another quarter-hour of another file;
+        // `b` again with less; and a new `c`.
+        std::fs::write(
+            project.join("two.jsonl"),
+            format!(
+                "{}\n{}\n{}\n",
+                at("a", 9, "11:00:00"),
+                at("b", 1, "11:00:00"),
+                at("c", 5, "11:00:00")
+            ),
+        )
+        .unwrap();
+        let stats = ledger.ingest(&dirs, &prices).unwrap();
+        assert!(!stats.rebuilt);
+        let rows = ledger.rows(None).unwrap();
+        let sum = |f: &dyn Fn(&AggRow) -> u64| rows.iter().map(f).sum::<u64>();
+        assert_eq!(sum(&|r| r.tokens.output), 9 + 4 + 5);
+        assert_eq!(sum(&|r| r.requests), 3);
+        // `a` left the 10:00 quarter-hour: only `b` is counted there.
+        let ten = rows
+            .iter()
+            .find(|r| r.bucket * BUCKET_MS % 86_400_000 == 36_000_000);
+        assert_eq!(ten.map(|r| (r.requests, r.tokens.output)), Some((1, 4)));
+        // A rebuild from scratch agrees.
+        drop(ledger);
+        std::fs::remove_dir_all(dir.path().join("cache")).unwrap();
+        let mut fresh = Ledger::open(&dir.path().join("cache"), &prices).unwrap();
+        fresh.ingest(&dirs, &prices).unwrap();
+        let again = fresh.rows(None).unwrap();
+        assert_eq!(again.iter().map(|r| r.tokens.output).sum::<u64>(), 18);
+        assert_eq!(again.len(), rows.len());
     }
 
     #[test]

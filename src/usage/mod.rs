@@ -17,6 +17,7 @@
 pub mod api;
 pub mod budget;
 pub mod config;
+pub mod json;
 pub mod ledger;
 pub mod parse;
 pub mod prices;

@@ -2,8 +2,10 @@
 //!
 //! Each parser takes one raw line (any bytes) and returns what it means for the ledger; it never
 //! panics and never allocates for lines that cannot carry usage (a `memchr` prefilter rejects
-//! them before JSON parsing). Only the fields the ledger needs are deserialised, borrowed from
-//! the line where possible. Any valid JSON object is accepted however it is spaced.
+//! them before JSON parsing). Lines are read with [`super::json::Reader`]: only the fields the
+//! ledger needs are decoded (borrowed from the line where possible), the rest is checked and
+//! skipped at memory speed. Any valid JSON object is accepted however it is spaced; a line that
+//! is not valid JSON as a whole is malformed.
 //!
 //! Token fields mean what ccusage means: `input` is input *not* read from the cache,
 //! `cache_read` is the cached part, `cache_write` the tokens written to the cache (of which
@@ -16,6 +18,8 @@ use std::borrow::Cow;
 
 use memchr::memmem;
 use serde::{Deserialize, Serialize};
+
+use super::json::{self, Reader};
 
 /// Token counts of one model request, in ccusage's meaning.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,15 +49,15 @@ impl Tokens {
 
 /// One usage record found in a log line.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Record {
+pub struct Record<'a> {
     /// Milliseconds since the Unix epoch (UTC).
     pub ts_ms: i64,
     /// The model as logged; `None` when the line names none.
-    pub model: Option<String>,
+    pub model: Option<Cow<'a, str>>,
     /// Claude: the `sessionId` field (else the caller uses the file name). Codex: `None`.
-    pub session: Option<String>,
+    pub session: Option<Cow<'a, str>>,
     /// Claude's (message id, request id) used to count a message once across all files.
-    pub dedupe_key: Option<(String, Option<String>)>,
+    pub dedupe_key: Option<(Cow<'a, str>, Option<Cow<'a, str>>)>,
     pub tokens: Tokens,
     /// A cost the log itself recorded (`costUSD`), used instead of the price table.
     pub cost_usd: Option<f64>,
@@ -61,9 +65,9 @@ pub struct Record {
 
 /// What a line turned out to be.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Line {
+pub enum Line<'a> {
     /// A usage record.
-    Usage(Record),
+    Usage(Record<'a>),
     /// Valid, but carries no usage we count (other event types, zero usage, `<synthetic>`).
     Ignored,
     /// Looked like usage but could not be parsed (truncated, not JSON, wrong types).
@@ -85,33 +89,39 @@ fn looks_like_json_object(line: &[u8]) -> bool {
 
 // ---- Claude Code -----------------------------------------------------------------------------
 
-#[derive(Deserialize)]
+// The fields read from a line. In tests the same structs derive `Deserialize`, and serde_json
+// serves as the oracle the hand-written readers are checked against.
+
+#[cfg_attr(test, derive(Deserialize, Debug, PartialEq))]
+#[derive(Default)]
 struct ClaudeLine<'a> {
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     timestamp: Option<Cow<'a, str>>,
-    #[serde(borrow, rename = "sessionId")]
+    #[cfg_attr(test, serde(borrow, rename = "sessionId"))]
     session_id: Option<Cow<'a, str>>,
-    #[serde(borrow, rename = "requestId")]
+    #[cfg_attr(test, serde(borrow, rename = "requestId"))]
     request_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     version: Option<Cow<'a, str>>,
-    #[serde(rename = "costUSD")]
+    #[cfg_attr(test, serde(rename = "costUSD"))]
     cost_usd: Option<f64>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     message: Option<ClaudeMessage<'a>>,
 }
 
-#[derive(Deserialize)]
+#[cfg_attr(test, derive(Deserialize, Debug, PartialEq))]
+#[derive(Default)]
 struct ClaudeMessage<'a> {
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     model: Option<Cow<'a, str>>,
     usage: Option<ClaudeUsage>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
+#[cfg_attr(test, derive(Deserialize, Debug, PartialEq))]
+#[cfg_attr(test, serde(default))]
+#[derive(Default)]
 struct ClaudeUsage {
     input_tokens: Option<u64>,
     output_tokens: Option<u64>,
@@ -120,19 +130,96 @@ struct ClaudeUsage {
     cache_creation: Option<CacheCreation>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
+#[cfg_attr(test, derive(Deserialize, Debug, PartialEq))]
+#[cfg_attr(test, serde(default))]
+#[derive(Default)]
 struct CacheCreation {
     ephemeral_5m_input_tokens: Option<u64>,
     ephemeral_1h_input_tokens: Option<u64>,
 }
 
-/// `"usage"` appears in every line that can carry usage; most lines (user turns, tool results)
-/// are rejected by this search alone.
-fn has_usage_key(line: &[u8]) -> bool {
-    static FINDER: std::sync::LazyLock<memmem::Finder<'static>> =
-        std::sync::LazyLock::new(|| memmem::Finder::new(b"\"usage\""));
-    FINDER.find(line).is_some()
+fn read_claude(line: &[u8]) -> json::Result<ClaudeLine<'_>> {
+    let mut r = Reader::new(line);
+    let mut out = ClaudeLine::default();
+    let keys: [&[u8]; _] = [
+        b"timestamp",
+        b"sessionId",
+        b"requestId",
+        b"version",
+        b"costUSD",
+        b"message",
+    ];
+    let present = r.fields(&keys, |r, i| {
+        match i {
+            0 => out.timestamp = r.string()?,
+            1 => out.session_id = r.string()?,
+            2 => out.request_id = r.string()?,
+            3 => out.version = r.string()?,
+            4 => out.cost_usd = r.f64()?,
+            _ => out.message = read_claude_message(r)?,
+        }
+        Ok(())
+    })?;
+    if !present {
+        return Err(json::Invalid);
+    }
+    r.end()?;
+    Ok(out)
+}
+
+fn read_claude_message<'a>(r: &mut Reader<'a>) -> json::Result<Option<ClaudeMessage<'a>>> {
+    let mut out = ClaudeMessage::default();
+    let present = r.fields(&[b"id", b"model", b"usage"], |r, i| {
+        match i {
+            0 => out.id = r.string()?,
+            1 => out.model = r.string()?,
+            _ => {
+                let mut u = ClaudeUsage::default();
+                let keys: [&[u8]; _] = [
+                    b"input_tokens",
+                    b"output_tokens",
+                    b"cache_creation_input_tokens",
+                    b"cache_read_input_tokens",
+                    b"cache_creation",
+                ];
+                let present = r.fields(&keys, |r, i| {
+                    match i {
+                        0 => u.input_tokens = r.u64()?,
+                        1 => u.output_tokens = r.u64()?,
+                        2 => u.cache_creation_input_tokens = r.u64()?,
+                        3 => u.cache_read_input_tokens = r.u64()?,
+                        _ => {
+                            let mut c = CacheCreation::default();
+                            let keys: [&[u8]; _] =
+                                [b"ephemeral_5m_input_tokens", b"ephemeral_1h_input_tokens"];
+                            let present = r.fields(&keys, |r, i| {
+                                match i {
+                                    0 => c.ephemeral_5m_input_tokens = r.u64()?,
+                                    _ => c.ephemeral_1h_input_tokens = r.u64()?,
+                                }
+                                Ok(())
+                            })?;
+                            u.cache_creation = present.then_some(c);
+                        }
+                    }
+                    Ok(())
+                })?;
+                out.usage = present.then_some(u);
+            }
+        }
+        Ok(())
+    })?;
+    Ok(present.then_some(out))
+}
+
+/// Byte strings of which every line that matters contains at least one: lines without any
+/// are skipped before JSON parsing (most lines: user turns, tool results, other events).
+pub const CLAUDE_NEEDLES: &[&[u8]] = &[b"\"usage\""];
+/// See [`CLAUDE_NEEDLES`].
+pub const CODEX_NEEDLES: &[&[u8]] = &[b"token_count", b"turn_context"];
+
+fn contains_any(line: &[u8], needles: &[&[u8]]) -> bool {
+    needles.iter().any(|n| memmem::find(line, n).is_some())
 }
 
 /// A version must look like a semver (`2.1.0…`); ccusage drops lines whose version does not.
@@ -150,14 +237,19 @@ fn is_semver_prefix(v: &str) -> bool {
 }
 
 /// Parse one line of a Claude Code session log.
-pub fn parse_claude_line(line: &[u8]) -> Line {
-    if !has_usage_key(line) {
+pub fn parse_claude_line(line: &[u8]) -> Line<'_> {
+    if !contains_any(line, CLAUDE_NEEDLES) {
         return Line::Ignored;
     }
+    parse_claude_candidate(line)
+}
+
+/// [`parse_claude_line`] for a line already known to contain one of [`CLAUDE_NEEDLES`].
+pub fn parse_claude_candidate(line: &[u8]) -> Line<'_> {
     if !looks_like_json_object(line) {
         return Line::Malformed;
     }
-    let Ok(parsed) = serde_json::from_slice::<ClaudeLine>(line) else {
+    let Ok(parsed) = read_claude(line) else {
         return Line::Malformed;
     };
     let Some(message) = parsed.message else {
@@ -205,11 +297,9 @@ pub fn parse_claude_line(line: &[u8]) -> Line {
     };
     Line::Usage(Record {
         ts_ms,
-        model: message.model.map(Cow::into_owned),
-        session: parsed.session_id.map(Cow::into_owned),
-        dedupe_key: message
-            .id
-            .map(|id| (id.into_owned(), parsed.request_id.map(Cow::into_owned))),
+        model: message.model,
+        session: parsed.session_id,
+        dedupe_key: message.id.map(|id| (id, parsed.request_id)),
         tokens,
         cost_usd: parsed.cost_usd,
     })
@@ -271,39 +361,100 @@ pub struct CodexState {
 /// Model assumed for Codex usage logged before any line named one (as ccusage does).
 pub const CODEX_FALLBACK_MODEL: &str = "gpt-5";
 
-#[derive(Deserialize)]
+#[cfg_attr(test, derive(Deserialize, Debug, PartialEq))]
+#[derive(Default)]
 struct CodexLine<'a> {
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     timestamp: Option<Cow<'a, str>>,
-    #[serde(borrow, rename = "type")]
+    #[cfg_attr(test, serde(borrow, rename = "type"))]
     kind: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     payload: Option<CodexPayload<'a>>,
 }
 
-#[derive(Deserialize)]
+#[cfg_attr(test, derive(Deserialize, Debug, PartialEq))]
+#[derive(Default)]
 struct CodexPayload<'a> {
-    #[serde(borrow, rename = "type")]
+    #[cfg_attr(test, serde(borrow, rename = "type"))]
     kind: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     model: Option<Cow<'a, str>>,
     info: Option<CodexInfo<'a>>,
 }
 
-#[derive(Deserialize)]
+#[cfg_attr(test, derive(Deserialize, Debug, PartialEq))]
+#[derive(Default)]
 struct CodexInfo<'a> {
     total_token_usage: Option<CodexUsage>,
     last_token_usage: Option<CodexUsage>,
-    #[serde(borrow)]
+    #[cfg_attr(test, serde(borrow))]
     model: Option<Cow<'a, str>>,
 }
 
-fn codex_may_matter(line: &[u8]) -> bool {
-    static TOKEN_COUNT: std::sync::LazyLock<memmem::Finder<'static>> =
-        std::sync::LazyLock::new(|| memmem::Finder::new(b"token_count"));
-    static TURN_CONTEXT: std::sync::LazyLock<memmem::Finder<'static>> =
-        std::sync::LazyLock::new(|| memmem::Finder::new(b"turn_context"));
-    TOKEN_COUNT.find(line).is_some() || TURN_CONTEXT.find(line).is_some()
+fn read_codex(line: &[u8]) -> json::Result<CodexLine<'_>> {
+    let mut r = Reader::new(line);
+    let mut out = CodexLine::default();
+    let present = r.fields(&[b"timestamp", b"type", b"payload"], |r, i| {
+        match i {
+            0 => out.timestamp = r.string()?,
+            1 => out.kind = r.string()?,
+            _ => {
+                let mut p = CodexPayload::default();
+                let present = r.fields(&[b"type", b"model", b"info"], |r, i| {
+                    match i {
+                        0 => p.kind = r.string()?,
+                        1 => p.model = r.string()?,
+                        _ => {
+                            let mut info = CodexInfo::default();
+                            let keys: [&[u8]; _] =
+                                [b"total_token_usage", b"last_token_usage", b"model"];
+                            let present = r.fields(&keys, |r, i| {
+                                match i {
+                                    0 => info.total_token_usage = read_codex_usage(r)?,
+                                    1 => info.last_token_usage = read_codex_usage(r)?,
+                                    _ => info.model = r.string()?,
+                                }
+                                Ok(())
+                            })?;
+                            p.info = present.then_some(info);
+                        }
+                    }
+                    Ok(())
+                })?;
+                out.payload = present.then_some(p);
+            }
+        }
+        Ok(())
+    })?;
+    if !present {
+        return Err(json::Invalid);
+    }
+    r.end()?;
+    Ok(out)
+}
+
+/// The usage object; its fields default to 0 when absent but may not be `null`.
+fn read_codex_usage(r: &mut Reader) -> json::Result<Option<CodexUsage>> {
+    let mut u = CodexUsage::default();
+    let keys: [&[u8]; _] = [
+        b"input_tokens",
+        b"cached_input_tokens",
+        b"output_tokens",
+        b"reasoning_output_tokens",
+        b"total_tokens",
+    ];
+    let present = r.fields(&keys, |r, i| {
+        let slot = match i {
+            0 => &mut u.input_tokens,
+            1 => &mut u.cached_input_tokens,
+            2 => &mut u.output_tokens,
+            3 => &mut u.reasoning_output_tokens,
+            _ => &mut u.total_tokens,
+        };
+        *slot = r.u64()?.ok_or(json::Invalid)?;
+        Ok(())
+    })?;
+    Ok(present.then_some(u))
 }
 
 /// Parse one line of a Codex session log, updating the file's running state.
@@ -312,14 +463,19 @@ fn codex_may_matter(line: &[u8]) -> bool {
 /// `last_token_usage`. Like ccusage: an event whose cumulative total did not advance is a
 /// repeat and counts nothing; otherwise the last turn's usage counts (or, when it is missing,
 /// the difference between this total and the previous one).
-pub fn parse_codex_line(line: &[u8], state: &mut CodexState) -> Line {
-    if !codex_may_matter(line) {
+pub fn parse_codex_line<'a>(line: &'a [u8], state: &mut CodexState) -> Line<'a> {
+    if !contains_any(line, CODEX_NEEDLES) {
         return Line::Ignored;
     }
+    parse_codex_candidate(line, state)
+}
+
+/// [`parse_codex_line`] for a line already known to contain one of [`CODEX_NEEDLES`].
+pub fn parse_codex_candidate<'a>(line: &'a [u8], state: &mut CodexState) -> Line<'a> {
     if !looks_like_json_object(line) {
         return Line::Malformed;
     }
-    let Ok(parsed) = serde_json::from_slice::<CodexLine>(line) else {
+    let Ok(parsed) = read_codex(line) else {
         return Line::Malformed;
     };
     let Some(payload) = parsed.payload else {
@@ -358,14 +514,13 @@ pub fn parse_codex_line(line: &[u8], state: &mut CodexState) -> Line {
             let named = payload
                 .model
                 .or(info.model)
-                .filter(|m| !m.trim().is_empty())
-                .map(Cow::into_owned);
+                .filter(|m| !m.trim().is_empty());
             if let Some(model) = &named {
-                state.model = Some(model.clone());
+                state.model = Some(model.to_string());
             }
             let model = named
-                .or_else(|| state.model.clone())
-                .unwrap_or_else(|| CODEX_FALLBACK_MODEL.to_string());
+                .or_else(|| state.model.clone().map(Cow::Owned))
+                .unwrap_or(Cow::Borrowed(CODEX_FALLBACK_MODEL));
             Line::Usage(Record {
                 ts_ms,
                 model: Some(model),
@@ -383,7 +538,7 @@ pub fn parse_codex_line(line: &[u8], state: &mut CodexState) -> Line {
 mod tests {
     use super::*;
 
-    fn claude(line: &str) -> Record {
+    fn claude(line: &str) -> Record<'_> {
         match parse_claude_line(line.as_bytes()) {
             Line::Usage(r) => r,
             other => panic!("{other:?}"),
@@ -423,7 +578,7 @@ mod tests {
         );
     }
 
-    fn codex(lines: &[&str]) -> Vec<Record> {
+    fn codex<'a>(lines: &[&'a str]) -> Vec<Record<'a>> {
         let mut state = CodexState::default();
         lines
             .iter()
@@ -468,6 +623,103 @@ mod tests {
             ),
             (140, 60, 20)
         );
+    }
+
+    /// JSON values built from the keys the readers look for, so that generated lines often
+    /// carry usage and often have the wrong types in the right places.
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value;
+        const KEYS: &[&str] = &[
+            "timestamp",
+            "sessionId",
+            "requestId",
+            "version",
+            "costUSD",
+            "message",
+            "id",
+            "model",
+            "usage",
+            "input_tokens",
+            "output_tokens",
+            "cache_creation_input_tokens",
+            "cache_read_input_tokens",
+            "cache_creation",
+            "ephemeral_5m_input_tokens",
+            "ephemeral_1h_input_tokens",
+            "type",
+            "payload",
+            "info",
+            "total_token_usage",
+            "last_token_usage",
+            "cached_input_tokens",
+            "reasoning_output_tokens",
+            "total_tokens",
+            "content",
+            "other",
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (0u64..5000).prop_map(Value::from),
+            Just(Value::from(u64::MAX)),
+            (-5i64..0).prop_map(Value::from),
+            (-1e3f64..1e3).prop_map(Value::from),
+            prop::sample::select(vec![
+                "2026-11-01T10:00:00Z",
+                "2026-11-01T10:00:00.123+01:00",
+                "2.1.3",
+                "x.y",
+                "claude-sonnet-4-5",
+                "<synthetic>",
+                "gpt-5",
+                "token_count",
+                "turn_context",
+                "event_msg",
+                "",
+                "a \"quoted\" \\ line\n\u{e9} 😀",
+            ])
+            .prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((prop::sample::select(KEYS), inner), 0..7).prop_map(
+                    |fields| {
+                        Value::Object(
+                            fields
+                                .into_iter()
+                                .map(|(k, v)| (k.to_string(), v))
+                                .collect(),
+                        )
+                    }
+                ),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// The hand-written readers decode exactly what serde_json decodes into the same
+        /// structs, and refuse exactly what it refuses: whole lines, pretty-printed lines,
+        /// lines with a repeated key, and every truncation of them.
+        #[test]
+        fn readers_agree_with_serde_json(value in json_value(), pretty: bool, cut in 0usize..400, dup: bool) {
+            let mut text = if pretty {
+                serde_json::to_string_pretty(&value).unwrap()
+            } else {
+                serde_json::to_string(&value).unwrap()
+            };
+            if dup && text.starts_with("{\"") {
+                // A repeated key: `{"timestamp":null,` + the rest.
+                text = format!("{{\"timestamp\":null,{}", &text[1..]);
+            }
+            for line in [text.as_bytes(), &text.as_bytes()[..cut.min(text.len())]] {
+                let theirs = serde_json::from_slice::<ClaudeLine>(line).ok();
+                proptest::prop_assert_eq!(read_claude(line).ok(), theirs);
+                let theirs = serde_json::from_slice::<CodexLine>(line).ok();
+                proptest::prop_assert_eq!(read_codex(line).ok(), theirs);
+            }
+        }
     }
 
     proptest::proptest! {
