@@ -135,15 +135,20 @@ impl<'a> Reader<'a> {
         mut field: impl FnMut(&mut Reader<'a>, usize) -> Result<()>,
     ) -> Result<bool> {
         let mut seen = 0u64;
-        self.object_or_null(|r, key| match keys.iter().position(|k| *k == key) {
-            Some(i) if i < 64 => {
-                if seen & (1 << i) != 0 {
-                    return Err(Invalid);
+        self.object_or_null(|r, key| {
+            match keys
+                .iter()
+                .position(|k| k.len() == key.len() && k.first() == key.first() && *k == key)
+            {
+                Some(i) if i < 64 => {
+                    if seen & (1 << i) != 0 {
+                        return Err(Invalid);
+                    }
+                    seen |= 1 << i;
+                    field(r, i)
                 }
-                seen |= 1 << i;
-                field(r, i)
+                _ => r.skip(),
             }
-            _ => r.skip(),
         })
     }
 
@@ -344,18 +349,16 @@ impl<'a> Reader<'a> {
 /// Raw control characters are not allowed inside a JSON string.
 #[inline]
 fn string_run(rest: &[u8]) -> Result<usize> {
-    // Keys, ids and short values end within a few bytes: look at eight at a time with word
-    // arithmetic. Long text goes to `memchr`.
+    // Keys, ids and short values end within a few bytes: look at a word at a time. Long text
+    // goes to `memchr`.
     const SHORT: usize = 64;
     let mut i = 0;
-    while i + 8 <= rest.len().min(SHORT) {
-        let word = u64::from_le_bytes(rest[i..i + 8].try_into().unwrap_or([0; 8]));
-        let hits = special_bytes(word);
-        if hits != 0 {
-            let k = i + (hits.trailing_zeros() / 8) as usize;
+    while i + WORD <= rest.len().min(SHORT) {
+        if let Some(k) = first_special(&rest[i..i + WORD]) {
+            let k = i + k;
             return if rest[k] < 0x20 { Err(Invalid) } else { Ok(k) };
         }
-        i += 8;
+        i += WORD;
     }
     if rest.len() < SHORT {
         for (k, &c) in rest.iter().enumerate().skip(i) {
@@ -375,8 +378,42 @@ fn string_run(rest: &[u8]) -> Result<usize> {
     Ok(i + at)
 }
 
+/// Bytes looked at together by [`first_special`].
+#[cfg(target_arch = "x86_64")]
+const WORD: usize = 16;
+#[cfg(not(target_arch = "x86_64"))]
+const WORD: usize = 8;
+
+/// Index of the first byte of `chunk` (exactly [`WORD`] bytes) that is `"`, `\` or below 0x20.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn first_special(chunk: &[u8]) -> Option<usize> {
+    use std::arch::x86_64::*;
+    debug_assert_eq!(chunk.len(), WORD);
+    // SAFETY: SSE2 is part of the x86_64 baseline; the load is unaligned and reads exactly the
+    // 16 bytes of `chunk`.
+    let mask = unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast());
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control))
+    };
+    (mask != 0).then(|| mask.trailing_zeros() as usize)
+}
+
+/// Index of the first byte of `chunk` (exactly [`WORD`] bytes) that is `"`, `\` or below 0x20.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn first_special(chunk: &[u8]) -> Option<usize> {
+    let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+    let hits = special_bytes(word);
+    (hits != 0).then(|| (hits.trailing_zeros() / 8) as usize)
+}
+
 /// A mask with the high bit set in each byte of `word` that is `"`, `\` or below 0x20. Bytes
 /// above the lowest flagged one may be flagged wrongly; the lowest is always right.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
 #[inline]
 fn special_bytes(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
@@ -446,6 +483,29 @@ mod tests {
             text.push(b'"');
             assert_eq!(string_run(&text), Ok(text.len() - 1));
             assert_eq!(string_run(&vec![b'a'; len]), Err(Invalid));
+        }
+    }
+
+    #[test]
+    fn word_arithmetic_finds_the_same_first_special_byte() {
+        let interesting = [
+            b'a', b'"', b'\\', 0x00, 0x1f, 0x20, 0x7f, 0x80, 0xff, b'!', b']',
+        ];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            let mut word = [0u8; 8];
+            for b in &mut word {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                *b = interesting[(state % interesting.len() as u64) as usize];
+            }
+            let want = word
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+            let hits = special_bytes(u64::from_le_bytes(word));
+            let got = (hits != 0).then(|| (hits.trailing_zeros() / 8) as usize);
+            assert_eq!(got, want, "{word:?}");
         }
     }
 

@@ -586,6 +586,10 @@ struct Batch {
 
 impl Batch {
     fn name(&mut self, name: &str) -> u32 {
+        // Lines of one file mostly repeat the names of the line before.
+        if let Some(i) = self.names.iter().rev().take(2).position(|n| n == name) {
+            return (self.names.len() - 1 - i) as u32;
+        }
         if let Some(&i) = self.index.get(name) {
             return i;
         }
