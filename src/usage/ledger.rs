@@ -652,6 +652,8 @@ fn read_file(work: &Work, index: usize, prices: &Prices, tx: &mpsc::SyncSender<M
         oversized: 0,
     };
     let mut batch = Batch::default();
+    // Prices of the models this file names (a handful).
+    let mut price_of: Vec<(String, Option<&super::prices::ModelPrice>)> = Vec::new();
     let needles: Vec<memchr::memmem::Finder> = match work.source {
         Source::Claude => parse::CLAUDE_NEEDLES,
         Source::Codex => parse::CODEX_NEEDLES,
@@ -694,7 +696,17 @@ fn read_file(work: &Work, index: usize, prices: &Prices, tx: &mpsc::SyncSender<M
                 tokens: r.tokens,
                 cost: r
                     .cost_usd
-                    .or_else(|| prices.cost(model, &r.tokens))
+                    .or_else(|| {
+                        let price = match price_of.iter().find(|(m, _)| m == model) {
+                            Some((_, p)) => *p,
+                            None => {
+                                let p = prices.find(model);
+                                price_of.push((model.to_string(), p));
+                                p
+                            }
+                        };
+                        price.map(|p| p.cost(&r.tokens))
+                    })
                     .unwrap_or(0.0),
             };
             match batch.entries.last_mut() {

@@ -119,7 +119,14 @@ impl Prices {
 
     /// Cost in USD of one request; `None` when the model has no price.
     pub fn cost(&self, model: &str, t: &Tokens) -> Option<f64> {
-        self.find(model).map(|p| cost_with(p, t))
+        self.find(model).map(|p| p.cost(t))
+    }
+}
+
+impl ModelPrice {
+    /// Cost in USD of one request at these prices.
+    pub fn cost(&self, t: &Tokens) -> f64 {
+        cost_with(self, t)
     }
 }
 
