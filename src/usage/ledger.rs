@@ -41,6 +41,8 @@ use super::prices::Prices;
 const SCHEMA_VERSION: &str = "3";
 /// Lines longer than this are counted and skipped without being held in memory.
 pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+/// A WAL larger than this is checkpointed before the next ingest.
+const WAL_LIMIT: u64 = 64 << 20;
 /// Bytes of a file's head hashed to recognise it.
 const HEAD_BYTES: usize = 1024;
 /// Quarter-hours: every time zone in use is a whole number of them away from UTC.
@@ -131,7 +133,8 @@ pub struct IngestStats {
     /// Known files that are gone from disk (their usage stays in the ledger).
     pub files_missing: u64,
     pub bytes_read: u64,
-    pub lines: u64,
+    /// Lines that could carry usage and were parsed (the others are passed over unparsed).
+    pub lines_parsed: u64,
     pub usage_records: u64,
     pub malformed_lines: u64,
     pub oversized_lines: u64,
@@ -178,9 +181,17 @@ impl Ledger {
             source,
         };
         let conn = Connection::open(&path).map_err(db_err)?;
+        // A report does not wait for the WAL to be copied into the database and synced: that
+        // is left to `checkpoint` (the daemon, after it ingests) or to a WAL grown past
+        // WAL_LIMIT (checked before each ingest).
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )
+        .map_err(db_err)?;
         conn.execute_batch(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;
-             PRAGMA cache_size=-16000; PRAGMA temp_store=MEMORY;
+             PRAGMA cache_size=-16000; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0;
              CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS alerts_sent(key TEXT PRIMARY KEY, at TEXT NOT NULL);",
         )
@@ -251,9 +262,20 @@ impl Ledger {
             .map_err(self.db_err())
     }
 
+    /// Copy the WAL into the database file and empty it (for the daemon, after an ingest).
+    pub fn checkpoint(&self) -> Result<(), LedgerError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(self.db_err())
+    }
+
     /// Bring the ledger up to date with the logs in `dirs`.
     pub fn ingest(&mut self, dirs: &LogDirs, prices: &Prices) -> Result<IngestStats, LedgerError> {
         let started = Instant::now();
+        let wal = self.path.with_extension("db-wal");
+        if std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_LIMIT) {
+            self.checkpoint()?;
+        }
         let mut stats = IngestStats::default();
         let discovered = discover(dirs);
         stats.files_seen = discovered.len() as u64;
@@ -611,7 +633,7 @@ struct FileDone {
     head_len: usize,
     head_hash: i64,
     bytes_read: u64,
-    lines: u64,
+    lines_parsed: u64,
     malformed: u64,
     oversized: u64,
 }
@@ -647,7 +669,7 @@ fn read_file(work: &Work, index: usize, prices: &Prices, tx: &mpsc::SyncSender<M
         head_len: 0,
         head_hash: 0,
         bytes_read: 0,
-        lines: 0,
+        lines_parsed: 0,
         malformed: 0,
         oversized: 0,
     };
@@ -667,6 +689,7 @@ fn read_file(work: &Work, index: usize, prices: &Prices, tx: &mpsc::SyncSender<M
         &mut done,
         &needles,
         |line, offset, done| {
+            done.lines_parsed += 1;
             let parsed = match work.source {
                 Source::Claude => parse::parse_claude_candidate(line),
                 Source::Codex => parse::parse_codex_candidate(line, &mut codex),
@@ -749,7 +772,7 @@ fn scan_lines(
 ) -> io::Result<()> {
     let mut file = File::open(path)?;
     file.seek(SeekFrom::Start(start))?;
-    let mut buf: Vec<u8> = vec![0; 1 << 20];
+    let mut buf: Vec<u8> = vec![0; 1 << 18];
     let mut filled = 0usize;
     // Offset in the file of buf[0].
     let mut base = start;
@@ -793,7 +816,6 @@ fn scan_lines(
         if let Some(last) = memchr::memrchr(b'\n', &buf[from..filled]) {
             let end = from + last + 1;
             let region = &buf[line_start..end];
-            done.lines += memchr::memchr_iter(b'\n', region).count() as u64;
             each_line_with(region, needles, |at, line| {
                 on_line(line, base + (line_start + at) as u64, done)
             });
@@ -805,8 +827,8 @@ fn scan_lines(
             filled -= line_start;
             base += line_start as u64;
         }
-        if buf.len() > (1 << 20) && filled < (1 << 19) {
-            buf.truncate(1 << 20);
+        if buf.len() > (1 << 18) && filled < (1 << 17) {
+            buf.truncate(1 << 18);
             buf.shrink_to_fit();
         }
     }
@@ -1036,7 +1058,7 @@ fn write_all(
     for (work, done) in plan.iter().zip(done_files) {
         let Some(done) = done else { continue };
         stats.bytes_read += done.bytes_read;
-        stats.lines += done.lines;
+        stats.lines_parsed += done.lines_parsed;
         stats.malformed_lines += done.malformed;
         stats.oversized_lines += done.oversized;
         let state = match work.source {

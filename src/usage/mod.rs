@@ -190,6 +190,9 @@ fn ingest_and_alert(core: &Core, handle: &tokio::runtime::Handle, config: &Confi
         }
     };
     tracing::debug!(stats = ?fresh.stats, "usage ingested");
+    if let Err(e) = fresh.ledger.checkpoint() {
+        tracing::debug!(error = %e, "usage ledger checkpoint failed");
+    }
     match due_alerts(&fresh.ledger, config) {
         Ok(events) => {
             drop(fresh);
