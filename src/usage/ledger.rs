@@ -41,6 +41,8 @@ use super::prices::Prices;
 const SCHEMA_VERSION: &str = "3";
 /// Lines longer than this are counted and skipped without being held in memory.
 pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+/// Files at least this large are mapped rather than read when mapping is on.
+const MAP_MIN: u64 = 1 << 20;
 /// A WAL larger than this is checkpointed before the next ingest.
 const WAL_LIMIT: u64 = 64 << 20;
 /// Bytes of a file's head hashed to recognise it.
@@ -149,6 +151,7 @@ pub struct Ledger {
     conn: Connection,
     path: PathBuf,
     _lock: File,
+    map_files: bool,
 }
 
 fn hash_of(parts: &[&[u8]]) -> i64 {
@@ -200,6 +203,7 @@ impl Ledger {
             conn,
             path,
             _lock: lock,
+            map_files: false,
         };
         let want = format!("{SCHEMA_VERSION}:{}", prices.fingerprint);
         if ledger.meta("version")?.as_deref() != Some(want.as_str()) {
@@ -262,6 +266,14 @@ impl Ledger {
             .map_err(self.db_err())
     }
 
+    /// Read new files from their start through a memory map instead of `read`: no copy, which
+    /// makes a cold ingest much cheaper. A file truncated while it is mapped raises SIGBUS, so
+    /// only a short-lived command that has called [`exit_cleanly_on_sigbus`] turns this on (the
+    /// daemon never does: it reads with `read`).
+    pub fn map_files(&mut self, on: bool) {
+        self.map_files = on;
+    }
+
     /// Copy the WAL into the database file and empty it (for the daemon, after an ingest).
     pub fn checkpoint(&self) -> Result<(), LedgerError> {
         self.conn
@@ -320,6 +332,9 @@ impl Ledger {
             path: self.path.display().to_string(),
             source,
         })?;
+        for work in &mut plan {
+            work.map = self.map_files && work.start == 0 && work.size >= MAP_MIN;
+        }
         let result = write_all(&tx, plan, prices, fresh, &mut stats);
         let db_path = self.path.display().to_string();
         let db = |source| LedgerError::Db {
@@ -544,6 +559,8 @@ struct Work {
     ino: i64,
     /// Claude: file stem; Codex: path under `sessions/` without extension.
     session: String,
+    /// Read through a memory map (see [`Ledger::map_files`]).
+    map: bool,
     codex: CodexState,
 }
 
@@ -572,6 +589,7 @@ impl Work {
             dev: file.dev,
             ino: file.ino,
             session,
+            map: false,
             codex: known
                 .and_then(|k| k.state.as_deref())
                 .and_then(|s| serde_json::from_str(s).ok())
@@ -687,6 +705,7 @@ fn read_file(work: &Work, index: usize, prices: &Prices, tx: &mpsc::SyncSender<M
         &work.path,
         work.start,
         &mut done,
+        work.map,
         &needles,
         |line, offset, done| {
             done.lines_parsed += 1;
@@ -767,9 +786,13 @@ fn scan_lines(
     path: &Path,
     start: u64,
     done: &mut FileDone,
+    map: bool,
     needles: &[memchr::memmem::Finder],
     mut on_line: impl FnMut(&[u8], u64, &mut FileDone),
 ) -> io::Result<()> {
+    if map {
+        return scan_mapped(path, start, done, needles, on_line);
+    }
     let mut file = File::open(path)?;
     file.seek(SeekFrom::Start(start))?;
     let mut buf: Vec<u8> = vec![0; 1 << 18];
@@ -833,6 +856,101 @@ fn scan_lines(
         }
     }
     Ok(())
+}
+
+/// [`scan_lines`] through memory-mapped windows of the file. Lines longer than
+/// [`MAX_LINE_BYTES`] are counted and skipped as there.
+fn scan_mapped(
+    path: &Path,
+    start: u64,
+    done: &mut FileDone,
+    needles: &[memchr::memmem::Finder],
+    mut on_line: impl FnMut(&[u8], u64, &mut FileDone),
+) -> io::Result<()> {
+    // Windows bound the mapped (resident) part of a large file; one always holds a whole line
+    // of the largest size that is read.
+    const WINDOW: u64 = 2 * MAX_LINE_BYTES as u64;
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
+    let mut pos = start;
+    let mut skipping = false;
+    while pos < len {
+        let size = (len - pos).min(WINDOW);
+        // SAFETY: the map is read-only and dropped before this function returns. The logs are
+        // only ever appended to; a file truncated meanwhile raises SIGBUS, which the callers
+        // that turn mapping on handle by exiting (see `Ledger::map_files`).
+        let window = unsafe {
+            memmap2::MmapOptions::new()
+                .offset(pos)
+                .len(size as usize)
+                .map(&file)?
+        };
+        #[cfg(unix)]
+        let _ = window.advise(memmap2::Advice::Sequential);
+        let bytes = &window[..];
+        let mut from = 0usize;
+        if skipping {
+            match memchr::memchr(b'\n', bytes) {
+                Some(i) => {
+                    from = i + 1;
+                    skipping = false;
+                }
+                None => {
+                    pos += size;
+                    done.bytes_read += size;
+                    continue;
+                }
+            }
+        }
+        let Some(last) = memchr::memrchr(b'\n', &bytes[from..]).map(|i| from + i) else {
+            if size == WINDOW {
+                // No newline in a whole window: a line longer than any that is read.
+                done.oversized += 1;
+                skipping = true;
+                pos += size;
+                done.bytes_read += size;
+                continue;
+            }
+            break; // an unterminated tail: left for the next run
+        };
+        let region = &bytes[from..=last];
+        each_line_with(region, needles, |at, line| {
+            if line.len() > MAX_LINE_BYTES {
+                done.oversized += 1;
+            } else {
+                on_line(line, pos + (from + at) as u64, done)
+            }
+        });
+        pos += last as u64 + 1;
+        done.bytes_read += last as u64 + 1;
+        done.end = pos;
+    }
+    Ok(())
+}
+
+/// Make SIGBUS (a log truncated while it was mapped, see [`Ledger::map_files`]) end the
+/// process with a clear message and exit code 1 instead of a crash. Nothing is lost: the
+/// ingest's transaction was not committed, and the next run reads the same bytes again.
+pub fn exit_cleanly_on_sigbus() {
+    extern "C" fn on_sigbus(_: libc::c_int) {
+        const MSG: &[u8] = b"paios: a usage log changed size while it was being read; nothing was recorded, run the command again\n";
+        // SAFETY: write(2) and _exit(2) are async-signal-safe.
+        unsafe {
+            libc::write(2, MSG.as_ptr().cast(), MSG.len());
+            libc::_exit(1);
+        }
+    }
+    let action = nix::sys::signal::SigAction::new(
+        nix::sys::signal::SigHandler::Handler(on_sigbus),
+        nix::sys::signal::SaFlags::empty(),
+        nix::sys::signal::SigSet::empty(),
+    );
+    // SAFETY: the handler only calls async-signal-safe functions.
+    if let Err(e) =
+        unsafe { nix::sys::signal::sigaction(nix::sys::signal::Signal::SIGBUS, &action) }
+    {
+        tracing::debug!(error = %e, "could not install the SIGBUS handler");
+    }
 }
 
 /// Call `found(offset, line)` for each line of `region` (whole lines, ending with a newline)
@@ -1335,6 +1453,66 @@ mod tests {
         let again = fresh.rows(None).unwrap();
         assert_eq!(again.iter().map(|r| r.tokens.output).sum::<u64>(), 18);
         assert_eq!(again.len(), rows.len());
+    }
+
+    #[test]
+    fn mapped_and_read_files_give_the_same_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("claude/projects/p");
+        std::fs::create_dir_all(&project).unwrap();
+        let filler = format!(r#"{{"type":"user","message":{{"content":"{}"}}}}"#, "x".repeat(900));
+        let mut text = String::new();
+        for i in 0..3000 {
+            text.push_str(&line(&format!("m{i}"), i % 7 + 1));
+            text.push_str(if i % 5 == 0 { "\r\n" } else { "\n" });
+            text.push_str(&filler);
+            text.push('\n');
+        }
+        let huge = format!(
+            r#"{{"message":{{"usage":{{"input_tokens":1}},"content":"{}"}}}}"#,
+            "x".repeat(MAX_LINE_BYTES + 10)
+        );
+        text.push_str(&huge);
+        text.push('\n');
+        text.push_str(&line("last", 3));
+        text.push('\n');
+        // An unterminated tail waits for its newline.
+        text.push_str(&line("tail", 4));
+        std::fs::write(project.join("s.jsonl"), &text).unwrap();
+        assert!(text.len() as u64 > MAP_MIN);
+        let prices = Prices::load(&Default::default());
+        let dirs = LogDirs {
+            claude: vec![dir.path().join("claude/projects")],
+            codex: vec![],
+        };
+        let ingest = |cache: &str, map: bool| {
+            let mut ledger = Ledger::open(&dir.path().join(cache), &prices).unwrap();
+            ledger.map_files(map);
+            let stats = ledger.ingest(&dirs, &prices).unwrap();
+            let mut rows: Vec<_> = ledger
+                .rows(None)
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.bucket, r.session, r.model, r.tokens, r.requests))
+                .collect();
+            rows.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+            let end: i64 = ledger
+                .connection()
+                .query_row("SELECT offset FROM files", [], |r| r.get(0))
+                .unwrap();
+            (rows, end, stats)
+        };
+        let (mapped, mapped_end, mapped_stats) = ingest("mapped", true);
+        let (read, read_end, read_stats) = ingest("read", false);
+        assert_eq!(mapped, read);
+        assert_eq!(mapped_end, read_end);
+        assert_eq!(mapped_end as usize, text.len() - line("tail", 4).len());
+        assert_eq!(
+            (mapped_stats.usage_records, mapped_stats.oversized_lines),
+            (read_stats.usage_records, read_stats.oversized_lines)
+        );
+        assert_eq!(mapped_stats.usage_records, 3001);
+        assert_eq!(mapped_stats.oversized_lines, 1);
     }
 
     #[test]

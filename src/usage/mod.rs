@@ -43,8 +43,20 @@ pub struct Fresh {
 
 /// Open the ledger and read whatever the logs gained since the last run.
 pub fn refresh(paths: &Paths, config: &Config) -> Result<Fresh, LedgerError> {
+    refresh_with(paths, config, false)
+}
+
+/// [`refresh`] for a short-lived command: new files are read through memory maps (see
+/// [`Ledger::map_files`]); a log truncated meanwhile ends the process with a clear message.
+pub fn refresh_mapped(paths: &Paths, config: &Config) -> Result<Fresh, LedgerError> {
+    ledger::exit_cleanly_on_sigbus();
+    refresh_with(paths, config, true)
+}
+
+fn refresh_with(paths: &Paths, config: &Config, map: bool) -> Result<Fresh, LedgerError> {
     let prices = Prices::load(&config.usage.prices);
     let mut ledger = Ledger::open(&paths.cache_dir(), &prices)?;
+    ledger.map_files(map);
     let stats = ledger.ingest(&LogDirs::from_config(&config.usage), &prices)?;
     Ok(Fresh {
         ledger,
