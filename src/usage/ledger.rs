@@ -38,7 +38,7 @@ use super::parse::{self, CodexState, Line, Record};
 use super::prices::Prices;
 
 /// Bump when the schema or the meaning of stored rows changes: the ledger then rebuilds.
-const SCHEMA_VERSION: &str = "3";
+const SCHEMA_VERSION: &str = "4";
 /// Lines longer than this are counted and skipped without being held in memory.
 pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 /// Files at least this large are mapped rather than read when mapping is on.
@@ -154,12 +154,17 @@ pub struct Ledger {
     map_files: bool,
 }
 
+/// A 64-bit FNV-1a hash of `parts` (each prefixed with its length). Keys and file identities
+/// are stored, so the hash must never change between builds (std's `DefaultHasher` may).
 fn hash_of(parts: &[&[u8]]) -> i64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for p in parts {
-        p.hash(&mut h);
+        for &b in (p.len() as u64).to_le_bytes().iter().chain(p.iter()) {
+            h = (h ^ u64::from(b)).wrapping_mul(PRIME);
+        }
     }
-    h.finish() as i64
+    h as i64
 }
 
 impl Ledger {
@@ -1378,6 +1383,19 @@ mod tests {
     }
 
     #[test]
+    fn stored_hashes_are_stable() {
+        // Fixed values: a change here would make every ledger count old messages again.
+        assert_eq!(hash_of(&[]), 0xcbf2_9ce4_8422_2325_u64 as i64);
+        assert_eq!(
+            hash_of(&[b"msg_1", b"req_1"]),
+            hash_of(&[b"msg_1", b"req_1"])
+        );
+        assert_ne!(hash_of(&[b"ab", b"c"]), hash_of(&[b"a", b"bc"]));
+        // FNV-1a of the 8-byte length 1 then "a", computed independently.
+        assert_eq!(hash_of(&[b"a"]), 0x529a_4ddc_8ff5_6bbf_u64 as i64);
+    }
+
+    #[test]
     fn enormous_lines_are_counted_and_skipped_without_losing_their_neighbours() {
         let dir = tempfile::tempdir().unwrap();
         let project = dir.path().join("claude/projects/p");
@@ -1460,7 +1478,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let project = dir.path().join("claude/projects/p");
         std::fs::create_dir_all(&project).unwrap();
-        let filler = format!(r#"{{"type":"user","message":{{"content":"{}"}}}}"#, "x".repeat(900));
+        let filler = format!(
+            r#"{{"type":"user","message":{{"content":"{}"}}}}"#,
+            "x".repeat(900)
+        );
         let mut text = String::new();
         for i in 0..3000 {
             text.push_str(&line(&format!("m{i}"), i % 7 + 1));
