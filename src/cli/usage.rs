@@ -109,7 +109,8 @@ pub fn run(ctx: &Ctx, a: UsageArgs) -> anyhow::Result<ExitCode> {
 
 /// `paios bench usage`: ~1 GB of generated Claude Code logs (`PAIOS_BENCH_USAGE_MB` to change
 /// it); `paios usage daily --json` cold, unchanged, and after a one-line append, against
-/// `ccusage claude daily --json --offline` on the same tree. Prints wall time and peak RSS.
+/// `ccusage claude daily --json --offline` on the same tree (cold runs of both interleaved,
+/// `PAIOS_BENCH_ROUNDS` times, default 3; medians). Prints wall time and peak RSS.
 /// `PAIOS_BENCH_USAGE_DIR` keeps the tree in that folder and reuses it on the next run.
 pub fn bench(ctx: &Ctx) -> anyhow::Result<ExitCode> {
     use std::io::Write;
@@ -151,19 +152,6 @@ pub fn bench(ctx: &Ctx) -> anyhow::Result<ExitCode> {
             .env("CODEX_HOME", dir.path().join("no-codex"));
         measure(cmd)
     };
-    let (cold, cold_json) = run_paios()?;
-    let (warm, _) = run_paios()?;
-    let appended = bench_logs::append_one(&logs)?;
-    let (append, append_json) = run_paios()?;
-    report_line("paios usage daily --json, cold (empty ledger)", &cold);
-    report_line("paios usage daily --json, nothing new", &warm);
-    report_line(
-        &format!(
-            "paios usage daily --json, after a {appended}-byte append (read {} bytes)",
-            append_json["ingest"]["bytesRead"]
-        ),
-        &append,
-    );
     let tools = ctx.paths.tools_dir();
     let ccusage = tools.join("ccusage/node_modules/.bin/ccusage");
     if !ccusage.exists() {
@@ -173,11 +161,61 @@ pub fn bench(ctx: &Ctx) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::FAILURE);
     }
-    let mut cmd = std::process::Command::new(&ccusage);
-    cmd.args(["claude", "daily", "--json", "--offline"])
-        .env("CLAUDE_CONFIG_DIR", &logs);
-    let (theirs, theirs_json) = measure(cmd)?;
-    report_line("ccusage claude daily --json --offline (every run)", &theirs);
+    let run_ccusage = || {
+        let mut cmd = std::process::Command::new(&ccusage);
+        cmd.args(["claude", "daily", "--json", "--offline"])
+            .env("CLAUDE_CONFIG_DIR", &logs);
+        measure(cmd)
+    };
+    // Cold runs of both, interleaved, so that whatever else the machine does weighs on both.
+    let rounds: usize = std::env::var("PAIOS_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    let (mut colds, mut theirs_runs) = (Vec::new(), Vec::new());
+    let (mut cold_json, mut theirs_json) = (serde_json::Value::Null, serde_json::Value::Null);
+    for _ in 0..rounds {
+        let _ = std::fs::remove_dir_all(home.join("cache"));
+        let (m, json) = run_paios()?;
+        colds.push(m);
+        cold_json = json;
+        let (m, json) = run_ccusage()?;
+        theirs_runs.push(m);
+        theirs_json = json;
+    }
+    let (warm, _) = run_paios()?;
+    let appended = bench_logs::append_one(&logs)?;
+    let (append, append_json) = run_paios()?;
+    let cold = median(&mut colds);
+    let theirs = median(&mut theirs_runs);
+    report_line(
+        &format!("paios usage daily --json, cold (empty ledger), median of {rounds}"),
+        &cold,
+    );
+    report_line("paios usage daily --json, nothing new", &warm);
+    report_line(
+        &format!(
+            "paios usage daily --json, after a {appended}-byte append (read {} bytes)",
+            append_json["ingest"]["bytesRead"]
+        ),
+        &append,
+    );
+    report_line(
+        &format!("ccusage claude daily --json --offline (every run), median of {rounds}"),
+        &theirs,
+    );
+    let secs = |v: &[Measured]| {
+        v.iter()
+            .map(|m| format!("{:.3}", m.wall.as_secs_f64()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    println!(
+        "cold runs: paios {}; ccusage {}",
+        secs(&colds),
+        secs(&theirs_runs)
+    );
     println!(
         "cold speed-up {:.1}x; after an append {:.0}x; ledger {:.0} MB",
         theirs.wall.as_secs_f64() / cold.wall.as_secs_f64(),
@@ -217,9 +255,16 @@ fn warm_page_cache(dir: &std::path::Path) -> std::io::Result<u64> {
     Ok(total)
 }
 
+#[derive(Clone, Copy)]
 struct Measured {
     wall: std::time::Duration,
     max_rss_kb: i64,
+}
+
+/// The run with the median wall time (sorts `runs`).
+fn median(runs: &mut [Measured]) -> Measured {
+    runs.sort_by_key(|m| m.wall);
+    runs[runs.len() / 2]
 }
 
 fn report_line(what: &str, m: &Measured) {
