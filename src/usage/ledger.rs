@@ -872,15 +872,17 @@ fn scan_mapped(
     needles: &[memchr::memmem::Finder],
     mut on_line: impl FnMut(&[u8], u64, &mut FileDone),
 ) -> io::Result<()> {
-    // Windows bound the mapped (resident) part of a large file; one always holds a whole line
-    // of the largest size that is read.
-    const WINDOW: u64 = 2 * MAX_LINE_BYTES as u64;
+    // Windows bound the mapped (resident) part of a large file. A line that does not fit in
+    // one is looked at again in a window that holds any line of the largest size that is read.
+    const WINDOW: u64 = 8 << 20;
+    const WIDE: u64 = 2 * MAX_LINE_BYTES as u64;
     let file = File::open(path)?;
     let len = file.metadata()?.len();
     let mut pos = start;
     let mut skipping = false;
+    let mut want = WINDOW;
     while pos < len {
-        let size = (len - pos).min(WINDOW);
+        let size = (len - pos).min(want);
         // SAFETY: the map is read-only and dropped before this function returns. The logs are
         // only ever appended to; a file truncated meanwhile raises SIGBUS, which the callers
         // that turn mapping on handle by exiting (see `Ledger::map_files`).
@@ -908,8 +910,13 @@ fn scan_mapped(
             }
         }
         let Some(last) = memchr::memrchr(b'\n', &bytes[from..]).map(|i| from + i) else {
-            if size == WINDOW {
-                // No newline in a whole window: a line longer than any that is read.
+            if size == want && want < WIDE {
+                want = WIDE;
+                continue;
+            }
+            if size == want {
+                // No newline in a wide window: a line longer than any that is read.
+                want = WINDOW;
                 done.oversized += 1;
                 skipping = true;
                 pos += size;
@@ -918,6 +925,7 @@ fn scan_mapped(
             }
             break; // an unterminated tail: left for the next run
         };
+        want = WINDOW;
         let region = &bytes[from..=last];
         each_line_with(region, needles, |at, line| {
             if line.len() > MAX_LINE_BYTES {
@@ -1493,6 +1501,13 @@ mod tests {
             r#"{{"message":{{"usage":{{"input_tokens":1}},"content":"{}"}}}}"#,
             "x".repeat(MAX_LINE_BYTES + 10)
         );
+        // Longer than a map window, shorter than the longest line that is read.
+        let big = line("big", 6).replace(
+            r#""input_tokens""#,
+            &format!(r#""note":"{}","input_tokens""#, "y".repeat(10 << 20)),
+        );
+        text.push_str(&big);
+        text.push('\n');
         text.push_str(&huge);
         text.push('\n');
         text.push_str(&line("last", 3));
@@ -1532,7 +1547,7 @@ mod tests {
             (mapped_stats.usage_records, mapped_stats.oversized_lines),
             (read_stats.usage_records, read_stats.oversized_lines)
         );
-        assert_eq!(mapped_stats.usage_records, 3001);
+        assert_eq!(mapped_stats.usage_records, 3002);
         assert_eq!(mapped_stats.oversized_lines, 1);
     }
 
