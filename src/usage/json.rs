@@ -196,14 +196,15 @@ impl<'a> Reader<'a> {
             return Ok(None);
         }
         let (start, end) = self.number_token()?;
-        let text = &self.b[start..end];
-        if !text.iter().all(u8::is_ascii_digit) {
-            return Err(Invalid);
-        }
-        // Digits only, so ASCII; overflow is refused.
-        std::str::from_utf8(text)
-            .ok()
-            .and_then(|t| t.parse().ok())
+        // Digits only (no sign, fraction or exponent); overflow is refused.
+        self.b[start..end]
+            .iter()
+            .try_fold(0u64, |n, &c| {
+                if !c.is_ascii_digit() {
+                    return None;
+                }
+                n.checked_mul(10)?.checked_add(u64::from(c - b'0'))
+            })
             .map(Some)
             .ok_or(Invalid)
     }
@@ -331,7 +332,15 @@ impl<'a> Reader<'a> {
     fn string_token(&mut self) -> Result<Cow<'a, str>> {
         let (start, end, escaped) = self.scan_string()?;
         if !escaped {
-            return std::str::from_utf8(&self.b[start..end])
+            let bytes = &self.b[start..end];
+            // Ids and timestamps are ASCII: a cheaper check than full UTF-8 validation.
+            if bytes.is_ascii() {
+                // SAFETY: ASCII bytes are valid UTF-8.
+                return Ok(Cow::Borrowed(unsafe {
+                    std::str::from_utf8_unchecked(bytes)
+                }));
+            }
+            return std::str::from_utf8(bytes)
                 .map(Cow::Borrowed)
                 .map_err(|_| Invalid);
         }
