@@ -122,6 +122,8 @@ pub fn watch_config(core: &Core, shutdown: CancellationToken) -> anyhow::Result<
     let core = core.clone();
     tokio::spawn(async move {
         let _watcher = watcher;
+        // An edit made between loading the configuration and arming the watcher.
+        core.reload_config().await;
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -150,6 +152,8 @@ pub async fn run(paths: Paths, config: Config, options: DaemonOptions) -> anyhow
     let _log_guard = init_logging(&paths, &config, options.verbose)?;
     let core = Core::start(paths.clone(), config).await?;
     let shutdown = core.shutdown_token();
+    // Watch before announcing readiness: an edit made as soon as the socket answers is seen.
+    watch_config(&core, shutdown.clone())?;
     let listeners = match start_listeners(&core, shutdown.clone()).await {
         Ok(l) => l,
         Err(e) => {
@@ -157,7 +161,6 @@ pub async fn run(paths: Paths, config: Config, options: DaemonOptions) -> anyhow
             return Err(e);
         }
     };
-    watch_config(&core, shutdown.clone())?;
     tracing::info!(
         pid = std::process::id(),
         home = %paths.home().display(),
