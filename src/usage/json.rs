@@ -34,6 +34,7 @@ impl<'a> Reader<'a> {
         Reader { b, i: 0, depth: 0 }
     }
 
+    #[inline(always)]
     fn ws(&mut self) {
         while let Some(&c) = self.b.get(self.i) {
             if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
@@ -44,11 +45,13 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(always)]
     fn peek(&mut self) -> Option<u8> {
         self.ws();
         self.b.get(self.i).copied()
     }
 
+    #[inline(always)]
     fn eat(&mut self, c: u8) -> Result<()> {
         if self.peek() == Some(c) {
             self.i += 1;
@@ -152,6 +155,7 @@ impl<'a> Reader<'a> {
         })
     }
 
+    #[inline(always)]
     fn enter(&mut self) -> Result<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -162,6 +166,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Consume `null` if it is next.
+    #[inline(always)]
     fn null(&mut self) -> Result<bool> {
         if self.peek() == Some(b'n') {
             self.literal(b"null")?;
@@ -298,6 +303,7 @@ impl<'a> Reader<'a> {
 
     /// Find the end of the string starting at the cursor (a `"`); returns the range of its
     /// contents and whether it has escapes.
+    #[inline(always)]
     fn scan_string(&mut self) -> Result<(usize, usize, bool)> {
         debug_assert_eq!(self.b.get(self.i), Some(&b'"'));
         self.i += 1;
@@ -325,6 +331,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(always)]
     fn skip_string(&mut self) -> Result<()> {
         self.scan_string().map(drop)
     }
