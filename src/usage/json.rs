@@ -361,6 +361,20 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Read `text` as one object (not `null`) followed by nothing but whitespace, calling
+/// `field(reader, i)` for the value of each key of `keys` (see [`Reader::fields`]).
+pub fn read_object<'a>(
+    text: &'a [u8],
+    keys: &[&[u8]],
+    field: impl FnMut(&mut Reader<'a>, usize) -> Result<()>,
+) -> Result<()> {
+    let mut r = Reader::new(text);
+    if !r.fields(keys, field)? {
+        return Err(Invalid);
+    }
+    r.end()
+}
+
 /// Length of the run of plain string bytes at the start of `rest`, up to the first `"` or `\`.
 /// Raw control characters are not allowed inside a JSON string.
 #[inline]

@@ -1384,6 +1384,15 @@ fn write_entries(
 mod tests {
     use super::*;
 
+    /// Prices, and the log folders of a throw-away tree with Claude logs under `claude/`.
+    fn claude_tree(root: &Path) -> (Prices, LogDirs) {
+        let dirs = LogDirs {
+            claude: vec![root.join("claude/projects")],
+            codex: vec![],
+        };
+        (Prices::load(&Default::default()), dirs)
+    }
+
     fn line(id: &str, output: u64) -> String {
         format!(
             r#"{{"timestamp":"2026-11-01T10:00:00Z","requestId":"r-{id}","message":{{"id":"{id}","model":"claude-haiku-4-5","usage":{{"input_tokens":1,"output_tokens":{output}}}}}}}"#
@@ -1414,12 +1423,8 @@ mod tests {
         );
         let text = format!("{}\n{huge}\n{}\n", line("a", 2), line("b", 3));
         std::fs::write(project.join("s.jsonl"), text).unwrap();
-        let prices = Prices::load(&Default::default());
+        let (prices, dirs) = claude_tree(dir.path());
         let mut ledger = Ledger::open(&dir.path().join("cache"), &prices).unwrap();
-        let dirs = LogDirs {
-            claude: vec![dir.path().join("claude/projects")],
-            codex: vec![],
-        };
         let stats = ledger.ingest(&dirs, &prices).unwrap();
         assert_eq!(stats.oversized_lines, 1);
         assert_eq!(stats.usage_records, 2);
@@ -1441,12 +1446,8 @@ mod tests {
             format!("{}\n{}\n", at("a", 2, "10:00:00"), at("b", 4, "10:00:00")),
         )
         .unwrap();
-        let prices = Prices::load(&Default::default());
+        let (prices, dirs) = claude_tree(dir.path());
         let mut ledger = Ledger::open(&dir.path().join("cache"), &prices).unwrap();
-        let dirs = LogDirs {
-            claude: vec![dir.path().join("claude/projects")],
-            codex: vec![],
-        };
         ledger.ingest(&dirs, &prices).unwrap();
         // Later: `a` again with more output, logged in another quarter-hour of another file;
         // `b` again with less; and a new `c`.
@@ -1516,11 +1517,7 @@ mod tests {
         text.push_str(&line("tail", 4));
         std::fs::write(project.join("s.jsonl"), &text).unwrap();
         assert!(text.len() as u64 > MAP_MIN);
-        let prices = Prices::load(&Default::default());
-        let dirs = LogDirs {
-            claude: vec![dir.path().join("claude/projects")],
-            codex: vec![],
-        };
+        let (prices, dirs) = claude_tree(dir.path());
         let ingest = |cache: &str, map: bool| {
             let mut ledger = Ledger::open(&dir.path().join(cache), &prices).unwrap();
             ledger.map_files(map);
@@ -1560,12 +1557,8 @@ mod tests {
         std::fs::write(project.join("one.jsonl"), &text).unwrap();
         // The same message again in another file (a resumed session).
         std::fs::write(project.join("two.jsonl"), line("a", 7) + "\n").unwrap();
-        let prices = Prices::load(&Default::default());
+        let (prices, dirs) = claude_tree(dir.path());
         let mut ledger = Ledger::open(&dir.path().join("cache"), &prices).unwrap();
-        let dirs = LogDirs {
-            claude: vec![dir.path().join("claude/projects")],
-            codex: vec![],
-        };
         ledger.ingest(&dirs, &prices).unwrap();
         let rows = ledger.rows(None).unwrap();
         assert_eq!(rows.iter().map(|r| r.tokens.output).sum::<u64>(), 9);

@@ -170,7 +170,6 @@ struct CacheCreation {
 }
 
 fn read_claude(line: &[u8]) -> json::Result<ClaudeLine<'_>> {
-    let mut r = Reader::new(line);
     let mut out = ClaudeLine::default();
     let keys: [&[u8]; _] = [
         b"timestamp",
@@ -180,7 +179,7 @@ fn read_claude(line: &[u8]) -> json::Result<ClaudeLine<'_>> {
         b"costUSD",
         b"message",
     ];
-    let present = r.fields(&keys, |r, i| {
+    json::read_object(line, &keys, |r, i| {
         match i {
             0 => out.timestamp = r.string()?,
             1 => out.session_id = r.string()?,
@@ -191,10 +190,6 @@ fn read_claude(line: &[u8]) -> json::Result<ClaudeLine<'_>> {
         }
         Ok(())
     })?;
-    if !present {
-        return Err(json::Invalid);
-    }
-    r.end()?;
     Ok(out)
 }
 
@@ -423,9 +418,8 @@ struct CodexInfo<'a> {
 }
 
 fn read_codex(line: &[u8]) -> json::Result<CodexLine<'_>> {
-    let mut r = Reader::new(line);
     let mut out = CodexLine::default();
-    let present = r.fields(&[b"timestamp", b"type", b"payload"], |r, i| {
+    json::read_object(line, &[b"timestamp", b"type", b"payload"], |r, i| {
         match i {
             0 => out.timestamp = r.string()?,
             1 => out.kind = r.string()?,
@@ -457,10 +451,6 @@ fn read_codex(line: &[u8]) -> json::Result<CodexLine<'_>> {
         }
         Ok(())
     })?;
-    if !present {
-        return Err(json::Invalid);
-    }
-    r.end()?;
     Ok(out)
 }
 
