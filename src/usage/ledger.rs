@@ -1029,7 +1029,15 @@ impl Hasher for KeyHasher {
         }
     }
     fn write_i64(&mut self, v: i64) {
-        self.0 = v as u64;
+        // Multiply-mix (as in FxHash): keys that are hashes stay spread, and tuples of small
+        // ids (agg cells) spread too.
+        self.0 = (self.0.rotate_left(5) ^ v as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    fn write_u8(&mut self, v: u8) {
+        self.write_i64(i64::from(v));
+    }
+    fn write_isize(&mut self, v: isize) {
+        self.write_i64(v as i64);
     }
 }
 
@@ -1067,7 +1075,9 @@ struct AggDelta {
 }
 
 #[derive(Default)]
-struct AggDeltas(HashMap<(Source, i64, i64, i64), AggDelta>);
+struct AggDeltas(
+    HashMap<(Source, i64, i64, i64), AggDelta, std::hash::BuildHasherDefault<KeyHasher>>,
+);
 
 impl AggDeltas {
     fn add(&mut self, e: &Entry, sign: i64) {
@@ -1088,6 +1098,24 @@ impl AggDeltas {
         d.requests += sign;
         if sign > 0 {
             d.last_ts = d.last_ts.max(e.ts);
+        }
+    }
+
+    /// Add another set of changes to these.
+    fn absorb(&mut self, other: AggDeltas) {
+        for (cell, o) in other.0 {
+            let d = self.0.entry(cell).or_insert(AggDelta {
+                last_ts: i64::MIN,
+                ..AggDelta::default()
+            });
+            d.input += o.input;
+            d.output += o.output;
+            d.cache_write += o.cache_write;
+            d.cache_read += o.cache_read;
+            d.reasoning += o.reasoning;
+            d.cost += o.cost;
+            d.requests += o.requests;
+            d.last_ts = d.last_ts.max(o.last_ts);
         }
     }
 }
@@ -1309,6 +1337,9 @@ fn merge(
     out
 }
 
+/// One thread's share of [`write_entries`]: its `agg` changes and the encoded shards.
+type ShardsWritten = (AggDeltas, Vec<(usize, Vec<u8>)>);
+
 /// Store the requests read in this run and bring `agg` up to date with them.
 fn write_entries(
     tx: &rusqlite::Transaction,
@@ -1319,18 +1350,13 @@ fn write_entries(
     for (key, e) in pending {
         shards[shard_of(key)].push((key, e));
     }
-    let mut deltas = AggDeltas::default();
+    // What each touched shard holds now (nothing on a fresh ledger).
     let mut load = tx.prepare("SELECT data FROM entries WHERE shard = ?1")?;
-    let mut store = tx.prepare(
-        "INSERT INTO entries(shard, data) VALUES(?1, ?2)
-         ON CONFLICT(shard) DO UPDATE SET data = excluded.data",
-    )?;
-    let mut blob = Vec::new();
-    for (shard, mut new) in shards.into_iter().enumerate() {
+    let mut work = Vec::new();
+    for (shard, new) in shards.into_iter().enumerate() {
         if new.is_empty() {
             continue;
         }
-        new.sort_unstable_by_key(|(key, _)| *key);
         let stored = if fresh {
             Vec::new()
         } else {
@@ -1339,10 +1365,52 @@ fn write_entries(
                 .map(|b| decode(&b))
                 .unwrap_or_default()
         };
-        let merged = merge(stored, new, &mut deltas);
-        blob.clear();
-        encode(&merged, &mut blob);
-        store.execute(params![shard as i64, blob])?;
+        work.push((shard, new, stored));
+    }
+    // Sorting, merging and encoding are independent per shard: split them across threads.
+    let threads = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+        .clamp(1, 4);
+    let per_thread = work.len().div_ceil(threads).max(1);
+    let mut parts: Vec<Vec<_>> = Vec::new();
+    while !work.is_empty() {
+        let rest = work.split_off(per_thread.min(work.len()));
+        parts.push(std::mem::replace(&mut work, rest));
+    }
+    let done: Vec<ShardsWritten> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut deltas = AggDeltas::default();
+                    let mut blobs = Vec::with_capacity(part.len());
+                    for (shard, mut new, stored) in part {
+                        new.sort_unstable_by_key(|(key, _)| *key);
+                        let merged = merge(stored, new, &mut deltas);
+                        let mut blob = Vec::new();
+                        encode(&merged, &mut blob);
+                        blobs.push((shard, blob));
+                    }
+                    (deltas, blobs)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a shard writer panicked"))
+            .collect()
+    });
+    let mut store = tx.prepare(
+        "INSERT INTO entries(shard, data) VALUES(?1, ?2)
+         ON CONFLICT(shard) DO UPDATE SET data = excluded.data",
+    )?;
+    let mut deltas = AggDeltas::default();
+    for (part_deltas, blobs) in done {
+        deltas.absorb(part_deltas);
+        for (shard, blob) in blobs {
+            store.execute(params![shard as i64, blob])?;
+        }
     }
     if fresh {
         tx.execute("DELETE FROM agg", [])?;
