@@ -1468,6 +1468,35 @@ mod tests {
     }
 
     #[test]
+    fn sigbus_ends_the_process_with_a_message_and_exit_code_1() {
+        use std::io::Read;
+        let (read_end, write_end) = nix::unistd::pipe().unwrap();
+        // SAFETY: the child only calls async-signal-safe functions (dup2, sigaction, raise,
+        // and, in the handler, write and _exit) before it ends.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => unsafe {
+                libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&write_end), 2);
+                exit_cleanly_on_sigbus();
+                libc::raise(libc::SIGBUS);
+                libc::_exit(99);
+            },
+            nix::unistd::ForkResult::Parent { child } => {
+                drop(write_end);
+                let status = nix::sys::wait::waitpid(child, None).unwrap();
+                let mut said = String::new();
+                std::fs::File::from(read_end)
+                    .read_to_string(&mut said)
+                    .unwrap();
+                assert_eq!(status, nix::sys::wait::WaitStatus::Exited(child, 1));
+                assert!(
+                    said.contains("changed size while it was being read"),
+                    "{said}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn stored_hashes_are_stable() {
         // Fixed values: a change here would make every ledger count old messages again.
         assert_eq!(hash_of(&[]), 0xcbf2_9ce4_8422_2325_u64 as i64);
