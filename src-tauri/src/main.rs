@@ -1,7 +1,9 @@
 //! `paios-app`: the PAIOS menu-bar app. A thin shell over the core library and the daemon-served
 //! panel: tray icon, panel window, approval popups, alert notifications, settings window, login
 //! item. It hosts the core in-process (or attaches to a running `paios daemon`) and shows the
-//! same `ui/` a browser shows.
+//! same `ui/` a browser shows. Its windows live in a child process, the window host (`host`,
+//! `windows`), which exits when no window has been shown for a while: the app that stays in the
+//! tray all day never creates a web view.
 //!
 //! Never here: business logic (supervision, policy, costs live in `paios`), or a second copy of
 //! the core for a home that already has one (see `backend`).
@@ -14,11 +16,13 @@ mod alerts;
 mod backend;
 mod debug;
 mod feed;
+mod host;
 mod tray;
 mod windows;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 use serde_json::{Value, json};
 use tauri::{AppHandle, Manager, RunEvent};
@@ -26,7 +30,7 @@ use tauri_plugin_autostart::ManagerExt;
 
 use crate::backend::{Backend, Mode};
 use crate::feed::{Api, Snapshot};
-use crate::windows::PanelState;
+use crate::host::{Anchor, Command, WindowHost};
 
 /// Command-line flags (also what a second launch forwards to the running app).
 #[derive(Debug, Clone, Default)]
@@ -37,6 +41,8 @@ pub struct Options {
     settings: bool,
     keep_panel_on_blur: bool,
     dump_panel_text: Option<PathBuf>,
+    /// Test hook: (window, script, result file); see `debug`.
+    eval: Option<(String, String, PathBuf)>,
 }
 
 const USAGE: &str = "usage: paios-app [--open-panel] [--show-panel|--hide-panel|--toggle-panel|--settings] [--keep-panel-on-blur] [--dump-panel-text FILE]";
@@ -56,6 +62,10 @@ impl Options {
                     let file = args.next().ok_or("--dump-panel-text needs a file name")?;
                     o.dump_panel_text = Some(PathBuf::from(file));
                 }
+                "--eval" => {
+                    let mut next = || args.next().ok_or("--eval needs WINDOW SCRIPT FILE");
+                    o.eval = Some((next()?, next()?, PathBuf::from(next()?)));
+                }
                 // Added by the login item on some platforms.
                 "--autostart" | "--minimized" => {}
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -69,11 +79,22 @@ impl Options {
 pub struct AppState {
     pub backend: Backend,
     pub api: Api,
-    pub panel: PanelState,
+    pub host: WindowHost,
     pub options: Options,
+    /// What the tray shows now (redrawn as is when only the login item changed).
+    pub snapshot: Mutex<Snapshot>,
+}
+
+/// The app's Tauri context (configuration, capabilities, assets), for the app and the host.
+pub fn context() -> tauri::Context {
+    tauri::generate_context!()
 }
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some(host::FLAG) {
+        return windows::run();
+    }
+    host::keep_gl_out_of_this_process();
     let options = match Options::parse(std::env::args().skip(1)) {
         Ok(o) => o,
         Err(e) => {
@@ -112,10 +133,8 @@ fn main() -> ExitCode {
                 Err(e) => tracing::warn!("ignoring a second launch: {e}"),
             },
         ))
-        .plugin(tauri_plugin_positioner::init())
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_autostart::Builder::new().build())
-        .invoke_handler(tauri::generate_handler![login_item_get, login_item_set])
         .setup(move |app| {
             let backend = tauri::async_runtime::block_on(backend::start(paths, config))?;
             tracing::info!("{}", backend.describe());
@@ -125,11 +144,21 @@ fn main() -> ExitCode {
                 backend.base_url()
             );
             let api = Api::new(&backend);
+            let host = WindowHost::start(
+                app.handle(),
+                host::Hello {
+                    base: backend.base_url(),
+                    token: backend.token.clone(),
+                    keep_panel_on_blur: first_options.keep_panel_on_blur,
+                    dump_panel_text: first_options.dump_panel_text.clone(),
+                },
+            );
             app.manage(AppState {
                 backend,
                 api,
-                panel: PanelState::default(),
+                host,
                 options: first_options.clone(),
+                snapshot: Mutex::new(Snapshot::default()),
             });
             let handle = app.handle().clone();
             tray::create(&handle);
@@ -139,7 +168,7 @@ fn main() -> ExitCode {
             apply(&handle, &first_options, false);
             Ok(())
         })
-        .build(tauri::generate_context!());
+        .build(context());
     let app = match app {
         Ok(app) => app,
         Err(e) => {
@@ -152,6 +181,7 @@ fn main() -> ExitCode {
         RunEvent::ExitRequested { api, code, .. } if code.is_none() => api.prevent_exit(),
         RunEvent::Exit => {
             if let Some(state) = app.try_state::<AppState>() {
+                tauri::async_runtime::block_on(state.host.stop());
                 if let Mode::Hosted(core) = &state.backend.mode {
                     tracing::info!("stopping the PAIOS core");
                     tauri::async_runtime::block_on(core.clone().shutdown());
@@ -183,17 +213,55 @@ fn quit_on_signals(app: &AppHandle) {
     });
 }
 
+/// Ask the window host for a window (it is started if need be).
+pub fn window(app: &AppHandle, cmd: Command) {
+    app.state::<AppState>().host.send(cmd);
+}
+
 /// Act on flags, at start or forwarded by a second launch.
 fn apply(app: &AppHandle, o: &Options, forwarded: bool) {
+    if let Some((window_label, script, out)) = &o.eval {
+        if debug::hooks_enabled() {
+            window(
+                app,
+                Command::Eval {
+                    window: window_label.clone(),
+                    script: script.clone(),
+                    out: out.clone(),
+                },
+            );
+        } else {
+            tracing::warn!("--eval ignored: the app runs without PAIOS_APP_TEST_HOOKS=1");
+        }
+        return;
+    }
     if o.settings {
-        windows::show_settings(app);
+        window(app, Command::Settings);
     }
     if o.hide_panel {
-        windows::hide_panel(app);
+        window(app, Command::HidePanel);
     } else if o.toggle_panel {
-        windows::toggle_panel(app);
+        window(app, Command::TogglePanel { under: None });
     } else if o.open_panel || (forwarded && !o.settings) {
-        windows::show_panel(app);
+        window(app, Command::ShowPanel { under: None });
+    }
+}
+
+/// Redraw the tray from the last snapshot (the login item changed).
+pub fn redraw_tray(app: &AppHandle) {
+    let snapshot = app.state::<AppState>().snapshot.lock().unwrap().clone();
+    tray::update(app, &snapshot);
+}
+
+/// The tray icon's rectangle from a click, for placing the panel under it.
+pub fn anchor(rect: &tauri::Rect) -> Anchor {
+    let position = rect.position.to_physical::<f64>(1.0);
+    let size = rect.size.to_physical::<f64>(1.0);
+    Anchor {
+        x: position.x,
+        y: position.y,
+        width: size.width,
+        height: size.height,
     }
 }
 
@@ -224,12 +292,13 @@ fn start_feed(app: &AppHandle) {
             if redraw {
                 let snapshot = Snapshot::read(&api).await;
                 tray::update(&app, &snapshot);
+                *app.state::<AppState>().snapshot.lock().unwrap() = snapshot.clone();
                 if !popups_opened_for_backlog && snapshot.reachable {
                     // Requests that were already waiting when the app started get a popup too.
                     popups_opened_for_backlog = true;
                     for request in &snapshot.pending {
                         if let Some(id) = id_of(request) {
-                            windows::show_approval_popup(&app, &id);
+                            window(&app, Command::Popup { id });
                         }
                     }
                 }
@@ -257,12 +326,12 @@ fn on_event(app: &AppHandle, alerts: &mut alerts::Alerts, kind: &str, event: &Va
     match kind {
         "approval.requested" => {
             if let Some(id) = approval_id(event) {
-                windows::show_approval_popup(app, &id);
+                window(app, Command::Popup { id });
             }
         }
         "approval.decided" | "approval.expired" | "approval.cancelled" => {
             if let Some(id) = approval_id(event) {
-                windows::close_approval_popup(app, &id);
+                window(app, Command::ClosePopup { id });
             }
         }
         "alert.raised" => alerts.raised(app, event),
@@ -274,8 +343,8 @@ fn on_event(app: &AppHandle, alerts: &mut alerts::Alerts, kind: &str, event: &Va
 /// Tray menu actions.
 pub fn on_menu(app: &AppHandle, id: &str) {
     match id {
-        "open" | "approvals" => windows::show_panel(app),
-        "settings" => windows::show_settings(app),
+        "open" | "approvals" => window(app, Command::ShowPanel { under: None }),
+        "settings" => window(app, Command::Settings),
         "pause" => {
             let app = app.clone();
             tauri::async_runtime::spawn(async move {
@@ -292,7 +361,7 @@ pub fn on_menu(app: &AppHandle, id: &str) {
                 alerts::notify(&app, "PAIOS", &message);
             });
         }
-        "login" => match login_item_set(app.clone(), !login_item_enabled(app)) {
+        "login" => match set_login_item(app, !login_item_enabled(app)) {
             Ok(enabled) => tracing::info!(enabled, "login item"),
             Err(e) => tracing::warn!("{e}"),
         },
@@ -301,23 +370,26 @@ pub fn on_menu(app: &AppHandle, id: &str) {
     }
 }
 
-/// Settings page: is the login item on?
-#[tauri::command]
-fn login_item_get(app: AppHandle) -> bool {
-    login_item_enabled(&app)
-}
-
-/// Settings page: turn the login item on or off; answers the new state.
-#[tauri::command]
-fn login_item_set(app: AppHandle, enabled: bool) -> Result<bool, String> {
+/// Turn the login item on or off (tray menu, settings page); answers the new state.
+pub fn set_login_item(app: &AppHandle, enabled: bool) -> Result<bool, String> {
     let manager = app.autolaunch();
+    // Linux: the plugin writes `$HOME/.config/autostart/PAIOS.desktop` but creates only the last
+    // folder, so a home without `.config` yet would fail.
+    #[cfg(target_os = "linux")]
+    if enabled {
+        if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+            let dir = PathBuf::from(home).join(".config").join("autostart");
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+    }
     let result = if enabled {
         manager.enable()
     } else {
         manager.disable()
     };
     result.map_err(|e| format!("cannot change the login item: {e}"))?;
-    Ok(login_item_enabled(&app))
+    Ok(login_item_enabled(app))
 }
 
 pub fn login_item_enabled(app: &AppHandle) -> bool {
@@ -338,6 +410,13 @@ mod tests {
         assert_eq!(o.dump_panel_text, Some(PathBuf::from("x.txt")));
         assert!(Options::parse(["--nope".to_string()]).is_err());
         assert!(Options::parse(["--dump-panel-text".to_string()]).is_err());
+        let o =
+            Options::parse(["--eval", "settings", "1 + 1", "out.txt"].map(String::from)).unwrap();
+        assert_eq!(
+            o.eval,
+            Some(("settings".into(), "1 + 1".into(), PathBuf::from("out.txt")))
+        );
+        assert!(Options::parse(["--eval", "settings"].map(String::from)).is_err());
     }
 
     #[test]

@@ -180,14 +180,18 @@ pub fn create(app: &AppHandle) -> Option<TrayIcon> {
             .show_menu_on_left_click(false)
             .on_menu_event(|app, event| crate::on_menu(app, event.id().as_ref()))
             .on_tray_icon_event(|tray, event| {
-                tauri_plugin_positioner::on_tray_event(tray.app_handle(), &event);
                 if let TrayIconEvent::Click {
                     button: MouseButton::Left,
                     button_state: MouseButtonState::Up,
+                    rect,
                     ..
                 } = event
                 {
-                    crate::windows::toggle_panel(tray.app_handle());
+                    let under = Some(crate::anchor(&rect));
+                    crate::window(
+                        tray.app_handle(),
+                        crate::host::Command::TogglePanel { under },
+                    );
                 }
             })
             .build(app)

@@ -1,48 +1,202 @@
-//! The app's windows, all showing pages the daemon serves from `ui/` (so the app and a browser
-//! show the same UI): the panel (a small window under the tray icon that hides when it loses
-//! focus), the settings window, and one always-on-top popup per approval request.
+//! The window host process (`paios-app --window-host`, started and stopped by `host`): builds
+//! and shows the app's windows, all showing pages the daemon serves from `ui/` (so the app and a
+//! browser show the same UI): the panel (a small window under the tray icon that hides when it
+//! loses focus), the settings window (with the login item commands), and one always-on-top popup
+//! per approval request. It carries out the app's orders from stdin and reports on stdout how
+//! many windows are visible; the app ends it when none has been for a while, so WebKit's
+//! processes and memory never stay behind in the long-lived app.
 //!
-//! Memory: a hidden panel keeps its WebKit content process alive, so after it has been hidden
-//! for [`panel_keep`] it is destroyed; showing it again builds a new one (loopback, fast).
+//! Never here: the core, the tray, notifications, or a decision about its own lifetime (it exits
+//! when its stdin closes: asked to by the app, or because the app is gone).
 
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use tauri::webview::PageLoadEvent;
-use tauri::{AppHandle, Manager, WebviewUrl, WebviewWindow, WebviewWindowBuilder, WindowEvent};
+use tauri::{
+    AppHandle, Manager, RunEvent, WebviewUrl, WebviewWindow, WebviewWindowBuilder, WindowEvent,
+};
 use tauri_plugin_positioner::{Position, WindowExt};
 
-use crate::AppState;
+use crate::host::{Anchor, Command, Hello, Order, Report};
 
 pub const PANEL: &str = "panel";
 pub const SETTINGS: &str = "settings";
 const POPUP_PREFIX: &str = "approval-";
 
-/// Book-keeping for the panel window.
-#[derive(Default)]
-pub struct PanelState {
-    /// Bumped on every show/hide, so a pending "destroy" can tell it is stale.
-    generation: AtomicU64,
+/// What the window host's handlers share.
+pub struct HostState {
+    hello: Hello,
+    /// Sequence number of the last order carried out (sent back with every count).
+    done: AtomicU64,
+    /// The panel is shown (it is hidden, not destroyed, when it loses focus).
+    panel_shown: AtomicBool,
     /// Set once the panel had focus since it was shown (only then does blur hide it).
-    focused: AtomicBool,
-    /// When the last show was requested (to report how long opening took).
-    show_requested: Mutex<Option<Instant>>,
+    panel_focused: AtomicBool,
+    /// The panel was built and has not finished loading its page yet.
+    panel_loading: AtomicBool,
+    /// Reports go out one line at a time.
+    out: Mutex<std::io::Stdout>,
 }
 
-/// How long a hidden panel keeps its web view (`PAIOS_APP_PANEL_KEEP_S`, default 20 s).
-pub fn panel_keep() -> Duration {
-    std::env::var("PAIOS_APP_PANEL_KEEP_S")
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
-        .unwrap_or(Duration::from_secs(20))
+/// `paios-app --window-host`: read the [`Hello`], then carry out orders until stdin closes.
+pub fn run() -> ExitCode {
+    let mut stdin = std::io::stdin().lock();
+    let mut first = String::new();
+    let hello: Hello = match stdin
+        .read_line(&mut first)
+        .map(|_| serde_json::from_str(&first))
+    {
+        Ok(Ok(hello)) => hello,
+        _ => {
+            eprintln!("paios-app: --window-host is started by paios-app itself");
+            return ExitCode::from(2);
+        }
+    };
+    drop(stdin);
+    let t0 = std::time::Instant::now();
+    let _log_guard = paios::paths::Paths::from_env().ok().and_then(|paths| {
+        let config = paios::config::Config::load(&paths.config_file()).unwrap_or_default();
+        paios::daemon::init_logging(&paths, &config, true).ok()
+    });
+    let app = tauri::Builder::default()
+        .plugin(tauri_plugin_positioner::init())
+        .plugin(tauri_plugin_autostart::Builder::new().build())
+        .invoke_handler(tauri::generate_handler![login_item_get, login_item_set])
+        .setup(move |app| {
+            tracing::debug!(
+                ms = t0.elapsed().as_millis() as u64,
+                "window host: Tauri set up"
+            );
+            app.manage(HostState {
+                hello,
+                done: AtomicU64::new(0),
+                panel_shown: AtomicBool::new(false),
+                panel_focused: AtomicBool::new(false),
+                panel_loading: AtomicBool::new(false),
+                out: Mutex::new(std::io::stdout()),
+            });
+            let handle = app.handle().clone();
+            std::thread::Builder::new()
+                .name("orders".into())
+                .spawn(move || read_orders(handle))?;
+            Ok(())
+        })
+        .build(crate::context());
+    let app = match app {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("paios-app: the window host cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    app.run(|_app, event| {
+        // Closing the last window does not end the host: the app decides when it goes.
+        if let RunEvent::ExitRequested { api, code, .. } = event {
+            if code.is_none() {
+                api.prevent_exit();
+            }
+        }
+    });
+    ExitCode::SUCCESS
+}
+
+fn read_orders(app: AppHandle) {
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        let order: Order = match serde_json::from_str(&line) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(error = %e, "window host: ignoring a bad order");
+                continue;
+            }
+        };
+        let app2 = app.clone();
+        tracing::debug!(seq = order.seq, "window host: order read");
+        let ran = app.run_on_main_thread(move || {
+            tracing::debug!(seq = order.seq, "window host: order run");
+            carry_out(&app2, order.cmd);
+            let state = app2.state::<HostState>();
+            state.done.store(order.seq, Ordering::SeqCst);
+            report_visible(&app2, None);
+        });
+        if ran.is_err() {
+            break;
+        }
+    }
+    // The app closed our stdin (or died): go.
+    app.exit(0);
+}
+
+fn carry_out(app: &AppHandle, cmd: Command) {
+    match cmd {
+        Command::ShowPanel { under } => show_panel(app, under),
+        Command::HidePanel => hide_panel(app),
+        Command::TogglePanel { under } => {
+            if app.state::<HostState>().panel_shown.load(Ordering::SeqCst) {
+                hide_panel(app);
+            } else {
+                show_panel(app, under);
+            }
+        }
+        Command::Settings => show_settings(app),
+        Command::Popup { id } => show_approval_popup(app, &id),
+        Command::ClosePopup { id } => close_approval_popup(app, &id),
+        Command::Eval {
+            window,
+            script,
+            out,
+        } => match app.get_webview_window(&window) {
+            Some(w) => crate::debug::eval_to_file(&w, &script, out),
+            None => tracing::warn!(window, "eval: no such window"),
+        },
+    }
+}
+
+fn send(app: &AppHandle, report: &Report) {
+    let state = app.state::<HostState>();
+    let line = serde_json::to_string(report).expect("reports serialize");
+    let mut out = state.out.lock().unwrap();
+    if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+        // The app is gone; its closed pipe will end the order reader too.
+        tracing::debug!("window host: cannot report");
+    }
+}
+
+/// Tell the app how many windows are visible (`closing`: a window being destroyed right now).
+fn report_visible(app: &AppHandle, closing: Option<&str>) {
+    let state = app.state::<HostState>();
+    let others = app
+        .webview_windows()
+        .keys()
+        .filter(|label| label.as_str() != PANEL && Some(label.as_str()) != closing)
+        .count();
+    let panel = usize::from(state.panel_shown.load(Ordering::SeqCst));
+    send(
+        app,
+        &Report::Visible {
+            seq: state.done.load(Ordering::SeqCst),
+            windows: panel + others,
+        },
+    );
+}
+
+/// Windows other than the panel are destroyed when closed: count them down.
+fn on_destroyed(window: &WebviewWindow) {
+    let app = window.app_handle().clone();
+    let label = window.label().to_string();
+    window.on_window_event(move |event| {
+        if let WindowEvent::Destroyed = event {
+            report_visible(&app, Some(&label));
+        }
+    });
 }
 
 fn url(app: &AppHandle, page: &str) -> Option<WebviewUrl> {
-    let state = app.state::<AppState>();
-    let href = state.backend.page_url(page);
+    let hello = &app.state::<HostState>().hello;
+    let href = format!("{}/{}#token={}", hello.base, page, hello.token);
     match href.parse() {
         Ok(u) => Some(WebviewUrl::External(u)),
         Err(e) => {
@@ -52,31 +206,21 @@ fn url(app: &AppHandle, page: &str) -> Option<WebviewUrl> {
     }
 }
 
-pub fn toggle_panel(app: &AppHandle) {
-    match app.get_webview_window(PANEL) {
-        Some(w) if w.is_visible().unwrap_or(false) => hide_panel(app),
-        _ => show_panel(app),
-    }
-}
-
-pub fn show_panel(app: &AppHandle) {
-    let state = app.state::<AppState>();
-    let panel = &state.panel;
-    panel.generation.fetch_add(1, Ordering::SeqCst);
-    panel.focused.store(false, Ordering::SeqCst);
-    let requested = Instant::now();
-    *panel.show_requested.lock().unwrap() = Some(requested);
+fn show_panel(app: &AppHandle, under: Option<Anchor>) {
+    let state = app.state::<HostState>();
+    state.panel_shown.store(true, Ordering::SeqCst);
+    state.panel_focused.store(false, Ordering::SeqCst);
     if let Some(window) = app.get_webview_window(PANEL) {
-        place(&window);
+        place(&window, under);
         let _ = window.show();
         let _ = window.set_focus();
-        tracing::info!(
-            ms = requested.elapsed().as_millis() as u64,
-            "panel shown (kept web view)"
-        );
+        if !state.panel_loading.load(Ordering::SeqCst) {
+            send(app, &Report::PanelShown);
+        }
         return;
     }
     let Some(url) = url(app, "") else { return };
+    state.panel_loading.store(true, Ordering::SeqCst);
     let built = WebviewWindowBuilder::new(app, PANEL, url)
         .title("PAIOS")
         .inner_size(PANEL_SIZE.0, PANEL_SIZE.1)
@@ -87,63 +231,79 @@ pub fn show_panel(app: &AppHandle) {
         .focused(true)
         .visible(false)
         .on_page_load(|window, payload| {
+            tracing::debug!(event = ?payload.event(), "window host: panel page");
             if payload.event() == PageLoadEvent::Finished {
                 let app = window.app_handle();
-                let state = app.state::<AppState>();
-                if let Some(at) = state.panel.show_requested.lock().unwrap().take() {
-                    tracing::info!(
-                        ms = at.elapsed().as_millis() as u64,
-                        "panel opened (new web view, page loaded)"
-                    );
+                let state = app.state::<HostState>();
+                if state.panel_loading.swap(false, Ordering::SeqCst) {
+                    send(app, &Report::PanelLoaded);
                 }
-                if let Some(path) = &state.options.dump_panel_text {
+                if let Some(path) = &state.hello.dump_panel_text {
                     crate::debug::dump_text_later(window.clone(), path.clone());
                 }
             }
         })
         .build();
+    tracing::debug!("window host: panel web view built");
     match built {
         Ok(window) => {
-            place(&window);
+            place(&window, under);
             let _ = window.show();
             let _ = window.set_focus();
             let app = app.clone();
-            window.on_window_event(move |event| match event {
-                WindowEvent::Focused(true) => {
-                    app.state::<AppState>()
-                        .panel
-                        .focused
-                        .store(true, Ordering::SeqCst);
-                }
-                WindowEvent::Focused(false) => {
-                    let had_focus = app.state::<AppState>().panel.focused.load(Ordering::SeqCst);
-                    if had_focus && !app.state::<AppState>().options.keep_panel_on_blur {
-                        hide_panel(&app);
+            window.on_window_event(move |event| {
+                let state = app.state::<HostState>();
+                match event {
+                    WindowEvent::Focused(true) => state.panel_focused.store(true, Ordering::SeqCst),
+                    WindowEvent::Focused(false) => {
+                        let had_focus = state.panel_focused.load(Ordering::SeqCst);
+                        if had_focus && !state.hello.keep_panel_on_blur {
+                            hide_panel(&app);
+                            report_visible(&app, None);
+                        }
                     }
+                    WindowEvent::CloseRequested { api, .. } => {
+                        // Closing the panel only hides it; the app lives in the tray.
+                        api.prevent_close();
+                        hide_panel(&app);
+                        report_visible(&app, None);
+                    }
+                    _ => {}
                 }
-                WindowEvent::CloseRequested { api, .. } => {
-                    // Closing the panel only hides it; the app lives in the tray.
-                    api.prevent_close();
-                    hide_panel(&app);
-                }
-                _ => {}
             });
         }
-        Err(e) => tracing::error!(error = %e, "cannot open the panel window"),
+        Err(e) => {
+            state.panel_shown.store(false, Ordering::SeqCst);
+            state.panel_loading.store(false, Ordering::SeqCst);
+            tracing::error!(error = %e, "cannot open the panel window");
+        }
     }
 }
 
 const PANEL_SIZE: (f64, f64) = (760.0, 600.0);
 
-/// Under the tray icon where the platform reports its position (after a tray click), else the
-/// top-right corner of the screen — computed from the panel's configured size, because an
-/// unmapped window reports no size yet.
-fn place(window: &WebviewWindow) {
-    if window
-        .move_window_constrained(Position::TrayBottomCenter)
-        .is_ok()
-    {
-        return;
+/// Under the tray icon where the platform reports its position (after a tray click, passed on
+/// by the app), else the top-right corner of the screen — computed from the panel's configured
+/// size, because an unmapped window reports no size yet.
+fn place(window: &WebviewWindow, under: Option<Anchor>) {
+    if let Some(a) = under {
+        let app = window.app_handle();
+        #[allow(clippy::needless_update)]
+        let event = tauri::tray::TrayIconEvent::Enter {
+            id: crate::tray::TRAY_ID.into(),
+            position: tauri::PhysicalPosition::new(a.x, a.y),
+            rect: tauri::Rect {
+                position: tauri::PhysicalPosition::new(a.x, a.y).into(),
+                size: tauri::PhysicalSize::new(a.width, a.height).into(),
+            },
+        };
+        tauri_plugin_positioner::on_tray_event(app, &event);
+        if window
+            .move_window_constrained(Position::TrayBottomCenter)
+            .is_ok()
+        {
+            return;
+        }
     }
     top_right(window, PANEL_SIZE.0);
 }
@@ -183,44 +343,17 @@ fn bottom_right(window: &WebviewWindow, logical_size: (f64, f64)) {
     ));
 }
 
-pub fn hide_panel(app: &AppHandle) {
-    let Some(window) = app.get_webview_window(PANEL) else {
-        return;
-    };
-    let _ = window.hide();
-    let state = app.state::<AppState>();
-    let generation = state.panel.generation.fetch_add(1, Ordering::SeqCst) + 1;
-    let keep = panel_keep();
-    tracing::info!(keep_s = keep.as_secs_f64(), "panel hidden");
-    let app = app.clone();
-    tauri::async_runtime::spawn(async move {
-        tokio::time::sleep(keep).await;
-        let state = app.state::<AppState>();
-        if state.panel.generation.load(Ordering::SeqCst) != generation {
-            return; // shown (or hidden again) since
-        }
-        if let Some(window) = app.get_webview_window(PANEL) {
-            if !window.is_visible().unwrap_or(true) {
-                tracing::info!("panel hidden for a while: releasing its web view");
-                let _ = window.destroy();
-                release_freed_memory();
-            }
-        }
-    });
+fn hide_panel(app: &AppHandle) {
+    app.state::<HostState>()
+        .panel_shown
+        .store(false, Ordering::SeqCst);
+    if let Some(window) = app.get_webview_window(PANEL) {
+        let _ = window.hide();
+        tracing::info!("panel hidden");
+    }
 }
 
-/// Give the heap pages the destroyed web view freed back to the system (glibc keeps them).
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    tauri::async_runtime::spawn(async {
-        // Let GTK finish tearing the window down first.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        // SAFETY: malloc_trim only walks and trims glibc's own arenas.
-        unsafe { libc::malloc_trim(0) };
-    });
-}
-
-pub fn show_settings(app: &AppHandle) {
+fn show_settings(app: &AppHandle) {
     if let Some(window) = app.get_webview_window(SETTINGS) {
         let _ = window.show();
         let _ = window.set_focus();
@@ -229,17 +362,18 @@ pub fn show_settings(app: &AppHandle) {
     let Some(url) = url(app, "settings.html") else {
         return;
     };
-    if let Err(e) = WebviewWindowBuilder::new(app, SETTINGS, url)
+    match WebviewWindowBuilder::new(app, SETTINGS, url)
         .title("PAIOS settings")
         .inner_size(860.0, 720.0)
         .build()
     {
-        tracing::error!(error = %e, "cannot open the settings window");
+        Ok(window) => on_destroyed(&window),
+        Err(e) => tracing::error!(error = %e, "cannot open the settings window"),
     }
 }
 
 /// A small always-on-top window for one approval request.
-pub fn show_approval_popup(app: &AppHandle, id: &str) {
+fn show_approval_popup(app: &AppHandle, id: &str) {
     let label = format!("{POPUP_PREFIX}{}", sanitize(id));
     if let Some(window) = app.get_webview_window(&label) {
         let _ = window.set_focus();
@@ -257,17 +391,34 @@ pub fn show_approval_popup(app: &AppHandle, id: &str) {
     match built {
         Ok(window) => {
             bottom_right(&window, (480.0, 300.0));
+            on_destroyed(&window);
         }
         Err(e) => tracing::error!(error = %e, "cannot open the approval popup"),
     }
 }
 
 /// The request was answered (here, in the panel, from the CLI or by timeout): drop its popup.
-pub fn close_approval_popup(app: &AppHandle, id: &str) {
+fn close_approval_popup(app: &AppHandle, id: &str) {
     let label = format!("{POPUP_PREFIX}{}", sanitize(id));
     if let Some(window) = app.get_webview_window(&label) {
         let _ = window.destroy();
     }
+}
+
+/// Settings page: is the login item on?
+#[tauri::command]
+fn login_item_get(app: AppHandle) -> bool {
+    crate::login_item_enabled(&app)
+}
+
+/// Settings page: turn the login item on or off; answers the new state (and tells the app, so
+/// the tray menu's check mark follows).
+#[tauri::command]
+fn login_item_set(app: AppHandle, enabled: bool) -> Result<bool, String> {
+    let now = crate::set_login_item(&app, enabled)?;
+    tracing::info!(enabled = now, "login item changed");
+    send(&app, &Report::LoginItem { enabled: now });
+    Ok(now)
 }
 
 /// Window labels allow only `a-zA-Z0-9-/:_`.

@@ -1,8 +1,12 @@
 //! The real menu-bar app on a virtual display (Xvfb) with its own D-Bus session bus:
 //! it starts, hosts the core, survives the missing tray host (warning), opens the panel, and the
 //! panel really rendered (the screen is not blank; the web view's DOM holds the key labels).
-//! A second launch forwards its flags to the first (single instance); a hidden panel releases
-//! its WebKit content process; an app started for a home that is already run attaches to it.
+//! The panel's web view lives in the window host child, never in the app; a second launch
+//! forwards its flags to the first (single instance); once the panel has been hidden for the keep
+//! period the window host exits and no WebKit process is left in the app's tree; the panel
+//! reopens and renders; an app started for a home that is already run attaches to it. The
+//! settings page's login item checkbox, clicked inside the app, writes and removes the XDG
+//! autostart entry.
 //!
 //! Needs `Xvfb`, `dbus-daemon` and ImageMagick (`import`, `convert`); a missing one fails the
 //! test with the package to install.
@@ -127,6 +131,26 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
+/// Every descendant of `pid` (children first), with its command name.
+fn descendants(pid: u32) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    let mut queue = vec![pid];
+    while let Some(p) = queue.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let children = read(&task.path().join("children"));
+            for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+                let comm = read(Path::new(&format!("/proc/{child}/comm")));
+                found.push((child, comm.trim().to_string()));
+                queue.push(child);
+            }
+        }
+    }
+    found
+}
+
 /// Direct children of `pid` whose command name starts with `prefix`.
 fn children_named(pid: u32, prefix: &str) -> Vec<u32> {
     let out = Command::new("ps")
@@ -211,6 +235,17 @@ fn app_starts_opens_a_rendered_panel_and_releases_it_when_hidden() {
         text.contains(&format!("daemon pid {pid}")),
         "the panel should show the app's own in-process core (pid {pid}):\n{text}"
     );
+    // The web view is the window host's: the app itself has no WebKit child.
+    let tree = descendants(pid);
+    assert!(
+        children_named(pid, "WebKit").is_empty(),
+        "the app process should host no web view: {tree:?}"
+    );
+    assert!(
+        tree.iter()
+            .any(|(_, comm)| comm.starts_with("WebKitWebProces")),
+        "the window host should have a WebKit content process: {tree:?}"
+    );
     let shot = home.path().join("panel.png");
     desktop.screenshot(&shot);
     let (mean, deviation) = brightness(&shot);
@@ -235,11 +270,15 @@ fn app_starts_opens_a_rendered_panel_and_releases_it_when_hidden() {
         .unwrap();
     assert!(hide.status.success(), "second launch failed: {hide:?}");
     wait_for(
-        "the hidden panel's WebKit content process to go away",
+        "the window host and every WebKit process to go away",
         Duration::from_secs(30),
-        || children_named(pid, "WebKitWebProces").is_empty(),
+        || descendants(pid).iter().all(|(_, comm)| comm == "sleep"),
     );
-    assert!(log().contains("releasing its web view"), "{}", log());
+    wait_for(
+        "the app to log the window host's exit",
+        Duration::from_secs(10),
+        || log().contains("window host exited"),
+    );
 
     // Showing it again builds a new web view that renders the panel again.
     std::fs::remove_file(&dump).unwrap();
@@ -251,6 +290,11 @@ fn app_starts_opens_a_rendered_panel_and_releases_it_when_hidden() {
     wait_for("the reopened panel", Duration::from_secs(60), || {
         read(&dump).contains("daemon pid")
     });
+    assert!(
+        read(&dump).to_lowercase().contains("services"),
+        "the reopened panel did not render:\n{}",
+        read(&dump)
+    );
 
     // An app started for the same home on another session (no single-instance link) must not
     // supervise it a second time: it attaches to the running core as a client.
@@ -287,4 +331,124 @@ fn app_starts_opens_a_rendered_panel_and_releases_it_when_hidden() {
     assert!(term.success());
     let status = app.0.wait().unwrap();
     assert!(status.success(), "exit status {status}; log:\n{}", log());
+}
+
+/// The settings window's "Start PAIOS when I log in" checkbox, clicked in the app's own web view
+/// (through the page's IPC and the capability that allows it), writes the XDG autostart entry and
+/// removes it again. HOME is a temporary folder, so the machine's own login items are untouched.
+#[test]
+fn settings_page_toggles_the_login_item() {
+    let desktop = Desktop::start();
+    let home = tempfile::tempdir().unwrap();
+    let user_home = home.path().join("user");
+    std::fs::create_dir_all(&user_home).unwrap();
+    std::fs::write(home.path().join("paios.toml"), "[api]\nport = 0\n").unwrap();
+    let log_path = home.path().join("app.log");
+    let with_home = |mut c: Command| {
+        c.env("HOME", &user_home)
+            .env("XDG_CONFIG_HOME", user_home.join(".config"))
+            .env("PAIOS_APP_TEST_HOOKS", "1");
+        c
+    };
+    let app = with_home(desktop.app(home.path(), &["--settings"]))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .expect("cannot start paios-app");
+    let mut app = Guard(app);
+    let log = || read(&log_path);
+    let entry = user_home.join(".config/autostart/PAIOS.desktop");
+    assert!(!entry.exists());
+
+    // Run a script in the settings window (through a second launch) and read its result.
+    let mut n = 0;
+    let mut eval = |script: &str| -> String {
+        n += 1;
+        let out = home.path().join(format!("eval-{n}.txt"));
+        let mut launched = Guard(
+            with_home(desktop.app(home.path(), &["--eval", "settings", script]))
+                .arg(&out)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = launched.0.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "a second launch did not hand over to the app"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(status.success(), "second launch failed: {status}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !out.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        read(&out)
+    };
+    let status = "document.querySelector('#login [role=status]')?.textContent ?? ''";
+    // Only once the app has started its window host may a second launch hand over to it.
+    wait_for("the window host", Duration::from_secs(60), || {
+        if let Ok(Some(status)) = app.0.try_wait() {
+            panic!("paios-app exited ({status}):\n{}", log());
+        }
+        log().contains("window host started")
+    });
+    let mut text = String::new();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !text.contains("Start PAIOS when I log in") {
+        if let Ok(Some(status)) = app.0.try_wait() {
+            panic!("paios-app exited ({status}):\n{}", log());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the settings page never showed the login item:\n{text}\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        text = eval("document.body.innerText");
+    }
+    assert_eq!(
+        eval("String(document.getElementById('login-item').checked)"),
+        "false"
+    );
+
+    // Tick it: the autostart entry appears, starting this very binary.
+    eval("document.getElementById('login-item').click(); 'clicked'");
+    wait_for("the autostart entry", Duration::from_secs(20), || {
+        entry.exists()
+    });
+    let desktop_entry = read(&entry);
+    assert!(
+        desktop_entry.contains("Exec=") && desktop_entry.contains("paios-app"),
+        "{desktop_entry}"
+    );
+    wait_for("the page to confirm", Duration::from_secs(10), || {
+        eval(status).contains("PAIOS starts when you log in")
+    });
+    assert_eq!(
+        eval("String(document.getElementById('login-item').checked)"),
+        "true"
+    );
+
+    // Untick it: the entry goes away.
+    eval("document.getElementById('login-item').click(); 'clicked'");
+    wait_for(
+        "the autostart entry to go away",
+        Duration::from_secs(20),
+        || !entry.exists(),
+    );
+    wait_for("the page to confirm", Duration::from_secs(10), || {
+        eval(status).contains("does not start at login")
+    });
+    assert!(
+        log().contains("login item changed in the settings window"),
+        "the app was not told:\n{}",
+        log()
+    );
 }
