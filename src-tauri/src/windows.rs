@@ -288,7 +288,6 @@ const PANEL_SIZE: (f64, f64) = (760.0, 600.0);
 fn place(window: &WebviewWindow, under: Option<Anchor>) {
     if let Some(a) = under {
         let app = window.app_handle();
-        #[allow(clippy::needless_update)]
         let event = tauri::tray::TrayIconEvent::Enter {
             id: crate::tray::TRAY_ID.into(),
             position: tauri::PhysicalPosition::new(a.x, a.y),
