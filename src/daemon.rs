@@ -108,6 +108,11 @@ pub fn watch_config(core: &Core, shutdown: CancellationToken) -> anyhow::Result<
     let file_name = path.file_name().map(|n| n.to_os_string());
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(ev) = res {
+            // Reading the file (as every reload does) is not a change: without this, each
+            // reload would trigger the next one.
+            if ev.kind.is_access() {
+                return;
+            }
             if ev
                 .paths
                 .iter()

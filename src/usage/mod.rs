@@ -168,7 +168,8 @@ fn watch_loop(core: Core, handle: tokio::runtime::Handle) {
             ingest_and_alert(&core, &handle, &config);
         }
         let debounce = Duration::from_millis(config.usage.debounce_ms.max(50));
-        match rx.recv_timeout(Duration::from_millis(500)) {
+        // Idle, this thread wakes only every few seconds (for shutdown and new folders).
+        match rx.recv_timeout(Duration::from_secs(5)) {
             Ok(()) => {
                 // Debounce: wait until the logs have been quiet for `debounce`.
                 while rx.recv_timeout(debounce).is_ok() {
