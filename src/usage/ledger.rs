@@ -607,7 +607,6 @@ impl Work {
 /// which are indexes into its batch's `names`.
 struct Prepared {
     key: i64,
-    bucket: i64,
     ts: i64,
     session: u32,
     model: u32,
@@ -736,7 +735,6 @@ fn read_file(work: &Work, index: usize, prices: &Prices, tx: &mpsc::SyncSender<M
             let model = r.model.as_deref().unwrap_or("unknown");
             let prepared = Prepared {
                 key,
-                bucket: r.ts_ms.div_euclid(BUCKET_MS),
                 ts: r.ts_ms,
                 session: batch.name(session),
                 model: batch.name(model),
@@ -1015,7 +1013,8 @@ impl Names<'_> {
     }
 }
 
-/// Request keys are already hashes: a map on them needs no second hash.
+/// A multiply-mix hasher (as in FxHash) for maps keyed by request keys (already hashes) and by
+/// agg cells (tuples of small ids): far cheaper than SipHash, and nothing here is untrusted.
 #[derive(Default)]
 struct KeyHasher(u64);
 
@@ -1029,8 +1028,6 @@ impl Hasher for KeyHasher {
         }
     }
     fn write_i64(&mut self, v: i64) {
-        // Multiply-mix (as in FxHash): keys that are hashes stay spread, and tuples of small
-        // ids (agg cells) spread too.
         self.0 = (self.0.rotate_left(5) ^ v as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
     }
     fn write_u8(&mut self, v: u8) {
@@ -1047,7 +1044,6 @@ type KeyMap<V> = HashMap<i64, V, std::hash::BuildHasherDefault<KeyHasher>>;
 #[derive(Clone, Copy)]
 struct Entry {
     source: Source,
-    bucket: i64,
     ts: i64,
     session: i64,
     model: i64,
@@ -1083,7 +1079,7 @@ impl AggDeltas {
     fn add(&mut self, e: &Entry, sign: i64) {
         let d = self
             .0
-            .entry((e.source, e.bucket, e.session, e.model))
+            .entry((e.source, e.ts.div_euclid(BUCKET_MS), e.session, e.model))
             .or_insert(AggDelta {
                 last_ts: i64::MIN,
                 ..AggDelta::default()
@@ -1180,7 +1176,6 @@ fn write_all(
                     for p in batch.entries {
                         let entry = Entry {
                             source,
-                            bucket: p.bucket,
                             ts: p.ts,
                             session: ids[p.session as usize],
                             model: ids[p.model as usize],
@@ -1287,7 +1282,6 @@ fn decode(blob: &[u8]) -> Vec<(i64, Entry)> {
             let ts = int(1);
             let entry = Entry {
                 source: Source::from_i64(i64::from(r[32])),
-                bucket: ts.div_euclid(BUCKET_MS),
                 ts,
                 session: int(2),
                 model: int(3),
