@@ -108,7 +108,7 @@ pub fn run(ctx: &Ctx, a: UsageArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `paios bench usage`: ~1 GB of generated Claude Code logs (`PAIOS_BENCH_USAGE_MB` to change
-/// it); `paios usage daily --json` cold, unchanged, and after a one-line append, against
+/// it, `PAIOS_BENCH_USAGE_SHAPE=sessions|uniform` for their shape, see [`bench_logs`]); `paios usage daily --json` cold, unchanged, and after a one-line append, against
 /// `ccusage claude daily --json --offline` on the same tree (cold runs of both interleaved,
 /// `PAIOS_BENCH_ROUNDS` times, default 3; medians). Prints wall time and peak RSS.
 /// `PAIOS_BENCH_USAGE_DIR` keeps the tree in that folder and reuses it on the next run.
@@ -118,6 +118,10 @@ pub fn bench(ctx: &Ctx) -> anyhow::Result<ExitCode> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1024);
+    let shape: bench_logs::Shape = match std::env::var("PAIOS_BENCH_USAGE_SHAPE") {
+        Ok(v) => v.parse().map_err(anyhow::Error::msg)?,
+        Err(_) => bench_logs::Shape::Sessions,
+    };
     let dir = tempfile::Builder::new()
         .prefix("paios-bench-usage-")
         .tempdir()?;
@@ -129,9 +133,9 @@ pub fn bench(ctx: &Ctx) -> anyhow::Result<ExitCode> {
     if kept.is_some() && logs.join("projects").is_dir() {
         eprintln!("reusing the logs in {}", logs.display());
     } else {
-        let (bytes, files, messages) = bench_logs::write_tree(&logs, megabytes << 20)?;
+        let (bytes, files, messages) = bench_logs::write_tree(&logs, megabytes << 20, shape)?;
         eprintln!(
-            "generated {:.0} MB of Claude Code logs ({files} files, {messages} messages) in {:.1}s",
+            "generated {:.0} MB of Claude Code logs, shape {shape:?} ({files} files, {messages} messages) in {:.1}s",
             bytes as f64 / 1048576.0,
             started.elapsed().as_secs_f64()
         );
@@ -307,99 +311,4 @@ fn measure(mut cmd: std::process::Command) -> anyhow::Result<(Measured, serde_js
     ))
 }
 
-/// Claude Code-like logs for the benchmark: per message a user line with a tool result (a few
-/// KB), then one to three assistant lines with the same ids and growing usage.
-mod bench_logs {
-    use std::io::{BufWriter, Write};
-    use std::path::Path;
-
-    struct Rng(u64);
-    impl Rng {
-        fn below(&mut self, n: u64) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0 % n.max(1)
-        }
-    }
-
-    const MODELS: &[&str] = &[
-        "claude-sonnet-4-5-20250929",
-        "claude-opus-4-5-20251101",
-        "claude-haiku-4-5-20251001",
-    ];
-
-    pub fn write_tree(root: &Path, target: u64) -> std::io::Result<(u64, u64, u64)> {
-        let mut rng = Rng(0x9e3779b97f4a7c15);
-        let filler = "lorem ipsum dolor sit amet consectetur ".repeat(400);
-        let (mut bytes, mut files, mut messages) = (0u64, 0u64, 0u64);
-        while bytes < target {
-            let project = root
-                .join("projects")
-                .join(format!("-home-u-proj{}", files % 20));
-            std::fs::create_dir_all(&project)?;
-            let session = format!("5f1c{files:08}-aaaa-bbbb-cccc-{:012}", rng.below(1 << 40));
-            let path = project.join(format!("{session}.jsonl"));
-            let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-            let day = rng.below(90);
-            let per_file = 200 + rng.below(1800);
-            for m in 0..per_file {
-                let ts = format!(
-                    "2026-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-                    8 + day / 30,
-                    1 + day % 28,
-                    (m / 60 / 60) % 24,
-                    (m / 60) % 60,
-                    m % 60,
-                    rng.below(1000)
-                );
-                let result = &filler[..(500 + rng.below(7000)) as usize];
-                let line = format!(
-                    r#"{{"parentUuid":"p{m}","isSidechain":false,"userType":"external","cwd":"/home/u/proj","sessionId":"{session}","version":"2.1.3","gitBranch":"main","type":"user","message":{{"role":"user","content":[{{"tool_use_id":"toolu_{m}","type":"tool_result","content":"{result}","is_error":false}}]}},"uuid":"u{m}","timestamp":"{ts}","toolUseResult":{{"stdout":"{}","stderr":"","interrupted":false}}}}"#,
-                    &result[..result.len() / 2]
-                );
-                out.write_all(line.as_bytes())?;
-                out.write_all(b"\n")?;
-                bytes += line.len() as u64 + 1;
-                let model = MODELS[rng.below(MODELS.len() as u64) as usize];
-                let (input, cw, cr, output) = (
-                    rng.below(3000),
-                    rng.below(20000),
-                    rng.below(150000),
-                    1 + rng.below(3000),
-                );
-                let parts = 1 + rng.below(3);
-                for p in 1..=parts {
-                    let text = &filler[..(200 + rng.below(1200)) as usize];
-                    let line = format!(
-                        r#"{{"parentUuid":"u{m}","isSidechain":false,"userType":"external","cwd":"/home/u/proj","sessionId":"{session}","version":"2.1.3","gitBranch":"main","message":{{"id":"msg_{files}_{m}","type":"message","role":"assistant","model":"{model}","content":[{{"type":"text","text":"{text}"}}],"stop_reason":null,"stop_sequence":null,"usage":{{"input_tokens":{input},"cache_creation_input_tokens":{cw},"cache_read_input_tokens":{cr},"cache_creation":{{"ephemeral_5m_input_tokens":{cw},"ephemeral_1h_input_tokens":0}},"output_tokens":{},"service_tier":"standard"}}}},"requestId":"req_{files}_{m}","type":"assistant","uuid":"a{m}{p}","timestamp":"{ts}"}}"#,
-                        (output * p / parts).max(1)
-                    );
-                    out.write_all(line.as_bytes())?;
-                    out.write_all(b"\n")?;
-                    bytes += line.len() as u64 + 1;
-                }
-                messages += 1;
-            }
-            out.flush()?;
-            files += 1;
-        }
-        Ok((bytes, files, messages))
-    }
-
-    /// Append one new assistant message to the first session file; returns its length.
-    pub fn append_one(root: &Path) -> std::io::Result<usize> {
-        let project = root.join("projects").join("-home-u-proj0");
-        let file = std::fs::read_dir(&project)?
-            .flatten()
-            .map(|e| e.path())
-            .min()
-            .ok_or_else(|| std::io::Error::other("no session file"))?;
-        let line = r#"{"sessionId":"appended","version":"2.1.3","message":{"id":"msg_appended","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[],"usage":{"input_tokens":10,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":20}},"requestId":"req_appended","type":"assistant","timestamp":"2026-11-20T10:00:00.000Z"}"#.to_string() + "\n";
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(file)?
-            .write_all(line.as_bytes())?;
-        Ok(line.len())
-    }
-}
+mod bench_logs;
