@@ -358,7 +358,6 @@ fn write_sessions(root: &Path, target: u64) -> std::io::Result<(u64, u64, u64)> 
                 parent = uuid;
             }
         }
-        drop(emit);
         out.flush()?;
         files += 1;
     }
