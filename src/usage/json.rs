@@ -310,7 +310,19 @@ impl<'a> Reader<'a> {
         let start = self.i;
         let mut escaped = false;
         loop {
-            self.i += string_run(&self.b[self.i..])?;
+            // Keys and short values end within 16 bytes: look there before the general scan.
+            #[cfg(target_arch = "x86_64")]
+            let run = match self.b.get(self.i..self.i + WORD) {
+                Some(chunk) => match first_special(chunk) {
+                    Some(k) if chunk[k] < 0x20 => return Err(Invalid),
+                    Some(k) => k,
+                    None => WORD + string_run(&self.b[self.i + WORD..])?,
+                },
+                None => string_run(&self.b[self.i..])?,
+            };
+            #[cfg(not(target_arch = "x86_64"))]
+            let run = string_run(&self.b[self.i..])?;
+            self.i += run;
             if self.b[self.i] == b'"' {
                 let end = self.i;
                 self.i += 1;
