@@ -248,18 +248,27 @@ fn contains_any(line: &[u8], needles: &[&[u8]]) -> bool {
     needles.iter().any(|n| memmem::find(line, n).is_some())
 }
 
-/// A version must look like a semver (`2.1.0…`); ccusage drops lines whose version does not.
+/// A version must look like a semver (`2.1.0…`: three dot-separated runs of digits, then
+/// anything); ccusage drops lines whose version does not.
 fn is_semver_prefix(v: &str) -> bool {
-    let mut parts = v.splitn(3, '.');
-    let ok =
-        |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    let major = parts.next();
-    let minor = parts.next();
-    let patch = parts.next().map(|p| {
-        let end = p.find(|c: char| !c.is_ascii_digit()).unwrap_or(p.len());
-        &p[..end]
-    });
-    ok(major) && ok(minor) && ok(patch)
+    let b = v.as_bytes();
+    let mut i = 0;
+    for part in 0..3 {
+        let start = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+        if part < 2 {
+            if b.get(i) != Some(&b'.') {
+                return false;
+            }
+            i += 1;
+        }
+    }
+    true
 }
 
 /// Parse one line of a Claude Code session log.
@@ -558,6 +567,42 @@ pub fn parse_codex_candidate<'a>(line: &'a [u8], state: &mut CodexState) -> Line
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn semver_check_agrees_with_its_definition() {
+        // The definition, written plainly: major and minor all digits, patch starting with one.
+        fn by_parts(v: &str) -> bool {
+            let mut parts = v.splitn(3, '.');
+            let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+            let (Some(major), Some(minor), Some(patch)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                return false;
+            };
+            let patch = &patch[..patch
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(patch.len())];
+            digits(major) && digits(minor) && digits(patch)
+        }
+        let alphabet = ['1', '0', '.', 'a', '-', '9'];
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for len in 0..12 {
+            for _ in 0..2000 {
+                let v: String = (0..len)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        alphabet[(state % alphabet.len() as u64) as usize]
+                    })
+                    .collect();
+                assert_eq!(is_semver_prefix(&v), by_parts(&v), "{v:?}");
+            }
+        }
+        assert!(is_semver_prefix("2.0.30"));
+        assert!(is_semver_prefix("1.0.3-beta"));
+        assert!(!is_semver_prefix("2.1"));
+    }
 
     fn claude(line: &str) -> Record<'_> {
         match parse_claude_line(line.as_bytes()) {
