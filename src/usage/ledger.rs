@@ -38,7 +38,7 @@ use super::parse::{self, CodexState, Line, Record};
 use super::prices::Prices;
 
 /// Bump when the schema or the meaning of stored rows changes: the ledger then rebuilds.
-const SCHEMA_VERSION: &str = "4";
+const SCHEMA_VERSION: &str = "5";
 /// Lines longer than this are counted and skipped without being held in memory.
 pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 /// Files at least this large are mapped rather than read when mapping is on.
@@ -154,16 +154,34 @@ pub struct Ledger {
     map_files: bool,
 }
 
-/// A 64-bit FNV-1a hash of `parts` (each prefixed with its length). Keys and file identities
-/// are stored, so the hash must never change between builds (std's `DefaultHasher` may).
+/// A 64-bit hash of `parts` (each prefixed with its length), eight bytes at a step, with a
+/// final avalanche (so the top byte, which picks a key's shard, depends on every input bit).
+/// Keys and file identities are stored, so the hash must never change between builds (std's
+/// `DefaultHasher` may); changing it means bumping [`SCHEMA_VERSION`], so that ledgers rebuild.
 fn hash_of(parts: &[&[u8]]) -> i64 {
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    // Each step is a bijection of `h` for a given word, so inputs of one length that differ
+    // in a single word never collide.
+    let mut mix = |word: u64| h = (h ^ word).wrapping_mul(K).rotate_left(29);
     for p in parts {
-        for &b in (p.len() as u64).to_le_bytes().iter().chain(p.iter()) {
-            h = (h ^ u64::from(b)).wrapping_mul(PRIME);
+        mix(p.len() as u64);
+        let mut words = p.chunks_exact(8);
+        for w in &mut words {
+            mix(u64::from_le_bytes(w.try_into().unwrap_or([0; 8])));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            mix(u64::from_le_bytes(last));
         }
     }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b53f_e1a8_5ec3);
+    h ^= h >> 33;
     h as i64
 }
 
@@ -198,7 +216,7 @@ impl Ledger {
         )
         .map_err(db_err)?;
         conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;
+            "PRAGMA page_size=65536; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;
              PRAGMA cache_size=-16000; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0;
              CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS alerts_sent(key TEXT PRIMARY KEY, at TEXT NOT NULL);",
@@ -1140,10 +1158,9 @@ fn write_all(
         .clamp(1, 4)
         .min(plan.len());
     let (sender, receiver) = mpsc::sync_channel::<Msg>(8);
-    let mut done_files: Vec<Option<FileDone>> = (0..plan.len()).map(|_| None).collect();
     let mut failure: Option<rusqlite::Error> = None;
-    // Every request read in this run, by key, with its largest usage.
-    let mut pending: KeyMap<Entry> = KeyMap::default();
+    // Every request read in this run, by shard and key, with its largest usage.
+    let mut pending: Vec<KeyMap<Entry>> = (0..SHARDS).map(|_| KeyMap::default()).collect();
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let sender = sender.clone();
@@ -1182,7 +1199,7 @@ fn write_all(
                             tokens: p.tokens,
                             cost: p.cost,
                         };
-                        match pending.entry(p.key) {
+                        match pending[shard_of(p.key)].entry(p.key) {
                             std::collections::hash_map::Entry::Occupied(mut o) => {
                                 if entry.total() > o.get().total() {
                                     o.insert(entry);
@@ -1195,10 +1212,8 @@ fn write_all(
                     }
                     Ok(())
                 })(),
-                Msg::Done(index, done) => {
-                    done_files[index] = Some(done);
-                    Ok(())
-                }
+                // Written while the readers work (the transaction makes it all or nothing).
+                Msg::Done(index, done) => record_file(tx, &plan[index], &done, stats),
             };
             if let Err(e) = result {
                 failure = Some(e);
@@ -1209,35 +1224,42 @@ fn write_all(
         return Err(e);
     }
     write_entries(tx, pending, fresh)?;
-    for (work, done) in plan.iter().zip(done_files) {
-        let Some(done) = done else { continue };
-        stats.bytes_read += done.bytes_read;
-        stats.lines_parsed += done.lines_parsed;
-        stats.malformed_lines += done.malformed;
-        stats.oversized_lines += done.oversized;
-        let state = match work.source {
-            Source::Codex => Some(serde_json::to_string(&done.codex).unwrap_or_default()),
-            Source::Claude => None,
-        };
-        tx.execute(
-            "INSERT INTO files(id, path, source, dev, ino, offset, head_len, head_hash, state, missing)
-             VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0)
-             ON CONFLICT(path) DO UPDATE SET dev = excluded.dev, ino = excluded.ino,
-               offset = excluded.offset, head_len = excluded.head_len,
-               head_hash = excluded.head_hash, state = excluded.state, missing = 0",
-            params![
-                work.id,
-                work.path.to_string_lossy(),
-                work.source as i64,
-                work.dev,
-                work.ino,
-                done.end as i64,
-                done.head_len as i64,
-                done.head_hash,
-                state
-            ],
-        )?;
-    }
+    Ok(())
+}
+
+/// Record how far a file was read (its row in `files`), and its counts in `stats`.
+fn record_file(
+    tx: &rusqlite::Transaction,
+    work: &Work,
+    done: &FileDone,
+    stats: &mut IngestStats,
+) -> rusqlite::Result<()> {
+    stats.bytes_read += done.bytes_read;
+    stats.lines_parsed += done.lines_parsed;
+    stats.malformed_lines += done.malformed;
+    stats.oversized_lines += done.oversized;
+    let state = match work.source {
+        Source::Codex => Some(serde_json::to_string(&done.codex).unwrap_or_default()),
+        Source::Claude => None,
+    };
+    tx.execute(
+        "INSERT INTO files(id, path, source, dev, ino, offset, head_len, head_hash, state, missing)
+         VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0)
+         ON CONFLICT(path) DO UPDATE SET dev = excluded.dev, ino = excluded.ino,
+           offset = excluded.offset, head_len = excluded.head_len,
+           head_hash = excluded.head_hash, state = excluded.state, missing = 0",
+        params![
+            work.id,
+            work.path.to_string_lossy(),
+            work.source as i64,
+            work.dev,
+            work.ino,
+            done.end as i64,
+            done.head_len as i64,
+            done.head_hash,
+            state
+        ],
+    )?;
     Ok(())
 }
 
@@ -1337,17 +1359,13 @@ type ShardsWritten = (AggDeltas, Vec<(usize, Vec<u8>)>);
 /// Store the requests read in this run and bring `agg` up to date with them.
 fn write_entries(
     tx: &rusqlite::Transaction,
-    pending: KeyMap<Entry>,
+    pending: Vec<KeyMap<Entry>>,
     fresh: bool,
 ) -> rusqlite::Result<()> {
-    let mut shards: Vec<Vec<(i64, Entry)>> = (0..SHARDS).map(|_| Vec::new()).collect();
-    for (key, e) in pending {
-        shards[shard_of(key)].push((key, e));
-    }
     // What each touched shard holds now (nothing on a fresh ledger).
     let mut load = tx.prepare("SELECT data FROM entries WHERE shard = ?1")?;
     let mut work = Vec::new();
-    for (shard, new) in shards.into_iter().enumerate() {
+    for (shard, new) in pending.into_iter().enumerate() {
         if new.is_empty() {
             continue;
         }
@@ -1379,7 +1397,8 @@ fn write_entries(
                 scope.spawn(move || {
                     let mut deltas = AggDeltas::default();
                     let mut blobs = Vec::with_capacity(part.len());
-                    for (shard, mut new, stored) in part {
+                    for (shard, new, stored) in part {
+                        let mut new: Vec<(i64, Entry)> = new.into_iter().collect();
                         new.sort_unstable_by_key(|(key, _)| *key);
                         let merged = merge(stored, new, &mut deltas);
                         let mut blob = Vec::new();
@@ -1492,15 +1511,21 @@ mod tests {
 
     #[test]
     fn stored_hashes_are_stable() {
-        // Fixed values: a change here would make every ledger count old messages again.
-        assert_eq!(hash_of(&[]), 0xcbf2_9ce4_8422_2325_u64 as i64);
+        // Fixed values, computed independently: a change here needs a SCHEMA_VERSION bump, or
+        // every ledger would count old messages again.
+        assert_eq!(hash_of(&[]), 0xd8f9_afb3_6db0_d9af_u64 as i64);
+        assert_eq!(hash_of(&[b"a"]), 0x0592_c3f4_96c3_429f_u64 as i64);
         assert_eq!(
-            hash_of(&[b"msg_1", b"req_1"]),
-            hash_of(&[b"msg_1", b"req_1"])
+            hash_of(&[b"msg_01fJO11UqBxhEIxFmB9MAm8D", b"req_011C"]),
+            0x7619_32e3_a338_fa51_u64 as i64
         );
         assert_ne!(hash_of(&[b"ab", b"c"]), hash_of(&[b"a", b"bc"]));
-        // FNV-1a of the 8-byte length 1 then "a", computed independently.
-        assert_eq!(hash_of(&[b"a"]), 0x529a_4ddc_8ff5_6bbf_u64 as i64);
+        assert_ne!(hash_of(&[b"a"]), hash_of(&[b"a\0"]));
+        // Keys that differ in one byte differ in the byte that picks their shard, mostly.
+        let shards: HashSet<usize> = (0..1000u32)
+            .map(|n| shard_of(hash_of(&[format!("msg_{n:05}").as_bytes()])))
+            .collect();
+        assert!(shards.len() > 240, "{} shards used", shards.len());
     }
 
     #[test]
