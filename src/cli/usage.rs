@@ -262,6 +262,8 @@ fn warm_page_cache(dir: &std::path::Path) -> std::io::Result<u64> {
 #[derive(Clone, Copy)]
 struct Measured {
     wall: std::time::Duration,
+    /// User plus system CPU time of the process and its children.
+    cpu: std::time::Duration,
     max_rss_kb: i64,
 }
 
@@ -273,13 +275,14 @@ fn median(runs: &mut [Measured]) -> Measured {
 
 fn report_line(what: &str, m: &Measured) {
     println!(
-        "{what}: {:.3}s wall, peak RSS {:.1} MB",
+        "{what}: {:.3}s wall, {:.3}s CPU, peak RSS {:.1} MB",
         m.wall.as_secs_f64(),
+        m.cpu.as_secs_f64(),
         m.max_rss_kb as f64 / 1024.0
     );
 }
 
-/// Run to completion; wall time and the peak RSS of it and its children (wait4).
+/// Run to completion; wall time, and the CPU time and peak RSS of it and its children (wait4).
 fn measure(mut cmd: std::process::Command) -> anyhow::Result<(Measured, serde_json::Value)> {
     use std::io::Read;
     let start = std::time::Instant::now();
@@ -305,6 +308,10 @@ fn measure(mut cmd: std::process::Command) -> anyhow::Result<(Measured, serde_js
     Ok((
         Measured {
             wall,
+            cpu: [usage.ru_utime, usage.ru_stime]
+                .iter()
+                .map(|t| std::time::Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000))
+                .sum(),
             max_rss_kb: usage.ru_maxrss,
         },
         json,
