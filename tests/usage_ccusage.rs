@@ -151,3 +151,57 @@ fn codex_daily_totals_equal_ccusage() {
     );
     assert_same(&ours, &theirs, "costUSD");
 }
+
+/// The benchmark's own generated trees (both shapes) count the same in paios and ccusage, so
+/// the figures `paios bench usage` prints compare equal work.
+#[test]
+fn the_benchmark_trees_count_the_same_in_both_tools() {
+    ccusage();
+    for shape in ["sessions", "uniform"] {
+        let home = TestHome::new();
+        let out = home
+            .paios()
+            .args(["bench", "usage"])
+            .env("PAIOS_BENCH_USAGE_MB", "3")
+            .env("PAIOS_BENCH_ROUNDS", "1")
+            .env("PAIOS_BENCH_USAGE_SHAPE", shape)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "bench usage ({shape}) failed: {}\n{stdout}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // totals: paios N tokens $C (cold: N0 tokens), ccusage M tokens $D
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with("totals: "))
+            .unwrap_or_else(|| panic!("no totals line in:\n{stdout}"));
+        let numbers: Vec<f64> = line
+            .split([' ', '$', '(', ')', ','])
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        let [after_append, cost, cold, theirs, their_cost] = numbers[..] else {
+            panic!("unexpected totals line: {line}");
+        };
+        assert!(cold > 1e6, "{shape}: too few tokens counted: {line}");
+        assert_eq!(cold, theirs, "{shape}: {line}");
+        // The appended message (10 input, 20 output tokens) is counted after the rerun.
+        assert_eq!(after_append, cold + 30.0, "{shape}: {line}");
+        // Costs are printed to the cent; the appended message costs a fraction of one.
+        assert!((cost - their_cost).abs() < 0.015, "{shape}: {line}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "shape {}",
+                if shape == "sessions" {
+                    "Sessions"
+                } else {
+                    "Uniform"
+                }
+            )),
+            "{stderr}"
+        );
+    }
+}
