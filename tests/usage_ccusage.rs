@@ -152,12 +152,16 @@ fn codex_daily_totals_equal_ccusage() {
     assert_same(&ours, &theirs, "costUSD");
 }
 
-/// The benchmark's own generated trees (both shapes) count the same in paios and ccusage, so
+/// The benchmark's own generated trees (every shape) count the same in paios and ccusage, so
 /// the figures `paios bench usage` prints compare equal work.
 #[test]
 fn the_benchmark_trees_count_the_same_in_both_tools() {
     ccusage();
-    for shape in ["sessions", "uniform"] {
+    for (shape, name) in [
+        ("sessions", "Sessions"),
+        ("dense", "Dense"),
+        ("uniform", "Uniform"),
+    ] {
         let home = TestHome::new();
         let out = home
             .paios()
@@ -192,16 +196,6 @@ fn the_benchmark_trees_count_the_same_in_both_tools() {
         // Costs are printed to the cent; the appended message costs a fraction of one.
         assert!((cost - their_cost).abs() < 0.015, "{shape}: {line}");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            stderr.contains(&format!(
-                "shape {}",
-                if shape == "sessions" {
-                    "Sessions"
-                } else {
-                    "Uniform"
-                }
-            )),
-            "{stderr}"
-        );
+        assert!(stderr.contains(&format!("shape {name}")), "{stderr}");
     }
 }

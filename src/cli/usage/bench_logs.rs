@@ -1,4 +1,4 @@
-//! Generated Claude Code logs for `paios bench usage`. Two shapes:
+//! Generated Claude Code logs for `paios bench usage`. Three shapes:
 //!
 //! - `sessions` (the default): what Claude Code writes during agentic work. A turn is a prompt
 //!   line, then one to eight API requests; each request is logged as one line per content block
@@ -6,10 +6,14 @@
 //!   each tool call is answered by a tool-result line (mostly under 2 KB, a tenth of them 8-40 KB
 //!   of file contents or command output, with the escapes such text has). Ids are UUIDs and
 //!   Anthropic-style ids; there are summary, system and file-history lines that carry no usage.
+//! - `dense`: the same sessions with short tool results only (80% under 1 KB, the rest under
+//!   4 KB), so about twice the messages per MB. It is the closest to the workload behind the
+//!   issue's reference figure for ccusage (522 MB in 3.4 s, 403 MB peak): ccusage spends about
+//!   3.4 ms and 0.3 MB of memory per MB of these logs here, 1.8 ms and 0.17 MB on `sessions`.
 //! - `uniform`: the first generator: a 0.5-7.5 KB tool result and one to three assistant lines
 //!   of plain words per message, fewer and longer lines. Kept so figures stay comparable.
 //!
-//! Both are deterministic (a fixed xorshift seed), so runs on one machine read the same tree.
+//! All are deterministic (a fixed xorshift seed), so runs on one machine read the same tree.
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -53,6 +57,7 @@ impl Rng {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shape {
     Sessions,
+    Dense,
     Uniform,
 }
 
@@ -61,9 +66,10 @@ impl std::str::FromStr for Shape {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "sessions" => Ok(Shape::Sessions),
+            "dense" => Ok(Shape::Dense),
             "uniform" => Ok(Shape::Uniform),
             other => Err(format!(
-                "unknown log shape {other:?} (expected sessions or uniform)"
+                "unknown log shape {other:?} (expected sessions, dense or uniform)"
             )),
         }
     }
@@ -72,7 +78,8 @@ impl std::str::FromStr for Shape {
 /// Write about `target` bytes of logs under `root/projects`; returns (bytes, files, messages).
 pub fn write_tree(root: &Path, target: u64, shape: Shape) -> std::io::Result<(u64, u64, u64)> {
     match shape {
-        Shape::Sessions => write_sessions(root, target),
+        Shape::Sessions => write_sessions(root, target, false),
+        Shape::Dense => write_sessions(root, target, true),
         Shape::Uniform => write_uniform(root, target),
     }
 }
@@ -157,7 +164,13 @@ fn prose(rng: &mut Rng, min: usize, spread: u64) -> String {
 }
 
 /// A tool result's size: mostly small, a tenth large (file contents, build output).
-fn result_len(rng: &mut Rng) -> (usize, u64) {
+fn result_len(rng: &mut Rng, short: bool) -> (usize, u64) {
+    if short {
+        return match rng.below(100) {
+            0..80 => (80, 900),
+            _ => (1000, 3000),
+        };
+    }
     match rng.below(100) {
         0..60 => (80, 900),
         60..90 => (1000, 6000),
@@ -165,7 +178,11 @@ fn result_len(rng: &mut Rng) -> (usize, u64) {
     }
 }
 
-fn write_sessions(root: &Path, target: u64) -> std::io::Result<(u64, u64, u64)> {
+fn write_sessions(
+    root: &Path,
+    target: u64,
+    short_results: bool,
+) -> std::io::Result<(u64, u64, u64)> {
     let mut rng = Rng(0x9e3779b97f4a7c15);
     let (mut bytes, mut files, mut messages) = (0u64, 0u64, 0u64);
     while bytes < target {
@@ -323,7 +340,7 @@ fn write_sessions(root: &Path, target: u64) -> std::io::Result<(u64, u64, u64)> 
                 messages += 1;
                 for (tool_id, name) in tools {
                     let uuid = rng.uuid();
-                    let (min, spread) = result_len(&mut rng);
+                    let (min, spread) = result_len(&mut rng, short_results);
                     let text = code_text(&mut rng, min, spread);
                     let len = text.len();
                     let result = match name {
