@@ -1,11 +1,15 @@
 //! The window host, seen from the app: every web view of the app (panel, settings window,
 //! approval popups) lives in a child process — this same binary started with `--window-host` —
 //! so the long-lived app process (tray, core, feed, notifications) never creates a WebKit
-//! context. The child is started on the first window request and told to exit once it has shown
-//! no window for [`keep`]; its WebKit helper processes (web content, network) go with it.
+//! context. The child is told to exit once it has shown no window for [`keep`]; its WebKit helper
+//! processes (web content, network) go with it. Each child is started ahead of need, with the
+//! app and again when the previous one exits, as a *spare*: it loads its libraries and waits,
+//! connected to nothing, until a window is wanted (about 50 MB RSS, 12 MB of it its own, no
+//! CPU), so opening a window does not wait for the dynamic loader.
 //!
-//! Owns: starting, commanding and stopping the child, the keep period, and the panel's open
-//! timings (measured here, from the request to the child's report, child start included).
+//! Owns: starting, commanding and stopping the child and its spare, the keep period, and the
+//! panel's open timings (measured here, from the request to the child's report, child start
+//! included).
 //! Never: builds a window itself, or lets a window outlive the keep period by more than the
 //! child's exit.
 //!
@@ -28,12 +32,14 @@ use tokio::sync::{mpsc, oneshot};
 /// The hidden flag that turns `paios-app` into the window host.
 pub const FLAG: &str = "--window-host";
 
-/// `GDK_GL` as the user had it, for the window host (WebKit may draw with GL there).
+/// `GDK_GL` as the user had it, passed on to the window host if set (otherwise the window host
+/// inherits this process's `disable`: WebKit draws its pages on the CPU there).
 static USER_GDK_GL: std::sync::OnceLock<Option<std::ffi::OsString>> = std::sync::OnceLock::new();
 
 /// The app process draws nothing with GL (its windows live in the window host), but GTK probes
 /// GL when it opens the display, which loads the GL driver (with Mesa's llvmpipe, ~50 MB of
-/// RSS for the app's whole life). `GDK_GL=disable` skips that probe in this process only.
+/// RSS for the app's whole life). `GDK_GL=disable` skips that probe here and, unless the user
+/// set `GDK_GL`, in the window host.
 ///
 /// Call first thing in `main`, before any thread exists.
 pub fn keep_gl_out_of_this_process() {
@@ -175,6 +181,41 @@ impl WindowHost {
     }
 }
 
+/// A window host started ahead of need: it has loaded its libraries and waits for its [`Hello`],
+/// having opened no display and created no web view. Loading a WebKit-linked binary takes a
+/// fresh process tens of milliseconds of symbol binding, and that would otherwise be paid
+/// between the click and the panel. Costs one idle process (no CPU: it sleeps in a read).
+struct Spare {
+    child: Child,
+    pid: u32,
+}
+
+impl Spare {
+    fn spawn() -> anyhow::Result<Spare> {
+        let exe = std::env::current_exe()?;
+        let mut command = tokio::process::Command::new(exe);
+        // The user's GDK_GL, else the app's `disable`: WebKit draws the windows on the CPU
+        // (see `windows`), so GTK's GL probe would only load the GL driver for nothing.
+        if let Some(Some(value)) = USER_GDK_GL.get() {
+            command.env("GDK_GL", value);
+        }
+        let child = command
+            .arg(FLAG)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()?;
+        let pid = child.id().unwrap_or(0);
+        Ok(Spare { child, pid })
+    }
+
+    /// Still waiting (it may have been killed meanwhile).
+    fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
 struct Running {
     child: Child,
     stdin: ChildStdin,
@@ -184,23 +225,20 @@ struct Running {
 }
 
 impl Running {
-    async fn spawn(hello: &Hello) -> anyhow::Result<Running> {
-        let exe = std::env::current_exe()?;
-        let mut command = tokio::process::Command::new(exe);
-        match USER_GDK_GL.get() {
-            Some(Some(value)) => command.env("GDK_GL", value),
-            _ => command.env_remove("GDK_GL"),
+    /// Hand the [`Hello`] to a spare host (or to one started now, if there is none).
+    async fn start(spare: Option<Spare>, hello: &Hello) -> anyhow::Result<Running> {
+        let Spare { mut child, pid } = match spare {
+            Some(mut spare) => {
+                if spare.alive() {
+                    spare
+                } else {
+                    Spare::spawn()?
+                }
+            }
+            None => Spare::spawn()?,
         };
-        let mut child = command
-            .arg(FLAG)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()?;
         let mut stdin = child.stdin.take().expect("piped stdin");
         let stdout = child.stdout.take().expect("piped stdout");
-        let pid = child.id().unwrap_or(0);
         let mut line = serde_json::to_string(hello)?;
         line.push('\n');
         stdin.write_all(line.as_bytes()).await?;
@@ -245,9 +283,25 @@ impl Running {
     }
 }
 
+/// A spare window host for the next window, or none if it cannot be started (the next window
+/// then starts its own).
+fn spare_host() -> Option<Spare> {
+    match Spare::spawn() {
+        Ok(spare) => {
+            tracing::debug!(pid = spare.pid, "spare window host started");
+            Some(spare)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot start a spare window host");
+            None
+        }
+    }
+}
+
 /// The one task that owns the child: orders in, reports out, the keep timer.
 async fn manage(app: AppHandle, hello: Hello, mut rx: mpsc::UnboundedReceiver<Msg>) {
     let mut running: Option<Running> = None;
+    let mut spare = spare_host();
     let mut seq = 0u64;
     let mut idle_until: Option<tokio::time::Instant> = None;
     let mut panel_requested: Option<Instant> = None;
@@ -269,6 +323,7 @@ async fn manage(app: AppHandle, hello: Hello, mut rx: mpsc::UnboundedReceiver<Ms
                 let cmd = match msg {
                     Some(Msg::Cmd(cmd)) => cmd,
                     Some(Msg::Quit(done)) => {
+                        drop(spare.take());
                         if let Some(r) = running.take() {
                             r.stop().await;
                         }
@@ -277,11 +332,13 @@ async fn manage(app: AppHandle, hello: Hello, mut rx: mpsc::UnboundedReceiver<Ms
                     }
                     None => break,
                 };
+                // Timed from here: starting the window host is part of opening the panel.
+                let received = Instant::now();
                 if running.is_none() {
                     if !cmd.opens_a_window() {
                         continue;
                     }
-                    match Running::spawn(&hello).await {
+                    match Running::start(spare.take(), &hello).await {
                         Ok(r) => {
                             tracing::info!(pid = r.pid, "window host started");
                             running = Some(r);
@@ -293,7 +350,7 @@ async fn manage(app: AppHandle, hello: Hello, mut rx: mpsc::UnboundedReceiver<Ms
                     }
                 }
                 if cmd.may_show_panel() {
-                    panel_requested = Some(Instant::now());
+                    panel_requested = Some(received);
                 }
                 seq += 1;
                 idle_until = None;
@@ -303,6 +360,7 @@ async fn manage(app: AppHandle, hello: Hello, mut rx: mpsc::UnboundedReceiver<Ms
                     if let Some(r) = running.take() {
                         r.stop().await;
                     }
+                    spare = spare_host();
                 }
             }
             line = report => match line {
@@ -342,6 +400,7 @@ async fn manage(app: AppHandle, hello: Hello, mut rx: mpsc::UnboundedReceiver<Ms
                     }
                     idle_until = None;
                     panel_requested = None;
+                    spare = spare_host();
                 }
             },
             () = idle => {
@@ -349,6 +408,7 @@ async fn manage(app: AppHandle, hello: Hello, mut rx: mpsc::UnboundedReceiver<Ms
                 if let Some(r) = running.take() {
                     r.stop().await;
                 }
+                spare = spare_host();
             }
         }
     }

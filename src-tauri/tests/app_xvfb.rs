@@ -3,8 +3,9 @@
 //! panel really rendered (the screen is not blank; the web view's DOM holds the key labels).
 //! The panel's web view lives in the window host child, never in the app; a second launch
 //! forwards its flags to the first (single instance); once the panel has been hidden for the keep
-//! period the window host exits and no WebKit process is left in the app's tree; the panel
-//! reopens and renders; an app started for a home that is already run attaches to it. The
+//! period the window host exits and no WebKit process is left in the app's tree, only a spare
+//! window host that has connected to nothing; the panel reopens in that spare and renders (text
+//! and screenshot again); an app started for a home that is already run attaches to it. The
 //! settings page's login item checkbox, clicked inside the app, writes and removes the XDG
 //! autostart entry.
 //!
@@ -269,18 +270,52 @@ fn app_starts_opens_a_rendered_panel_and_releases_it_when_hidden() {
         .output()
         .unwrap();
     assert!(hide.status.success(), "second launch failed: {hide:?}");
+    let first_host = children_named(pid, "paios-app");
+    assert_eq!(
+        first_host.len(),
+        1,
+        "one window host: {:?}",
+        descendants(pid)
+    );
     wait_for(
         "the window host and every WebKit process to go away",
         Duration::from_secs(30),
-        || descendants(pid).iter().all(|(_, comm)| comm == "sleep"),
+        || {
+            let tree = descendants(pid);
+            !tree.iter().any(|(p, _)| first_host.contains(p))
+                && !tree.iter().any(|(_, comm)| comm.starts_with("WebKit"))
+        },
     );
     wait_for(
         "the app to log the window host's exit",
         Duration::from_secs(10),
         || log().contains("window host exited"),
     );
+    // What stays is the service and a spare window host for the next window: loaded, waiting,
+    // without a display connection or a child of its own.
+    let mut spare = Vec::new();
+    wait_for("a spare window host", Duration::from_secs(10), || {
+        spare = children_named(pid, "paios-app");
+        spare.len() == 1
+    });
+    let spare = spare[0];
+    let tree = descendants(pid);
+    assert!(
+        tree.iter().all(|(p, comm)| comm == "sleep" || *p == spare),
+        "only the service and the spare host should be left: {tree:?}"
+    );
+    let sockets: Vec<_> = std::fs::read_dir(format!("/proc/{spare}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter(|target| target.to_string_lossy().starts_with("socket:"))
+        .collect();
+    assert!(
+        sockets.is_empty(),
+        "the spare host should have connected to nothing (display, bus): {sockets:?}"
+    );
 
-    // Showing it again builds a new web view that renders the panel again.
+    // Showing it again builds a new web view, in the spare host, that renders the panel again.
     std::fs::remove_file(&dump).unwrap();
     let show = desktop
         .app(home.path(), &["--show-panel"])
@@ -294,6 +329,19 @@ fn app_starts_opens_a_rendered_panel_and_releases_it_when_hidden() {
         read(&dump).to_lowercase().contains("services"),
         "the reopened panel did not render:\n{}",
         read(&dump)
+    );
+    assert!(
+        children_named(spare, "WebKitWebProces").len() == 1,
+        "the reopened panel should live in the spare host {spare}: {:?}",
+        descendants(pid)
+    );
+    let shot = home.path().join("reopened.png");
+    desktop.screenshot(&shot);
+    let (mean, deviation) = brightness(&shot);
+    assert!(
+        mean > 0.15 && deviation > 0.1,
+        "the reopened panel looks blank (mean {mean:.3}, deviation {deviation:.3}); log:\n{}",
+        log()
     );
 
     // An app started for the same home on another session (no single-instance link) must not
