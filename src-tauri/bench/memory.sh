@@ -5,12 +5,14 @@
 #
 # Runs the app on a virtual display (Xvfb) with its own session bus and a throw-away PAIOS_HOME,
 # then prints RSS and PSS of the whole process tree — the app, its window host (the child process
-# that holds every web view) and the window host's WebKit helpers; supervised services excluded —
+# that holds every web view) or the spare one waiting for the next window, and the window host's
+# WebKit helpers; supervised services excluded —
 # one line per process, and the tree's CPU use while idle (from the kernel's per-thread run time,
 # over 30 s): with the panel open, and after it has been hidden for a minute (the window host
 # exits PAIOS_APP_PANEL_KEEP_S after its last window was hidden, default 20 s). Then how fast the
-# panel reopens: after that minute (a new window host) and right after hiding (kept web view).
-# Figures only; nothing is asserted.
+# panel reopens: after that minute (a new window host) and right after hiding (kept web view);
+# then COLD_RUNS (default 10) more cold reopens, each after the window host has exited, with a
+# 1 s keep period (an app of its own), as p50 and max. Figures only; nothing is asserted.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 app="${1:-${CARGO_TARGET_DIR:-$here/../target}/debug/paios-app}"
@@ -88,3 +90,23 @@ echo "reopen after a minute (new window host, page loaded): $(ms 'panel opened' 
 "$app" --hide-panel; sleep 0.5; "$app" --show-panel; sleep 0.5
 echo "reopen right after hiding (kept web view): $(ms 'panel shown' tail) ms"
 echo "first open (app just started, page loaded): $(ms 'panel opened' head) ms"
+
+# Cold reopens: a fresh app with a 1 s keep period, so each show needs a new window host.
+kill "$app_pid"; wait "$app_pid" 2>/dev/null || true
+PAIOS_APP_PANEL_KEEP_S=1 "$app" --open-panel --keep-panel-on-blur >"$work/app.log" 2>&1 &
+app_pid=$!
+until grep -q 'panel opened' "$work/app.log"; do sleep 0.2; kill -0 "$app_pid" || { cat "$work/app.log"; exit 1; }; done
+runs=()
+for _ in $(seq "${COLD_RUNS:-10}"); do
+  exited=$(grep -c 'window host exited' "$work/app.log" || true)
+  "$app" --hide-panel
+  until [ "$(grep -c 'window host exited' "$work/app.log")" -gt "$exited" ]; do sleep 0.1; done
+  sleep 2
+  opened=$(grep -c 'panel opened' "$work/app.log" || true)
+  "$app" --show-panel
+  until [ "$(grep -c 'panel opened' "$work/app.log")" -gt "$opened" ]; do sleep 0.1; done
+  runs+=("$(ms 'panel opened' tail)")
+done
+sorted=($(printf '%s\n' "${runs[@]}" | sort -n))
+echo "cold reopens (new window host, page loaded), ms: ${runs[*]}"
+echo "  p50 ${sorted[$(( (${#sorted[@]} - 1) / 2 ))]} ms, max ${sorted[-1]} ms"
