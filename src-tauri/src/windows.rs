@@ -40,6 +40,8 @@ pub struct HostState {
     panel_focused: AtomicBool,
     /// The panel was built and has not finished loading its page yet.
     panel_loading: AtomicBool,
+    /// Counts the panel's hides and shows, so a release planned at a hide knows if it is stale.
+    panel_turns: AtomicU64,
     /// Reports go out one line at a time.
     out: Mutex<std::io::Stdout>,
 }
@@ -84,6 +86,7 @@ pub fn run() -> ExitCode {
                 panel_shown: AtomicBool::new(false),
                 panel_focused: AtomicBool::new(false),
                 panel_loading: AtomicBool::new(false),
+                panel_turns: AtomicU64::new(0),
                 out: Mutex::new(std::io::stdout()),
             });
             let handle = app.handle().clone();
@@ -234,6 +237,7 @@ fn url(app: &AppHandle, page: &str) -> Option<WebviewUrl> {
 fn show_panel(app: &AppHandle, under: Option<Anchor>) {
     let state = app.state::<HostState>();
     state.panel_shown.store(true, Ordering::SeqCst);
+    state.panel_turns.fetch_add(1, Ordering::SeqCst);
     state.panel_focused.store(false, Ordering::SeqCst);
     if let Some(window) = app.get_webview_window(PANEL) {
         place(&window, under);
@@ -367,14 +371,35 @@ fn bottom_right(window: &WebviewWindow, logical_size: (f64, f64)) {
     ));
 }
 
+/// Hide the panel, and release its web view if it stays hidden for the keep period while this
+/// host lives on for another window (settings, a popup): otherwise the hidden panel's web
+/// process would last as long as that window.
 fn hide_panel(app: &AppHandle) {
-    app.state::<HostState>()
-        .panel_shown
-        .store(false, Ordering::SeqCst);
-    if let Some(window) = app.get_webview_window(PANEL) {
-        let _ = window.hide();
-        tracing::info!("panel hidden");
-    }
+    let state = app.state::<HostState>();
+    state.panel_shown.store(false, Ordering::SeqCst);
+    let turn = state.panel_turns.fetch_add(1, Ordering::SeqCst) + 1;
+    let Some(window) = app.get_webview_window(PANEL) else {
+        return;
+    };
+    let _ = window.hide();
+    tracing::info!("panel hidden");
+    let app = app.clone();
+    let keep = crate::host::keep();
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(keep).await;
+        let app2 = app.clone();
+        let _ = app.run_on_main_thread(move || {
+            let state = app2.state::<HostState>();
+            if state.panel_turns.load(Ordering::SeqCst) != turn {
+                return;
+            }
+            if let Some(window) = app2.get_webview_window(PANEL) {
+                state.panel_loading.store(false, Ordering::SeqCst);
+                let _ = window.destroy();
+                tracing::info!("hidden panel released (another window keeps the host)");
+            }
+        });
+    });
 }
 
 fn show_settings(app: &AppHandle) {

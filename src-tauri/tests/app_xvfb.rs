@@ -384,6 +384,7 @@ fn app_starts_opens_a_rendered_panel_and_releases_it_when_hidden() {
 /// The settings window's "Start PAIOS when I log in" checkbox, clicked in the app's own web view
 /// (through the page's IPC and the capability that allows it), writes the XDG autostart entry and
 /// removes it again. HOME is a temporary folder, so the machine's own login items are untouched.
+/// Then a panel hidden while the settings window stays open releases its web process.
 #[test]
 fn settings_page_toggles_the_login_item() {
     let desktop = Desktop::start();
@@ -499,4 +500,37 @@ fn settings_page_toggles_the_login_item() {
         "the app was not told:\n{}",
         log()
     );
+
+    // The panel opened next to the settings window and hidden again does not keep its web
+    // process for as long as the settings window stays open: it is released after the keep
+    // period, and the panel still opens afterwards.
+    let pid = app.0.id();
+    let web_processes = || {
+        descendants(pid)
+            .iter()
+            .filter(|(_, comm)| comm.starts_with("WebKitWebProces"))
+            .count()
+    };
+    let launch = |args: &[&str]| {
+        let out = with_home(desktop.app(home.path(), args)).output().unwrap();
+        assert!(out.status.success(), "second launch failed: {out:?}");
+    };
+    launch(&["--show-panel"]);
+    wait_for(
+        "the panel next to the settings",
+        Duration::from_secs(60),
+        || log().contains("panel opened"),
+    );
+    assert_eq!(web_processes(), 2, "{:?}", descendants(pid));
+    launch(&["--hide-panel"]);
+    wait_for(
+        "the hidden panel's web process to go",
+        Duration::from_secs(30),
+        || web_processes() == 1,
+    );
+    assert!(log().contains("hidden panel released"), "{}", log());
+    launch(&["--show-panel"]);
+    wait_for("the panel to open again", Duration::from_secs(60), || {
+        log().matches("panel opened").count() == 2
+    });
 }
