@@ -4,7 +4,7 @@
 //! context. The child is told to exit once it has shown no window for [`keep`]; its WebKit helper
 //! processes (web content, network) go with it. Each child is started ahead of need, with the
 //! app and again when the previous one exits, as a *spare*: it loads its libraries and waits,
-//! connected to nothing, until a window is wanted (about 50 MB RSS, 12 MB of it its own, no
+//! connected to nothing, until a window is wanted (about 55 MB RSS, 15 MB of it its own, no
 //! CPU), so opening a window does not wait for the dynamic loader.
 //!
 //! Owns: starting, commanding and stopping the child and its spare, the keep period, and the
