@@ -108,6 +108,17 @@ impl Desktop {
             .expect("cannot run import");
         assert!(ok.success(), "import could not capture the screen");
     }
+
+    /// Capture the screen to `path` and check it shows a page, not a blank window (`what` names
+    /// what should be seen; `log` is the app's log, shown if it is blank).
+    fn assert_rendered(&self, path: &Path, what: &str, log: &str) {
+        self.screenshot(path);
+        let (mean, deviation) = brightness(path);
+        assert!(
+            mean > 0.15 && deviation > 0.1,
+            "{what} looks blank (mean {mean:.3}, deviation {deviation:.3}); log:\n{log}"
+        );
+    }
 }
 
 fn first_line(out: impl Read) -> String {
@@ -248,13 +259,7 @@ fn app_starts_opens_a_rendered_panel_and_releases_it_when_hidden() {
         "the window host should have a WebKit content process: {tree:?}"
     );
     let shot = home.path().join("panel.png");
-    desktop.screenshot(&shot);
-    let (mean, deviation) = brightness(&shot);
-    assert!(
-        mean > 0.15 && deviation > 0.1,
-        "the screen looks blank (mean {mean:.3}, deviation {deviation:.3}); log:\n{}",
-        log()
-    );
+    desktop.assert_rendered(&shot, "the screen", &log());
     if let Some(keep) = std::env::var_os("PAIOS_APP_SCREENSHOT") {
         std::fs::copy(&shot, keep).unwrap();
     }
@@ -336,13 +341,7 @@ fn app_starts_opens_a_rendered_panel_and_releases_it_when_hidden() {
         descendants(pid)
     );
     let shot = home.path().join("reopened.png");
-    desktop.screenshot(&shot);
-    let (mean, deviation) = brightness(&shot);
-    assert!(
-        mean > 0.15 && deviation > 0.1,
-        "the reopened panel looks blank (mean {mean:.3}, deviation {deviation:.3}); log:\n{}",
-        log()
-    );
+    desktop.assert_rendered(&shot, "the reopened panel", &log());
 
     // An app started for the same home on another session (no single-instance link) must not
     // supervise it a second time: it attaches to the running core as a client.
