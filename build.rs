@@ -24,12 +24,10 @@ fn main() {
             i + 1,
             "migrations must be numbered 0001, 0002, … without gaps ({name})"
         );
-        let abs = Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap())
-            .join("migrations")
-            .join(name);
+        // The folder is named when the library compiles, not here: a build folder reused after
+        // the source folder moved must not point at the old one.
         out.push_str(&format!(
-            "    ({version}, {name:?}, include_str!({:?})),\n",
-            abs.display().to_string()
+            "    ({version}, {name:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/migrations/{name}\"))),\n"
         ));
     }
     out.push_str("];\n");
