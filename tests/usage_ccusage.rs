@@ -160,6 +160,7 @@ fn the_benchmark_trees_count_the_same_in_both_tools() {
     for (shape, name) in [
         ("sessions", "Sessions"),
         ("dense", "Dense"),
+        ("busy", "Busy"),
         ("uniform", "Uniform"),
     ] {
         let home = TestHome::new();

@@ -108,7 +108,7 @@ pub fn run(ctx: &Ctx, a: UsageArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `paios bench usage`: ~1 GB of generated Claude Code logs (`PAIOS_BENCH_USAGE_MB` to change
-/// it, `PAIOS_BENCH_USAGE_SHAPE=sessions|dense|uniform` for their shape, see [`bench_logs`]);
+/// it, `PAIOS_BENCH_USAGE_SHAPE=sessions|dense|busy|uniform` for their shape, see [`bench_logs`]);
 /// `paios usage daily --json` cold, unchanged, and after a one-line append, against
 /// `ccusage claude daily --json --offline` on the same tree (cold runs of both interleaved,
 /// `PAIOS_BENCH_ROUNDS` times, default 3; medians). Prints wall time, CPU time and peak RSS.

@@ -1,4 +1,4 @@
-//! Generated Claude Code logs for `paios bench usage`. Three shapes:
+//! Generated Claude Code logs for `paios bench usage`. Four shapes:
 //!
 //! - `sessions` (the default): what Claude Code writes during agentic work. A turn is a prompt
 //!   line, then one to eight API requests; each request is logged as one line per content block
@@ -6,10 +6,14 @@
 //!   each tool call is answered by a tool-result line (mostly under 2 KB, a tenth of them 8-40 KB
 //!   of file contents or command output, with the escapes such text has). Ids are UUIDs and
 //!   Anthropic-style ids; there are summary, system and file-history lines that carry no usage.
+//!   ccusage spends about 1.9 ms and 0.18 MB of memory per MB of these logs here.
 //! - `dense`: the same sessions with short tool results only (80% under 1 KB, the rest under
-//!   4 KB), so about twice the messages per MB. It is the closest to the workload behind the
-//!   issue's reference figure for ccusage (522 MB in 3.4 s, 403 MB peak): ccusage spends about
-//!   3.4 ms and 0.3 MB of memory per MB of these logs here, 1.8 ms and 0.17 MB on `sessions`.
+//!   4 KB), so about twice the messages per MB (ccusage: 3.5 ms and 0.34 MB per MB).
+//! - `busy`: the same sessions with everything short (tool results of 40-440 bytes, short
+//!   prompts, replies and edits, thinking in a tenth of the requests): about 400,000 messages per
+//!   GB. Of the four it is the closest to the workload behind the issue's reference figure for
+//!   ccusage (522 MB in 3.4 s, 403 MB peak, i.e. 6.5 ms and 0.77 MB per MB): ccusage spends about
+//!   6 ms and 0.55 MB per MB here.
 //! - `uniform`: the first generator: a 0.5-7.5 KB tool result and one to three assistant lines
 //!   of plain words per message, fewer and longer lines. Kept so figures stay comparable.
 //!
@@ -58,6 +62,7 @@ impl Rng {
 pub enum Shape {
     Sessions,
     Dense,
+    Busy,
     Uniform,
 }
 
@@ -67,9 +72,10 @@ impl std::str::FromStr for Shape {
         match s {
             "sessions" => Ok(Shape::Sessions),
             "dense" => Ok(Shape::Dense),
+            "busy" => Ok(Shape::Busy),
             "uniform" => Ok(Shape::Uniform),
             other => Err(format!(
-                "unknown log shape {other:?} (expected sessions, dense or uniform)"
+                "unknown log shape {other:?} (expected sessions, dense, busy or uniform)"
             )),
         }
     }
@@ -78,8 +84,7 @@ impl std::str::FromStr for Shape {
 /// Write about `target` bytes of logs under `root/projects`; returns (bytes, files, messages).
 pub fn write_tree(root: &Path, target: u64, shape: Shape) -> std::io::Result<(u64, u64, u64)> {
     match shape {
-        Shape::Sessions => write_sessions(root, target, false),
-        Shape::Dense => write_sessions(root, target, true),
+        Shape::Sessions | Shape::Dense | Shape::Busy => write_sessions(root, target, shape),
         Shape::Uniform => write_uniform(root, target),
     }
 }
@@ -164,12 +169,16 @@ fn prose(rng: &mut Rng, min: usize, spread: u64) -> String {
 }
 
 /// A tool result's size: mostly small, a tenth large (file contents, build output).
-fn result_len(rng: &mut Rng, short: bool) -> (usize, u64) {
-    if short {
-        return match rng.below(100) {
-            0..80 => (80, 900),
-            _ => (1000, 3000),
-        };
+fn result_len(rng: &mut Rng, shape: Shape) -> (usize, u64) {
+    match shape {
+        Shape::Busy => return (40, 400),
+        Shape::Dense => {
+            return match rng.below(100) {
+                0..80 => (80, 900),
+                _ => (1000, 3000),
+            };
+        }
+        _ => {}
     }
     match rng.below(100) {
         0..60 => (80, 900),
@@ -178,11 +187,8 @@ fn result_len(rng: &mut Rng, short: bool) -> (usize, u64) {
     }
 }
 
-fn write_sessions(
-    root: &Path,
-    target: u64,
-    short_results: bool,
-) -> std::io::Result<(u64, u64, u64)> {
+fn write_sessions(root: &Path, target: u64, shape: Shape) -> std::io::Result<(u64, u64, u64)> {
+    let busy = shape == Shape::Busy;
     let mut rng = Rng(0x9e3779b97f4a7c15);
     let (mut bytes, mut files, mut messages) = (0u64, 0u64, 0u64);
     while bytes < target {
@@ -231,7 +237,7 @@ fn write_sessions(
         let turns = 5 + rng.below(60);
         for _ in 0..turns {
             let uuid = rng.uuid();
-            let prompt = prose(&mut rng, 40, 600);
+            let prompt = prose(&mut rng, 40, if busy { 150 } else { 600 });
             let ts = stamp(&mut rng);
             emit(
                 &format!(
@@ -256,10 +262,10 @@ fn write_sessions(
                 let last = request + 1 == requests;
                 // Content blocks of this response, each logged on its own line.
                 let mut blocks = Vec::new();
-                if rng.chance(40) {
-                    let thinking = prose(&mut rng, 100, 1500);
+                if rng.chance(if busy { 10 } else { 40 }) {
+                    let thinking = prose(&mut rng, 100, if busy { 300 } else { 1500 });
                     let signature = {
-                        let len = 200 + rng.below(800) as usize;
+                        let len = 200 + rng.below(if busy { 200 } else { 800 }) as usize;
                         rng.base62(len)
                     };
                     blocks.push(format!(
@@ -267,7 +273,7 @@ fn write_sessions(
                     ));
                 }
                 if last || rng.chance(50) {
-                    let text = prose(&mut rng, 20, 800);
+                    let text = prose(&mut rng, 20, if busy { 150 } else { 800 });
                     blocks.push(format!(r#"{{"type":"text","text":"{text}"}}"#));
                 }
                 let mut tools = Vec::new();
@@ -281,8 +287,8 @@ fn write_sessions(
                                 "Edit",
                                 format!(
                                     r#"{{"file_path":"{file}","old_string":"{}","new_string":"{}"}}"#,
-                                    code_text(&mut rng, 60, 600),
-                                    code_text(&mut rng, 60, 600)
+                                    code_text(&mut rng, 60, if busy { 100 } else { 600 }),
+                                    code_text(&mut rng, 60, if busy { 100 } else { 600 })
                                 ),
                             ),
                             2 => (
@@ -340,7 +346,7 @@ fn write_sessions(
                 messages += 1;
                 for (tool_id, name) in tools {
                     let uuid = rng.uuid();
-                    let (min, spread) = result_len(&mut rng, short_results);
+                    let (min, spread) = result_len(&mut rng, shape);
                     let text = code_text(&mut rng, min, spread);
                     let len = text.len();
                     let result = match name {
