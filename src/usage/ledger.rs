@@ -34,6 +34,7 @@ use fs2::FileExt;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+use super::entries::{self, Entry, Pending, RECORD, SHARDS, Spilled};
 use super::parse::{self, CodexState, Line, Record};
 use super::prices::Prices;
 
@@ -152,6 +153,8 @@ pub struct Ledger {
     path: PathBuf,
     _lock: File,
     map_files: bool,
+    /// Requests held in memory during an ingest before they are spilled (see `entries`).
+    held_limit: usize,
 }
 
 /// A 64-bit hash of `parts` (each prefixed with its length), eight bytes at a step, with a
@@ -227,6 +230,7 @@ impl Ledger {
             path,
             _lock: lock,
             map_files: false,
+            held_limit: entries::HELD_LIMIT,
         };
         let want = format!("{SCHEMA_VERSION}:{}", prices.fingerprint);
         if ledger.meta("version")?.as_deref() != Some(want.as_str()) {
@@ -297,6 +301,12 @@ impl Ledger {
         self.map_files = on;
     }
 
+    /// Hold at most this many requests in memory during an ingest (tests make it small).
+    #[cfg(test)]
+    fn hold_at_most(&mut self, limit: usize) {
+        self.held_limit = limit;
+    }
+
     /// Copy the WAL into the database file and empty it (for the daemon, after an ingest).
     pub fn checkpoint(&self) -> Result<(), LedgerError> {
         self.conn
@@ -358,13 +368,21 @@ impl Ledger {
         for work in &mut plan {
             work.map = self.map_files && work.start == 0 && work.size >= MAP_MIN;
         }
-        let result = write_all(&tx, plan, prices, fresh, &mut stats);
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let pending = Pending::new(dir, self.held_limit);
+        let result = write_all(&tx, plan, prices, pending, fresh, &mut stats);
         let db_path = self.path.display().to_string();
         let db = |source| LedgerError::Db {
             path: db_path.clone(),
             source,
         };
-        result.map_err(db)?;
+        result.map_err(|e| match e {
+            WriteError::Db(source) => db(source),
+            WriteError::Spill(source) => LedgerError::Io {
+                path: format!("{} (temporary file)", dir.display()),
+                source,
+            },
+        })?;
         if rebuild.is_none() {
             for id in gone {
                 tx.execute("UPDATE files SET missing = 1 WHERE id = ?1", [id])
@@ -701,7 +719,14 @@ fn request_key(work: &Work, offset: u64, r: &Record, session: &str) -> i64 {
 }
 
 /// Read one file from where the ledger stopped, sending its requests in batches.
-fn read_file(work: &Work, index: usize, prices: &Prices, tx: &mpsc::SyncSender<Msg>) -> FileDone {
+/// Read one file's new lines (`buf`: the reader thread's buffer, kept from file to file).
+fn read_file(
+    work: &Work,
+    index: usize,
+    prices: &Prices,
+    buf: &mut Vec<u8>,
+    tx: &mpsc::SyncSender<Msg>,
+) -> FileDone {
     let mut codex = work.codex.clone();
     let mut done = FileDone {
         end: work.start,
@@ -728,6 +753,7 @@ fn read_file(work: &Work, index: usize, prices: &Prices, tx: &mpsc::SyncSender<M
         work.start,
         &mut done,
         work.map,
+        buf,
         &needles,
         |line, offset, done| {
             done.lines_parsed += 1;
@@ -808,6 +834,7 @@ fn scan_lines(
     start: u64,
     done: &mut FileDone,
     map: bool,
+    buf: &mut Vec<u8>,
     needles: &[memchr::memmem::Finder],
     mut on_line: impl FnMut(&[u8], u64, &mut FileDone),
 ) -> io::Result<()> {
@@ -816,7 +843,9 @@ fn scan_lines(
     }
     let mut file = File::open(path)?;
     file.seek(SeekFrom::Start(start))?;
-    let mut buf: Vec<u8> = vec![0; 1 << 18];
+    // Zeroed once per reader thread, not per file; a long line's room is not kept.
+    buf.resize(1 << 18, 0);
+    buf.shrink_to(1 << 18);
     let mut filled = 0usize;
     // Offset in the file of buf[0].
     let mut base = start;
@@ -1056,25 +1085,6 @@ impl Hasher for KeyHasher {
     }
 }
 
-type KeyMap<V> = HashMap<i64, V, std::hash::BuildHasherDefault<KeyHasher>>;
-
-/// One counted request as stored in `entries`.
-#[derive(Clone, Copy)]
-struct Entry {
-    source: Source,
-    ts: i64,
-    session: i64,
-    model: i64,
-    tokens: parse::Tokens,
-    cost: f64,
-}
-
-impl Entry {
-    fn total(&self) -> u64 {
-        self.tokens.total()
-    }
-}
-
 /// A change to one `agg` row: sums to add (negative when a request was replaced).
 #[derive(Default)]
 struct AggDelta {
@@ -1134,13 +1144,33 @@ impl AggDeltas {
     }
 }
 
+/// Why writing an ingest's requests failed.
+enum WriteError {
+    Db(rusqlite::Error),
+    /// The temporary file requests spill to (see `entries`).
+    Spill(io::Error),
+}
+
+impl From<rusqlite::Error> for WriteError {
+    fn from(e: rusqlite::Error) -> Self {
+        WriteError::Db(e)
+    }
+}
+
+impl From<io::Error> for WriteError {
+    fn from(e: io::Error) -> Self {
+        WriteError::Spill(e)
+    }
+}
+
 fn write_all(
     tx: &rusqlite::Transaction,
     plan: Vec<Work>,
     prices: &Prices,
+    mut pending: Pending,
     fresh: bool,
     stats: &mut IngestStats,
-) -> rusqlite::Result<()> {
+) -> Result<(), WriteError> {
     if plan.is_empty() {
         return Ok(());
     }
@@ -1158,18 +1188,17 @@ fn write_all(
         .clamp(1, 4)
         .min(plan.len());
     let (sender, receiver) = mpsc::sync_channel::<Msg>(8);
-    let mut failure: Option<rusqlite::Error> = None;
-    // Every request read in this run, by shard and key, with its largest usage.
-    let mut pending: Vec<KeyMap<Entry>> = (0..SHARDS).map(|_| KeyMap::default()).collect();
+    let mut failure: Option<WriteError> = None;
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let sender = sender.clone();
             let (plan, order, next) = (&plan, &order, &next);
             scope.spawn(move || {
+                let mut buf = Vec::new();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&index) = order.get(i) else { break };
-                    let done = read_file(&plan[index], index, prices, &sender);
+                    let done = read_file(&plan[index], index, prices, &mut buf, &sender);
                     if sender.send(Msg::Done(index, done)).is_err() {
                         break;
                     }
@@ -1182,7 +1211,7 @@ fn write_all(
                 continue;
             }
             let result = match msg {
-                Msg::Records(index, batch) => (|| {
+                Msg::Records(index, batch) => (|| -> Result<(), WriteError> {
                     let source = plan[index].source;
                     let ids = batch
                         .names
@@ -1199,21 +1228,14 @@ fn write_all(
                             tokens: p.tokens,
                             cost: p.cost,
                         };
-                        match pending[shard_of(p.key)].entry(p.key) {
-                            std::collections::hash_map::Entry::Occupied(mut o) => {
-                                if entry.total() > o.get().total() {
-                                    o.insert(entry);
-                                }
-                            }
-                            std::collections::hash_map::Entry::Vacant(v) => {
-                                v.insert(entry);
-                            }
-                        }
+                        pending.push(p.key, entry)?;
                     }
                     Ok(())
                 })(),
                 // Written while the readers work (the transaction makes it all or nothing).
-                Msg::Done(index, done) => record_file(tx, &plan[index], &done, stats),
+                Msg::Done(index, done) => {
+                    record_file(tx, &plan[index], &done, stats).map_err(WriteError::Db)
+                }
             };
             if let Err(e) = result {
                 failure = Some(e);
@@ -1263,65 +1285,6 @@ fn record_file(
     Ok(())
 }
 
-/// Requests are stored in `entries` packed into [`SHARDS`] shards by the top byte of their key:
-/// one row per shard holding a blob of fixed-size records sorted by key. A cold ingest writes a
-/// few hundred rows instead of one per request; a later one rewrites only the shards its
-/// requests fall in (an appended line touches one).
-const SHARDS: usize = 256;
-/// key, ts, session, model (i64 each), source (u8), five token counts (u64), cost (f64).
-const RECORD: usize = 4 * 8 + 1 + 5 * 8 + 8;
-
-fn shard_of(key: i64) -> usize {
-    (key as u64 >> 56) as usize
-}
-
-fn encode(entries: &[(i64, Entry)], out: &mut Vec<u8>) {
-    out.reserve(entries.len() * RECORD);
-    for (key, e) in entries {
-        let t = &e.tokens;
-        for v in [*key, e.ts, e.session, e.model] {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-        out.push(e.source as u8);
-        for v in [t.input, t.output, t.cache_write, t.cache_read, t.reasoning] {
-            out.extend_from_slice(&v.to_le_bytes());
-        }
-        out.extend_from_slice(&e.cost.to_le_bytes());
-    }
-}
-
-fn decode(blob: &[u8]) -> Vec<(i64, Entry)> {
-    blob.chunks_exact(RECORD)
-        .map(|r| {
-            let word = |i: usize| {
-                let at = if i < 4 { i * 8 } else { i * 8 + 1 };
-                let mut b = [0u8; 8];
-                b.copy_from_slice(&r[at..at + 8]);
-                b
-            };
-            let int = |i| i64::from_le_bytes(word(i));
-            let count = |i| u64::from_le_bytes(word(i));
-            let ts = int(1);
-            let entry = Entry {
-                source: Source::from_i64(i64::from(r[32])),
-                ts,
-                session: int(2),
-                model: int(3),
-                tokens: parse::Tokens {
-                    input: count(4),
-                    output: count(5),
-                    cache_write: count(6),
-                    cache_write_1h: 0,
-                    cache_read: count(7),
-                    reasoning: count(8),
-                },
-                cost: f64::from_le_bytes(word(9)),
-            };
-            (int(0), entry)
-        })
-        .collect()
-}
-
 /// Merge this run's requests (sorted by key) into a shard's stored ones (sorted by key). A
 /// request already stored with at least as much usage changes nothing; a larger one replaces
 /// it (its old sums are taken out of `agg`, the new ones put in).
@@ -1353,77 +1316,61 @@ fn merge(
     out
 }
 
-/// One thread's share of [`write_entries`]: its `agg` changes and the encoded shards.
+/// A shard to merge: its number, this run's requests held in memory, its stored records.
+type ShardWork = (usize, Vec<(i64, Entry)>, Vec<u8>);
+
+/// One thread's share of a group of shards: its `agg` changes and the encoded shards.
 type ShardsWritten = (AggDeltas, Vec<(usize, Vec<u8>)>);
 
 /// Store the requests read in this run and bring `agg` up to date with them.
+///
+/// Shards are merged a group at a time, each group holding about as many requests as
+/// [`Pending`] holds at most, so memory stays bounded by that limit however large the ledger.
 fn write_entries(
     tx: &rusqlite::Transaction,
-    pending: Vec<KeyMap<Entry>>,
+    pending: Pending,
     fresh: bool,
-) -> rusqlite::Result<()> {
-    // What each touched shard holds now (nothing on a fresh ledger).
+) -> Result<(), WriteError> {
+    let limit = pending.limit();
+    let (mut held, spilled) = pending.finish();
+    let spilled_count = |shard: usize| spilled.as_ref().map_or(0, |s| s.count(shard));
+    let touched: Vec<usize> = (0..SHARDS)
+        .filter(|&s| !held[s].is_empty() || spilled_count(s) > 0)
+        .collect();
     let mut load = tx.prepare("SELECT data FROM entries WHERE shard = ?1")?;
-    let mut work = Vec::new();
-    for (shard, new) in pending.into_iter().enumerate() {
-        if new.is_empty() {
-            continue;
-        }
+    let mut store = tx.prepare(
+        "INSERT INTO entries(shard, data) VALUES(?1, ?2)
+         ON CONFLICT(shard) DO UPDATE SET data = excluded.data",
+    )?;
+    let threads = std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+        .clamp(1, 4);
+    let mut deltas = AggDeltas::default();
+    let mut group: Vec<ShardWork> = Vec::new();
+    let mut group_size = 0;
+    for (i, &shard) in touched.iter().enumerate() {
+        // What the shard holds now (nothing on a fresh ledger).
         let stored = if fresh {
             Vec::new()
         } else {
             load.query_row([shard as i64], |r| r.get::<_, Vec<u8>>(0))
                 .optional()?
-                .map(|b| decode(&b))
                 .unwrap_or_default()
         };
-        work.push((shard, new, stored));
-    }
-    // Sorting, merging and encoding are independent per shard: split them across threads.
-    let threads = std::thread::available_parallelism()
-        .map(usize::from)
-        .unwrap_or(1)
-        .clamp(1, 4);
-    let per_thread = work.len().div_ceil(threads).max(1);
-    let mut parts: Vec<Vec<_>> = Vec::new();
-    while !work.is_empty() {
-        let rest = work.split_off(per_thread.min(work.len()));
-        parts.push(std::mem::replace(&mut work, rest));
-    }
-    let done: Vec<ShardsWritten> = std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .into_iter()
-            .map(|part| {
-                scope.spawn(move || {
-                    let mut deltas = AggDeltas::default();
-                    let mut blobs = Vec::with_capacity(part.len());
-                    for (shard, new, stored) in part {
-                        let mut new: Vec<(i64, Entry)> = new.into_iter().collect();
-                        new.sort_unstable_by_key(|(key, _)| *key);
-                        let merged = merge(stored, new, &mut deltas);
-                        let mut blob = Vec::new();
-                        encode(&merged, &mut blob);
-                        blobs.push((shard, blob));
-                    }
-                    (deltas, blobs)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a shard writer panicked"))
-            .collect()
-    });
-    let mut store = tx.prepare(
-        "INSERT INTO entries(shard, data) VALUES(?1, ?2)
-         ON CONFLICT(shard) DO UPDATE SET data = excluded.data",
-    )?;
-    let mut deltas = AggDeltas::default();
-    for (part_deltas, blobs) in done {
-        deltas.absorb(part_deltas);
-        for (shard, blob) in blobs {
-            store.execute(params![shard as i64, blob])?;
+        let new = std::mem::take(&mut held[shard]);
+        group_size += stored.len() / RECORD + new.len() + spilled_count(shard);
+        group.push((shard, new, stored));
+        if group_size < limit && i + 1 < touched.len() {
+            continue;
         }
+        for (part_deltas, blobs) in merge_group(std::mem::take(&mut group), &spilled, threads)? {
+            deltas.absorb(part_deltas);
+            for (shard, blob) in blobs {
+                store.execute(params![shard as i64, blob])?;
+            }
+        }
+        group_size = 0;
     }
     if fresh {
         tx.execute("DELETE FROM agg", [])?;
@@ -1461,9 +1408,53 @@ fn write_entries(
     Ok(())
 }
 
+/// Merge a group of shards, split across `threads`: each shard's new requests (held and
+/// spilled) are sorted, one kept per key, and merged into what the shard stored (raw records).
+fn merge_group(
+    group: Vec<ShardWork>,
+    spilled: &Option<Spilled>,
+    threads: usize,
+) -> io::Result<Vec<ShardsWritten>> {
+    let mut parts: Vec<Vec<_>> = (0..threads.min(group.len()).max(1))
+        .map(|_| Vec::new())
+        .collect();
+    let count = parts.len();
+    for (i, shard) in group.into_iter().enumerate() {
+        parts[i % count].push(shard);
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || -> io::Result<ShardsWritten> {
+                    let mut deltas = AggDeltas::default();
+                    let mut blobs = Vec::with_capacity(part.len());
+                    for (shard, mut new, stored) in part {
+                        if let Some(s) = spilled {
+                            s.take(shard, &mut new)?;
+                        }
+                        entries::dedupe(&mut new);
+                        let merged = merge(entries::decode(&stored), new, &mut deltas);
+                        drop(stored);
+                        let mut blob = Vec::new();
+                        entries::encode(&merged, &mut blob);
+                        blobs.push((shard, blob));
+                    }
+                    Ok((deltas, blobs))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a shard writer panicked"))
+            .collect()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::usage::entries::shard_of;
 
     /// Prices, and the log folders of a throw-away tree with Claude logs under `claude/`.
     fn claude_tree(root: &Path) -> (Prices, LogDirs) {
@@ -1662,6 +1653,79 @@ mod tests {
         );
         assert_eq!(mapped_stats.usage_records, 3002);
         assert_eq!(mapped_stats.oversized_lines, 1);
+    }
+
+    #[test]
+    fn an_ingest_that_spills_requests_to_disk_counts_like_one_that_holds_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("claude/projects/p");
+        std::fs::create_dir_all(&project).unwrap();
+        let at = |id: usize, output: usize, minute: usize| {
+            line(&format!("m{id}"), output as u64).replace(
+                "2026-11-01T10:00:00Z",
+                &format!("2026-11-{:02}T10:{:02}:00Z", 1 + id % 3, minute % 60),
+            )
+        };
+        // Messages logged again with growing usage, in the same file and in others.
+        let mut files = vec![String::new(); 3];
+        for id in 0..300 {
+            for copy in 0..1 + id % 3 {
+                files[(id + copy * 2) % 3].push_str(&(at(id, id % 11 + copy * 5, id) + "\n"));
+            }
+        }
+        for (n, text) in files.iter().enumerate() {
+            std::fs::write(project.join(format!("{n}.jsonl")), text).unwrap();
+        }
+        let (prices, dirs) = claude_tree(dir.path());
+        let mut held = Ledger::open(&dir.path().join("held"), &prices).unwrap();
+        let mut spilled = Ledger::open(&dir.path().join("spilled"), &prices).unwrap();
+        spilled.hold_at_most(7);
+        let state = |ledger: &Ledger| {
+            let mut rows: Vec<_> = ledger
+                .rows(None)
+                .unwrap()
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.bucket,
+                        r.model,
+                        r.tokens,
+                        r.requests,
+                        (r.cost * 1e9).round(),
+                    )
+                })
+                .collect();
+            rows.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+            let stored: i64 = ledger
+                .connection()
+                .query_row("SELECT sum(length(data)) FROM entries", [], |r| r.get(0))
+                .unwrap();
+            (rows, stored / RECORD as i64)
+        };
+        held.ingest(&dirs, &prices).unwrap();
+        spilled.ingest(&dirs, &prices).unwrap();
+        assert_eq!(state(&spilled), state(&held));
+        assert_eq!(state(&held).1, 300);
+        // A later run: known messages again (larger and smaller) and new ones.
+        let more: String = (250..400)
+            .map(|id| at(id, 20 - id % 3 * 10, id) + "\n")
+            .collect();
+        std::fs::write(project.join("3.jsonl"), more).unwrap();
+        held.ingest(&dirs, &prices).unwrap();
+        let stats = spilled.ingest(&dirs, &prices).unwrap();
+        assert!(!stats.rebuilt);
+        assert_eq!(state(&spilled), state(&held));
+        assert_eq!(state(&held).1, 400);
+        // Nothing but the ledger's own files is left beside it.
+        let mut names: Vec<String> = std::fs::read_dir(dir.path().join("spilled"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["usage.db", "usage.db-shm", "usage.db-wal", "usage.lock"]
+        );
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //!   cost of one request, as ccusage computes it.
 //! * [`ledger`]: the incremental SQLite ledger in `cache/usage.db` (derived data: deleting it
 //!   only costs a re-read of the logs).
+//! * [`entries`]: counted requests as the ledger stores them, and an ingest's requests before
+//!   they are merged (held in bounded memory, spilled to a temporary file beyond).
 //! * [`report`]: daily / monthly / session reports, JSON and table.
 //! * [`budget`]: limits, over-budget state for the router, alerts.
 //!
@@ -17,6 +19,7 @@
 pub mod api;
 pub mod budget;
 pub mod config;
+pub mod entries;
 pub mod json;
 pub mod ledger;
 pub mod parse;
