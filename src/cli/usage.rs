@@ -78,7 +78,12 @@ pub fn run(ctx: &Ctx, a: UsageArgs) -> anyhow::Result<ExitCode> {
     let fresh = ledger_mod::refresh_mapped(&ctx.paths, &config)?;
     let rows = fresh.ledger.rows(source)?;
     let built = report::build(&rows, &options, &fresh.prices);
-    for event in ledger_mod::due_alerts(&fresh.ledger, &config)? {
+    // Budgets count every source: reuse the rows when the report has them all.
+    let alerts = match source {
+        None => ledger_mod::due_alerts_from(&fresh.ledger, &rows, &config)?,
+        Some(_) => ledger_mod::due_alerts(&fresh.ledger, &config)?,
+    };
+    for event in alerts {
         crate::client::emit_quietly(&ctx.paths, &event);
     }
     let stats = &fresh.stats;

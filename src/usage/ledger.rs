@@ -436,13 +436,23 @@ impl Ledger {
 
     /// All aggregate rows (optionally of one source), for reports.
     pub fn rows(&self, source: Option<Source>) -> Result<Vec<AggRow>, LedgerError> {
+        // Names are few (sessions and models): one read of them, not a join per row.
+        let mut names_stmt = self
+            .conn
+            .prepare_cached("SELECT id, name FROM names")
+            .map_err(self.db_err())?;
+        let names = names_stmt
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+            .map_err(self.db_err())?
+            .collect::<Result<HashMap<i64, String>, _>>()
+            .map_err(self.db_err())?;
+        let name = |id: i64| names.get(&id).cloned().unwrap_or_default();
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT a.source, a.bucket, s.name, m.name, a.input, a.output, a.cache_write,
-                        a.cache_read, a.reasoning, a.cost, a.requests, a.last_ts
-                 FROM agg a JOIN names s ON s.id = a.session JOIN names m ON m.id = a.model
-                 WHERE ?1 IS NULL OR a.source = ?1",
+                "SELECT source, bucket, session, model, input, output, cache_write,
+                        cache_read, reasoning, cost, requests, last_ts
+                 FROM agg WHERE ?1 IS NULL OR source = ?1",
             )
             .map_err(self.db_err())?;
         let rows = stmt
@@ -450,8 +460,8 @@ impl Ledger {
                 Ok(AggRow {
                     source: Source::from_i64(r.get(0)?),
                     bucket: r.get(1)?,
-                    session: r.get(2)?,
-                    model: r.get(3)?,
+                    session: name(r.get(2)?),
+                    model: name(r.get(3)?),
                     tokens: parse::Tokens {
                         input: r.get::<_, i64>(4)? as u64,
                         output: r.get::<_, i64>(5)? as u64,

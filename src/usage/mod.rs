@@ -78,15 +78,29 @@ fn state_of(
     ledger: &Ledger,
     config: &Config,
 ) -> Result<(BudgetState, report::SpendSummary), LedgerError> {
+    Ok(state_from(&ledger.rows(None)?, config))
+}
+
+/// Budgets from the ledger's rows (all sources).
+fn state_from(rows: &[ledger::AggRow], config: &Config) -> (BudgetState, report::SpendSummary) {
     let zone = report::Zone::Local;
     let today = zone.today();
-    let spend = report::spend(&ledger.rows(None)?, zone, today);
-    Ok((budget::compute(&spend, &config.budgets, today), spend))
+    let spend = report::spend(rows, zone, today);
+    (budget::compute(&spend, &config.budgets, today), spend)
 }
 
 /// Budget alerts not raised yet for this period, marked as raised in the ledger.
 pub fn due_alerts(ledger: &Ledger, config: &Config) -> Result<Vec<Event>, LedgerError> {
-    let (state, _) = state_of(ledger, config)?;
+    due_alerts_from(ledger, &ledger.rows(None)?, config)
+}
+
+/// [`due_alerts`] from rows already read (`rows`: every source's).
+pub fn due_alerts_from(
+    ledger: &Ledger,
+    rows: &[ledger::AggRow],
+    config: &Config,
+) -> Result<Vec<Event>, LedgerError> {
+    let (state, _) = state_from(rows, config);
     let mut out = Vec::new();
     for (key, event) in budget::alerts(&state, &config.budgets) {
         if ledger.mark_alert(&key)? {
