@@ -220,7 +220,7 @@ impl Ledger {
         .map_err(db_err)?;
         conn.execute_batch(
             "PRAGMA page_size=65536; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;
-             PRAGMA cache_size=-16000; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0;
+             PRAGMA cache_size=-4000; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0;
              CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
              CREATE TABLE IF NOT EXISTS alerts_sent(key TEXT PRIMARY KEY, at TEXT NOT NULL);",
         )
@@ -1334,7 +1334,7 @@ type ShardsWritten = (AggDeltas, Vec<(usize, Vec<u8>)>);
 
 /// Store the requests read in this run and bring `agg` up to date with them.
 ///
-/// Shards are merged a group at a time, each group holding about as many requests as
+/// Shards are merged a group at a time, each group holding about half as many requests as
 /// [`Pending`] holds at most, so memory stays bounded by that limit however large the ledger.
 fn write_entries(
     tx: &rusqlite::Transaction,
@@ -1371,7 +1371,7 @@ fn write_entries(
         let new = std::mem::take(&mut held[shard]);
         group_size += stored.len() / RECORD + new.len() + spilled_count(shard);
         group.push((shard, new, stored));
-        if group_size < limit && i + 1 < touched.len() {
+        if group_size < limit / 2 && i + 1 < touched.len() {
             continue;
         }
         for (part_deltas, blobs) in merge_group(std::mem::take(&mut group), &spilled, threads)? {
