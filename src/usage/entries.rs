@@ -212,24 +212,23 @@ impl Spilled {
     }
 }
 
-/// Every request of `pending` for each shard, sorted and one per key (for tests and callers
-/// that do not need to bound memory while merging).
-pub fn drain(pending: Pending) -> io::Result<Vec<Vec<(i64, Entry)>>> {
-    let (mut held, spilled) = pending.finish();
-    for (shard, v) in held.iter_mut().enumerate() {
-        if let Some(s) = &spilled {
-            s.take(shard, v)?;
-        }
-        dedupe(v);
-    }
-    Ok(held)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::collections::HashMap;
+
+    /// Every request of `pending`, per shard sorted and one per key.
+    fn drain(pending: Pending) -> io::Result<Vec<Vec<(i64, Entry)>>> {
+        let (mut held, spilled) = pending.finish();
+        for (shard, v) in held.iter_mut().enumerate() {
+            if let Some(s) = &spilled {
+                s.take(shard, v)?;
+            }
+            dedupe(v);
+        }
+        Ok(held)
+    }
 
     fn entry(ts: i64, output: u64, session: i64) -> Entry {
         Entry {
