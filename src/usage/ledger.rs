@@ -1481,6 +1481,24 @@ mod tests {
         )
     }
 
+    /// Every `agg` row, each as text, sorted: two ledgers that counted alike give equal lists.
+    fn sorted_rows(ledger: &Ledger) -> Vec<String> {
+        let mut rows: Vec<String> = ledger
+            .rows(None)
+            .unwrap()
+            .into_iter()
+            .map(|r| {
+                let cost = (r.cost * 1e9).round();
+                format!(
+                    "{:?}",
+                    (r.bucket, r.session, r.model, r.tokens, r.requests, cost)
+                )
+            })
+            .collect();
+        rows.sort();
+        rows
+    }
+
     #[test]
     fn sigbus_ends_the_process_with_a_message_and_exit_code_1() {
         use std::io::Read;
@@ -1639,13 +1657,7 @@ mod tests {
             let mut ledger = Ledger::open(&dir.path().join(cache), &prices).unwrap();
             ledger.map_files(map);
             let stats = ledger.ingest(&dirs, &prices).unwrap();
-            let mut rows: Vec<_> = ledger
-                .rows(None)
-                .unwrap()
-                .into_iter()
-                .map(|r| (r.bucket, r.session, r.model, r.tokens, r.requests))
-                .collect();
-            rows.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+            let rows = sorted_rows(&ledger);
             let end: i64 = ledger
                 .connection()
                 .query_row("SELECT offset FROM files", [], |r| r.get(0))
@@ -1691,21 +1703,7 @@ mod tests {
         let mut spilled = Ledger::open(&dir.path().join("spilled"), &prices).unwrap();
         spilled.hold_at_most(7);
         let state = |ledger: &Ledger| {
-            let mut rows: Vec<_> = ledger
-                .rows(None)
-                .unwrap()
-                .into_iter()
-                .map(|r| {
-                    (
-                        r.bucket,
-                        r.model,
-                        r.tokens,
-                        r.requests,
-                        (r.cost * 1e9).round(),
-                    )
-                })
-                .collect();
-            rows.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+            let rows = sorted_rows(ledger);
             let stored: i64 = ledger
                 .connection()
                 .query_row("SELECT sum(length(data)) FROM entries", [], |r| r.get(0))
