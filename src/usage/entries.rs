@@ -79,11 +79,7 @@ pub fn decode_into(blob: &[u8], out: &mut Vec<(i64, Entry)>) {
         let int = |i| i64::from_le_bytes(word(i));
         let count = |i| u64::from_le_bytes(word(i));
         let entry = Entry {
-            source: if r[32] == 1 {
-                Source::Codex
-            } else {
-                Source::Claude
-            },
+            source: Source::from_i64(i64::from(r[32])),
             ts: int(1),
             session: int(2),
             model: int(3),

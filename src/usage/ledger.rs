@@ -78,7 +78,7 @@ impl Source {
             Source::Codex => "codex",
         }
     }
-    fn from_i64(v: i64) -> Source {
+    pub(crate) fn from_i64(v: i64) -> Source {
         if v == 1 {
             Source::Codex
         } else {
