@@ -312,15 +312,16 @@ pub fn parse_claude_candidate(line: &[u8]) -> Line<'_> {
     if message.model.as_deref() == Some("<synthetic>") {
         return Line::Ignored;
     }
-    let cache_write = usage.cache_creation_input_tokens.unwrap_or(0);
+    // As ccusage counts them: when the line has the breakdown object, the cache writes are its
+    // two parts (a part it lacks counts 0), whatever `cache_creation_input_tokens` says;
+    // otherwise that total, all at the five-minute price.
     let (cache_write, cache_write_1h) = match usage.cache_creation {
         Some(c) => {
             let m5 = c.ephemeral_5m_input_tokens.unwrap_or(0);
             let h1 = c.ephemeral_1h_input_tokens.unwrap_or(0);
-            // The breakdown, when present, is what is billed; the total is kept as logged.
-            (cache_write.max(m5.saturating_add(h1)), h1)
+            (m5.saturating_add(h1), h1)
         }
-        None => (cache_write, 0),
+        None => (usage.cache_creation_input_tokens.unwrap_or(0), 0),
     };
     let tokens = Tokens {
         input: usage.input_tokens.unwrap_or(0),
@@ -665,6 +666,38 @@ mod tests {
             r#"{"timestamp":"2026-11-01T10:00:00Z","message":{"id":"m","model":"x","usage":{"input_tokens":1,"output_tokens":2,"cache_creation_input_tokens":20,"cache_creation":{"ephemeral_5m_input_tokens":5,"ephemeral_1h_input_tokens":15}}}}"#,
         );
         assert_eq!((r.tokens.cache_write, r.tokens.cache_write_1h), (20, 15));
+    }
+
+    /// ccusage 20.0.24, given a line whose breakdown disagrees with its total, counts the
+    /// breakdown (checked against it by hand: `{}` → 0, `null` → the total).
+    #[test]
+    fn claude_cache_writes_are_the_breakdown_when_the_line_has_one() {
+        let with = |cache: &str| {
+            let line = format!(
+                r#"{{"timestamp":"2026-11-01T10:00:00Z","message":{{"id":"m","model":"x","usage":{{"input_tokens":1,"output_tokens":2,"cache_creation_input_tokens":100{cache}}}}}}}"#
+            );
+            let r = claude(&line);
+            (r.tokens.cache_write, r.tokens.cache_write_1h)
+        };
+        assert_eq!(with(""), (100, 0));
+        assert_eq!(with(r#","cache_creation":null"#), (100, 0));
+        assert_eq!(with(r#","cache_creation":{}"#), (0, 0));
+        assert_eq!(
+            with(
+                r#","cache_creation":{"ephemeral_5m_input_tokens":30,"ephemeral_1h_input_tokens":20}"#
+            ),
+            (50, 20)
+        );
+        assert_eq!(
+            with(
+                r#","cache_creation":{"ephemeral_5m_input_tokens":100,"ephemeral_1h_input_tokens":200}"#
+            ),
+            (300, 200)
+        );
+        assert_eq!(
+            with(r#","cache_creation":{"ephemeral_1h_input_tokens":7}"#),
+            (7, 7)
+        );
     }
 
     #[test]

@@ -155,6 +155,32 @@ pub fn write_claude_tree(
                 _ => {}
             }
         }
+        // Cache writes whose breakdown disagrees with the logged total (1,000): ccusage counts
+        // the breakdown, and an empty breakdown as none.
+        if s % 5 == 1 {
+            let breakdown = if s % 10 == 1 {
+                r#"{"ephemeral_5m_input_tokens":250,"ephemeral_1h_input_tokens":700}"#
+            } else {
+                "{}"
+            };
+            let line = claude_line(
+                &ts(day, 80_000),
+                &session,
+                &format!("req_cache_{s}"),
+                &format!("msg_cache_{s}"),
+                CLAUDE_MODELS[s % CLAUDE_MODELS.len()],
+                100,
+                10,
+                1000,
+                0,
+                None,
+                10,
+            );
+            let tier = r#","service_tier""#;
+            assert!(line.contains(tier));
+            out.push_str(&line.replace(tier, &format!(r#","cache_creation":{breakdown}{tier}"#)));
+            out.push('\n');
+        }
         // A model PAIOS (and ccusage) has no price for.
         if s == 0 {
             out.push_str(&claude_line(
