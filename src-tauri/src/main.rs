@@ -90,6 +90,52 @@ pub fn context() -> tauri::Context {
     tauri::generate_context!()
 }
 
+/// Linux: a second launch hands its flags to the running app over the session bus and ends
+/// here, before it has started a thread, opened the display or read the home. The running app
+/// serves the call through tauri-plugin-single-instance, whose own check (kept, for two launches
+/// at the same instant) would find the name taken only after Tauri has started and then end the
+/// process with `exit` while its threads run; returning from `main` ends it cleanly.
+#[cfg(target_os = "linux")]
+fn handed_over_to_running_app() -> bool {
+    let identifier = context_identifier();
+    let name = format!("{identifier}.SingleInstance");
+    let path = format!("/{}", name.replace('.', "/").replace('-', "_"));
+    let Ok(bus) = zbus::blocking::Connection::session() else {
+        return false;
+    };
+    let owned = zbus::blocking::fdo::DBusProxy::new(&bus)
+        .ok()
+        .zip(zbus::names::BusName::try_from(name.as_str()).ok())
+        .and_then(|(dbus, bus_name)| dbus.name_has_owner(bus_name).ok())
+        .unwrap_or(false);
+    if !owned {
+        return false;
+    }
+    let argv: Vec<String> = std::env::args().collect();
+    let cwd = std::env::current_dir()
+        .ok()
+        .and_then(|d| d.to_str().map(str::to_owned))
+        .unwrap_or_default();
+    bus.call_method(
+        Some(name.as_str()),
+        path.as_str(),
+        Some("org.SingleInstance.DBus"),
+        "ExecuteCallback",
+        &(argv, cwd),
+    )
+    .is_ok()
+}
+
+/// The app's identifier (`tauri.conf.json`), which names its single-instance bus name.
+#[cfg(target_os = "linux")]
+fn context_identifier() -> String {
+    const CONF: &str = include_str!("../tauri.conf.json");
+    serde_json::from_str::<Value>(CONF)
+        .ok()
+        .and_then(|v| v["identifier"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "dev.paios.app".into())
+}
+
 fn main() -> ExitCode {
     if std::env::args().nth(1).as_deref() == Some(host::FLAG) {
         return windows::run();
@@ -102,6 +148,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    #[cfg(target_os = "linux")]
+    if handed_over_to_running_app() {
+        return ExitCode::SUCCESS;
+    }
     let paths = match paios::paths::Paths::from_env() {
         Ok(p) => p,
         Err(e) => {
