@@ -176,7 +176,8 @@ fn main() -> ExitCode {
 
     let first_options = options.clone();
     let app = tauri::Builder::default()
-        // First: a second launch forwards its flags here and exits before starting anything.
+        // The running app serves second launches (on Linux most hand over before this point,
+        // see `handed_over_to_running_app`); a racing one still ends here.
         .plugin(tauri_plugin_single_instance::init(
             |app, argv, _cwd| match Options::parse(argv.into_iter().skip(1)) {
                 Ok(o) => apply(app, &o, true),
