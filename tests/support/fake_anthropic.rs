@@ -51,12 +51,19 @@ impl Usage {
         self
     }
 
+    /// As the Messages API reports usage: the cache writes also broken down by lifetime (all
+    /// five-minute here). Claude Code logs the breakdown, zeros when the API sent none, and
+    /// ccusage (so PAIOS) counts the breakdown.
     fn to_json(self) -> Value {
         json!({
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "cache_creation_input_tokens": self.cache_creation_input_tokens,
             "cache_read_input_tokens": self.cache_read_input_tokens,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": self.cache_creation_input_tokens,
+                "ephemeral_1h_input_tokens": 0,
+            },
         })
     }
 }
