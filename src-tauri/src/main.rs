@@ -91,7 +91,7 @@ pub fn context() -> tauri::Context {
 }
 
 /// Linux: a second launch hands its flags to the running app over the session bus and ends
-/// here, before it has started a thread, opened the display or read the home. The running app
+/// here, before Tauri has started, the display is opened or the home is read. The running app
 /// serves the call through tauri-plugin-single-instance, whose own check (kept, for two launches
 /// at the same instant) would find the name taken only after Tauri has started and then end the
 /// process with `exit` while its threads run; returning from `main` ends it cleanly.
