@@ -97,7 +97,9 @@ pub fn context() -> tauri::Context {
 /// process with `exit` while its threads run; returning from `main` ends it cleanly.
 #[cfg(target_os = "linux")]
 fn handed_over_to_running_app() -> bool {
-    let identifier = context_identifier();
+    let Some(identifier) = app_identifier() else {
+        return false;
+    };
     let name = format!("{identifier}.SingleInstance");
     let path = format!("/{}", name.replace('.', "/").replace('-', "_"));
     let Ok(bus) = zbus::blocking::Connection::session() else {
@@ -126,14 +128,14 @@ fn handed_over_to_running_app() -> bool {
     .is_ok()
 }
 
-/// The app's identifier (`tauri.conf.json`), which names its single-instance bus name.
+/// The app's identifier, which names its single-instance bus name: read from the
+/// `tauri.conf.json` compiled in, without building the whole Tauri context.
 #[cfg(target_os = "linux")]
-fn context_identifier() -> String {
+fn app_identifier() -> Option<String> {
     const CONF: &str = include_str!("../tauri.conf.json");
     serde_json::from_str::<Value>(CONF)
         .ok()
         .and_then(|v| v["identifier"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| "dev.paios.app".into())
 }
 
 fn main() -> ExitCode {
@@ -452,6 +454,15 @@ pub fn login_item_enabled(app: &AppHandle) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_handover_names_the_identifier_tauri_uses() {
+        assert_eq!(
+            app_identifier(),
+            Some(context().config().identifier.clone())
+        );
+    }
 
     #[test]
     fn flags() {
