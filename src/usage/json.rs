@@ -200,18 +200,35 @@ impl<'a> Reader<'a> {
         if self.null()? {
             return Ok(None);
         }
-        let (start, end) = self.number_token()?;
-        // Digits only (no sign, fraction or exponent); overflow is refused.
-        self.b[start..end]
-            .iter()
-            .try_fold(0u64, |n, &c| {
+        // Digits only (no sign, fraction or exponent); overflow is refused. A leading zero
+        // ends the number at once, as in `number_token` (what follows then fails the grammar).
+        let mut n: u64 = match self.b.get(self.i) {
+            Some(b'0') => {
+                self.i += 1;
+                0
+            }
+            Some(&c @ b'1'..=b'9') => {
+                self.i += 1;
+                u64::from(c - b'0')
+            }
+            _ => return Err(Invalid),
+        };
+        if n != 0 {
+            while let Some(&c) = self.b.get(self.i) {
                 if !c.is_ascii_digit() {
-                    return None;
+                    break;
                 }
-                n.checked_mul(10)?.checked_add(u64::from(c - b'0'))
-            })
-            .map(Some)
-            .ok_or(Invalid)
+                n = n
+                    .checked_mul(10)
+                    .and_then(|n| n.checked_add(u64::from(c - b'0')))
+                    .ok_or(Invalid)?;
+                self.i += 1;
+            }
+        }
+        if matches!(self.b.get(self.i), Some(b'.' | b'e' | b'E')) {
+            return Err(Invalid);
+        }
+        Ok(Some(n))
     }
 
     /// Any number, or `null`.

@@ -106,10 +106,37 @@ fn utc_millis(b: &[u8]) -> Option<i64> {
     } else {
         0
     };
-    let date = chrono::NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 2)?, num(8, 2)?)?;
-    let time =
-        chrono::NaiveTime::from_hms_milli_opt(num(11, 2)?, num(14, 2)?, num(17, 2)?, millis)?;
-    Some(date.and_time(time).and_utc().timestamp_millis())
+    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let secs =
+        days_from_civil(year, month, day) * 86_400 + i64::from(hour * 3600 + minute * 60 + second);
+    Some(secs * 1000 + i64::from(millis))
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days from 1970-01-01 to a (valid, proleptic Gregorian) date: H. Hinnant's `days_from_civil`.
+fn days_from_civil(year: u32, month: u32, day: u32) -> i64 {
+    let y = i64::from(year) - i64::from(month <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 fn looks_like_json_object(line: &[u8]) -> bool {
@@ -169,8 +196,16 @@ struct CacheCreation {
     ephemeral_1h_input_tokens: Option<u64>,
 }
 
+#[cfg(test)]
 fn read_claude(line: &[u8]) -> json::Result<ClaudeLine<'_>> {
     let mut out = ClaudeLine::default();
+    read_claude_into(line, &mut out)?;
+    Ok(out)
+}
+
+/// [`read_claude`] into `out` (a default one): the nested parts are filled where they lie, not
+/// built aside and moved in (a measurable share of a line's cost).
+fn read_claude_into<'a>(line: &'a [u8], out: &mut ClaudeLine<'a>) -> json::Result<()> {
     let keys: [&[u8]; _] = [
         b"timestamp",
         b"sessionId",
@@ -186,21 +221,24 @@ fn read_claude(line: &[u8]) -> json::Result<ClaudeLine<'_>> {
             2 => out.request_id = r.string()?,
             3 => out.version = r.string()?,
             4 => out.cost_usd = r.f64()?,
-            _ => out.message = read_claude_message(r)?,
+            _ => {
+                if !read_claude_message(r, out.message.insert(ClaudeMessage::default()))? {
+                    out.message = None;
+                }
+            }
         }
         Ok(())
-    })?;
-    Ok(out)
+    })
 }
 
-fn read_claude_message<'a>(r: &mut Reader<'a>) -> json::Result<Option<ClaudeMessage<'a>>> {
-    let mut out = ClaudeMessage::default();
-    let present = r.fields(&[b"id", b"model", b"usage"], |r, i| {
+/// The `message` object into `out`; `false` for `null`.
+fn read_claude_message<'a>(r: &mut Reader<'a>, out: &mut ClaudeMessage<'a>) -> json::Result<bool> {
+    r.fields(&[b"id", b"model", b"usage"], |r, i| {
         match i {
             0 => out.id = r.string()?,
             1 => out.model = r.string()?,
             _ => {
-                let mut u = ClaudeUsage::default();
+                let u = out.usage.insert(ClaudeUsage::default());
                 let keys: [&[u8]; _] = [
                     b"input_tokens",
                     b"output_tokens",
@@ -215,7 +253,7 @@ fn read_claude_message<'a>(r: &mut Reader<'a>) -> json::Result<Option<ClaudeMess
                         2 => u.cache_creation_input_tokens = r.u64()?,
                         3 => u.cache_read_input_tokens = r.u64()?,
                         _ => {
-                            let mut c = CacheCreation::default();
+                            let c = u.cache_creation.insert(CacheCreation::default());
                             let keys: [&[u8]; _] =
                                 [b"ephemeral_5m_input_tokens", b"ephemeral_1h_input_tokens"];
                             let present = r.fields(&keys, |r, i| {
@@ -225,17 +263,20 @@ fn read_claude_message<'a>(r: &mut Reader<'a>) -> json::Result<Option<ClaudeMess
                                 }
                                 Ok(())
                             })?;
-                            u.cache_creation = present.then_some(c);
+                            if !present {
+                                u.cache_creation = None;
+                            }
                         }
                     }
                     Ok(())
                 })?;
-                out.usage = present.then_some(u);
+                if !present {
+                    out.usage = None;
+                }
             }
         }
         Ok(())
-    })?;
-    Ok(present.then_some(out))
+    })
 }
 
 /// Byte strings of which every line that matters contains at least one: lines without any
@@ -284,9 +325,10 @@ pub fn parse_claude_candidate(line: &[u8]) -> Line<'_> {
     if !looks_like_json_object(line) {
         return Line::Malformed;
     }
-    let Ok(parsed) = read_claude(line) else {
+    let mut parsed = ClaudeLine::default();
+    if read_claude_into(line, &mut parsed).is_err() {
         return Line::Malformed;
-    };
+    }
     let Some(message) = parsed.message else {
         return Line::Ignored;
     };
@@ -610,6 +652,40 @@ mod tests {
             Line::Usage(r) => r,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn every_day_of_four_centuries_converts_as_chrono_converts_it() {
+        use chrono::Datelike;
+        let mut day = chrono::NaiveDate::from_ymd_opt(1900, 1, 1).unwrap();
+        let mut n = 0;
+        while day.year() < 2300 {
+            let ts = format!("{}T23:59:58.250Z", day.format("%Y-%m-%d"));
+            let want = day.and_hms_milli_opt(23, 59, 58, 250).unwrap().and_utc();
+            assert_eq!(
+                utc_millis(ts.as_bytes()),
+                Some(want.timestamp_millis()),
+                "{ts}"
+            );
+            day = day.succ_opt().unwrap();
+            n += 1;
+        }
+        assert_eq!(n, 146_097);
+        // Days that do not exist are refused, not rolled over.
+        for ts in [
+            "1900-02-29",
+            "2100-02-29",
+            "2023-02-29",
+            "2026-04-31",
+            "2026-00-10",
+        ] {
+            assert_eq!(
+                utc_millis(format!("{ts}T00:00:00Z").as_bytes()),
+                None,
+                "{ts}"
+            );
+        }
+        assert!(utc_millis(b"2000-02-29T00:00:00Z").is_some());
     }
 
     #[test]
