@@ -34,12 +34,12 @@ use fs2::FileExt;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use super::entries::{self, Entry, Pending, RECORD, SHARDS, Spilled};
+use super::entries::{self, Entry, Pending, SHARDS, Spilled};
 use super::parse::{self, CodexState, Line, Record};
 use super::prices::Prices;
 
 /// Bump when the schema or the meaning of stored rows changes: the ledger then rebuilds.
-const SCHEMA_VERSION: &str = "5";
+const SCHEMA_VERSION: &str = "6";
 /// Lines longer than this are counted and skipped without being held in memory.
 pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 /// Files at least this large are mapped rather than read when mapping is on.
@@ -1369,7 +1369,7 @@ fn write_entries(
                 .unwrap_or_default()
         };
         let new = std::mem::take(&mut held[shard]);
-        group_size += stored.len() / RECORD + new.len() + spilled_count(shard);
+        group_size += entries::count(&stored) + new.len() + spilled_count(shard);
         group.push((shard, new, stored));
         if group_size < limit / 2 && i + 1 < touched.len() {
             continue;
@@ -1704,11 +1704,16 @@ mod tests {
         spilled.hold_at_most(7);
         let state = |ledger: &Ledger| {
             let rows = sorted_rows(ledger);
-            let stored: i64 = ledger
+            let mut blobs = ledger
                 .connection()
-                .query_row("SELECT sum(length(data)) FROM entries", [], |r| r.get(0))
+                .prepare("SELECT data FROM entries")
                 .unwrap();
-            (rows, stored / RECORD as i64)
+            let stored: usize = blobs
+                .query_map([], |r| r.get::<_, Vec<u8>>(0))
+                .unwrap()
+                .map(|blob| entries::decode(&blob.unwrap()).len())
+                .sum();
+            (rows, stored)
         };
         held.ingest(&dirs, &prices).unwrap();
         spilled.ingest(&dirs, &prices).unwrap();
