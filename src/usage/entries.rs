@@ -166,13 +166,20 @@ pub fn decode(blob: &[u8]) -> Vec<(i64, Entry)> {
 }
 
 /// Sort by key and keep one request per key: the largest, and of equal ones the earliest.
-pub fn dedupe(v: &mut Vec<(i64, Entry)>) {
+/// `lost` is called with each request left out.
+pub fn dedupe(v: &mut Vec<(i64, Entry)>, mut lost: impl FnMut(&Entry)) {
     v.sort_unstable_by(|(ka, a), (kb, b)| {
         ka.cmp(kb)
             .then(b.total().cmp(&a.total()))
             .then(a.ts.cmp(&b.ts))
     });
-    v.dedup_by_key(|(key, _)| *key);
+    v.dedup_by(|(later, e), (kept, _)| {
+        let same = later == kept;
+        if same {
+            lost(e);
+        }
+        same
+    });
 }
 
 /// The requests an ingest has read so far.
@@ -203,17 +210,19 @@ impl Pending {
         }
     }
 
-    pub fn push(&mut self, key: i64, entry: Entry) -> io::Result<()> {
+    /// Hold `entry`; when that spills, `lost` is called with each request the spill leaves out
+    /// (see [`dedupe`]).
+    pub fn push(&mut self, key: i64, entry: Entry, lost: impl FnMut(&Entry)) -> io::Result<()> {
         self.held[shard_of(key)].push((key, entry));
         self.count += 1;
         if self.count >= self.limit {
-            self.spill()?;
+            self.spill(lost)?;
         }
         Ok(())
     }
 
     /// Write every held request to the temporary file, one sorted run per shard.
-    fn spill(&mut self) -> io::Result<()> {
+    fn spill(&mut self, mut lost: impl FnMut(&Entry)) -> io::Result<()> {
         use std::os::unix::fs::FileExt;
         let spilled = match &mut self.spilled {
             Some(s) => s,
@@ -228,7 +237,7 @@ impl Pending {
             if held.is_empty() {
                 continue;
             }
-            dedupe(held);
+            dedupe(held, &mut lost);
             buf.clear();
             encode(held, &mut buf);
             spilled.file.write_all_at(&buf, spilled.len)?;
@@ -279,14 +288,14 @@ mod tests {
     use proptest::prelude::*;
     use std::collections::HashMap;
 
-    /// Every request of `pending`, per shard sorted and one per key.
-    fn drain(pending: Pending) -> io::Result<Vec<Vec<(i64, Entry)>>> {
+    /// Every request of `pending`, per shard sorted and one per key (`lost` sees the others).
+    fn drain(pending: Pending, mut lost: impl FnMut(&Entry)) -> io::Result<Vec<Vec<(i64, Entry)>>> {
         let (mut held, spilled) = pending.finish();
         for (shard, v) in held.iter_mut().enumerate() {
             if let Some(s) = &spilled {
                 s.take(shard, v)?;
             }
-            dedupe(v);
+            dedupe(v, &mut lost);
         }
         Ok(held)
     }
@@ -397,7 +406,8 @@ mod tests {
         }
 
         /// Spilled or not, at any limit, what comes out is for each key its largest request
-        /// (the earliest of equal ones), as a map computed directly says.
+        /// (the earliest of equal ones), as a map computed directly says; and every request
+        /// pushed either comes out or is reported lost, once (the ledger's sums rely on it).
         #[test]
         fn spilling_keeps_the_largest_request_of_each_key(
             requests in prop::collection::vec((0u8..40, 0u64..6, 0i64..5), 0..300),
@@ -406,18 +416,22 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let mut pending = Pending::new(dir.path(), limit);
             let mut expected: HashMap<i64, Entry> = HashMap::new();
+            let (mut pushed, mut lost) = ((0usize, 0u64), (0usize, 0u64));
             for (n, output, ts) in requests {
                 // Keys spread over a few shards (top byte) and several keys per shard.
                 let key = (i64::from(n % 4) << 56) | i64::from(n);
                 let e = entry(ts, output, i64::from(n));
-                pending.push(key, e).unwrap();
+                pushed = (pushed.0 + 1, pushed.1 + output);
+                pending.push(key, e, |l| lost = (lost.0 + 1, lost.1 + l.tokens.output)).unwrap();
                 let best = expected.entry(key).or_insert(e);
                 if (e.total(), std::cmp::Reverse(e.ts)) > (best.total(), std::cmp::Reverse(best.ts)) {
                     *best = e;
                 }
             }
-            let shards = drain(pending).unwrap();
+            let shards = drain(pending, |l| lost = (lost.0 + 1, lost.1 + l.tokens.output)).unwrap();
             let mut got: Vec<(i64, Entry)> = shards.into_iter().flatten().collect();
+            let kept: u64 = got.iter().map(|(_, e)| e.tokens.output).sum();
+            prop_assert_eq!((got.len() + lost.0, kept + lost.1), pushed);
             got.sort_by_key(|(k, _)| *k);
             let mut want: Vec<(i64, Entry)> = expected.into_iter().collect();
             want.sort_by_key(|(k, _)| *k);

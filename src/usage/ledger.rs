@@ -1096,7 +1096,6 @@ impl Hasher for KeyHasher {
 }
 
 /// A change to one `agg` row: sums to add (negative when a request was replaced).
-#[derive(Default)]
 struct AggDelta {
     input: i64,
     output: i64,
@@ -1108,49 +1107,102 @@ struct AggDelta {
     last_ts: i64,
 }
 
+impl Default for AggDelta {
+    fn default() -> Self {
+        AggDelta {
+            input: 0,
+            output: 0,
+            cache_write: 0,
+            cache_read: 0,
+            reasoning: 0,
+            cost: 0.0,
+            requests: 0,
+            last_ts: i64::MIN,
+        }
+    }
+}
+
+impl AggDelta {
+    fn add(&mut self, e: &Entry, sign: i64) {
+        let t = &e.tokens;
+        self.input += sign * t.input as i64;
+        self.output += sign * t.output as i64;
+        self.cache_write += sign * t.cache_write as i64;
+        self.cache_read += sign * t.cache_read as i64;
+        self.reasoning += sign * t.reasoning as i64;
+        self.cost += sign as f64 * e.cost;
+        self.requests += sign;
+        if sign > 0 {
+            self.last_ts = self.last_ts.max(e.ts);
+        }
+    }
+
+    fn absorb(&mut self, o: &AggDelta) {
+        self.input += o.input;
+        self.output += o.output;
+        self.cache_write += o.cache_write;
+        self.cache_read += o.cache_read;
+        self.reasoning += o.reasoning;
+        self.cost += o.cost;
+        self.requests += o.requests;
+        self.last_ts = self.last_ts.max(o.last_ts);
+    }
+}
+
+/// An `agg` row's key: source, quarter-hour bucket, session id, model id.
+type Cell = (Source, i64, i64, i64);
+
+fn cell_of(e: &Entry) -> Cell {
+    (e.source, e.ts.div_euclid(BUCKET_MS), e.session, e.model)
+}
+
+/// Changes to `agg` rows. Requests read in file order mostly fall in the cell of the one before
+/// ([`AggDeltas::add_in_order`] keeps that cell aside); the others go to the map.
 #[derive(Default)]
-struct AggDeltas(
-    HashMap<(Source, i64, i64, i64), AggDelta, std::hash::BuildHasherDefault<KeyHasher>>,
-);
+struct AggDeltas {
+    cells: HashMap<Cell, AggDelta, std::hash::BuildHasherDefault<KeyHasher>>,
+    last: Option<(Cell, AggDelta)>,
+}
 
 impl AggDeltas {
     fn add(&mut self, e: &Entry, sign: i64) {
-        let d = self
-            .0
-            .entry((e.source, e.ts.div_euclid(BUCKET_MS), e.session, e.model))
-            .or_insert(AggDelta {
-                last_ts: i64::MIN,
-                ..AggDelta::default()
-            });
-        let t = &e.tokens;
-        d.input += sign * t.input as i64;
-        d.output += sign * t.output as i64;
-        d.cache_write += sign * t.cache_write as i64;
-        d.cache_read += sign * t.cache_read as i64;
-        d.reasoning += sign * t.reasoning as i64;
-        d.cost += sign as f64 * e.cost;
-        d.requests += sign;
-        if sign > 0 {
-            d.last_ts = d.last_ts.max(e.ts);
+        self.cells.entry(cell_of(e)).or_default().add(e, sign);
+    }
+
+    /// Add a request, cheaply when it falls in the same cell as the previous one.
+    fn add_in_order(&mut self, e: &Entry) {
+        let cell = cell_of(e);
+        match &mut self.last {
+            Some((c, d)) if *c == cell => d.add(e, 1),
+            last => {
+                let mut d = AggDelta::default();
+                d.add(e, 1);
+                if let Some((c, previous)) = last.replace((cell, d)) {
+                    self.cells.entry(c).or_default().absorb(&previous);
+                }
+            }
         }
     }
 
     /// Add another set of changes to these.
-    fn absorb(&mut self, other: AggDeltas) {
-        for (cell, o) in other.0 {
-            let d = self.0.entry(cell).or_insert(AggDelta {
-                last_ts: i64::MIN,
-                ..AggDelta::default()
-            });
-            d.input += o.input;
-            d.output += o.output;
-            d.cache_write += o.cache_write;
-            d.cache_read += o.cache_read;
-            d.reasoning += o.reasoning;
-            d.cost += o.cost;
-            d.requests += o.requests;
-            d.last_ts = d.last_ts.max(o.last_ts);
+    fn absorb(&mut self, mut other: AggDeltas) {
+        other.flush();
+        self.flush();
+        for (cell, o) in &other.cells {
+            self.cells.entry(*cell).or_default().absorb(o);
         }
+    }
+
+    fn flush(&mut self) {
+        if let Some((c, d)) = self.last.take() {
+            self.cells.entry(c).or_default().absorb(&d);
+        }
+    }
+
+    /// Every changed cell.
+    fn into_cells(mut self) -> impl Iterator<Item = (Cell, AggDelta)> {
+        self.flush();
+        self.cells.into_iter()
     }
 }
 
@@ -1184,6 +1236,8 @@ fn write_all(
     if plan.is_empty() {
         return Ok(());
     }
+    // Every request read, as it arrives (in file order, so mostly in the cell of the one before).
+    let mut deltas = AggDeltas::default();
     let mut names = Names {
         tx,
         cache: HashMap::new(),
@@ -1238,7 +1292,8 @@ fn write_all(
                             tokens: p.tokens,
                             cost: p.cost,
                         };
-                        pending.push(p.key, entry)?;
+                        deltas.add_in_order(&entry);
+                        pending.push(p.key, entry, |lost| deltas.add(lost, -1))?;
                     }
                     Ok(())
                 })(),
@@ -1255,7 +1310,7 @@ fn write_all(
     if let Some(e) = failure {
         return Err(e);
     }
-    write_entries(tx, pending, fresh)?;
+    write_entries(tx, pending, deltas, fresh)?;
     Ok(())
 }
 
@@ -1309,17 +1364,17 @@ fn merge(
         while let Some(s) = stored.next_if(|(k, _)| *k < key) {
             out.push(s);
         }
+        // `e` is already counted in `agg` (as it was read): take out whichever loses.
         match stored.next_if(|(k, _)| *k == key) {
-            Some((_, old)) if old.total() >= e.total() => out.push((key, old)),
+            Some((_, old)) if old.total() >= e.total() => {
+                deltas.add(&e, -1);
+                out.push((key, old));
+            }
             Some((_, old)) => {
                 deltas.add(&old, -1);
-                deltas.add(&e, 1);
                 out.push((key, e));
             }
-            None => {
-                deltas.add(&e, 1);
-                out.push((key, e));
-            }
+            None => out.push((key, e)),
         }
     }
     out.extend(stored);
@@ -1329,8 +1384,8 @@ fn merge(
 /// A shard to merge: its number, this run's requests held in memory, its stored records.
 type ShardWork = (usize, Vec<(i64, Entry)>, Vec<u8>);
 
-/// One thread's share of a group of shards: its `agg` changes and the encoded shards.
-type ShardsWritten = (AggDeltas, Vec<(usize, Vec<u8>)>);
+/// One thread's share of a group of shards: the encoded shards.
+type ShardsWritten = Vec<(usize, Vec<u8>)>;
 
 /// Store the requests read in this run and bring `agg` up to date with them.
 ///
@@ -1339,6 +1394,7 @@ type ShardsWritten = (AggDeltas, Vec<(usize, Vec<u8>)>);
 fn write_entries(
     tx: &rusqlite::Transaction,
     pending: Pending,
+    read_deltas: AggDeltas,
     fresh: bool,
 ) -> Result<(), WriteError> {
     let limit = pending.limit();
@@ -1356,7 +1412,10 @@ fn write_entries(
         .map(usize::from)
         .unwrap_or(1)
         .clamp(1, 4);
-    let mut deltas = AggDeltas::default();
+    // The requests read are already in `read_deltas`; merging takes out those that lose to
+    // another of the same key. One set of such changes per merging thread, kept from group to
+    // group.
+    let mut deltas: Vec<AggDeltas> = (0..threads).map(|_| AggDeltas::default()).collect();
     let mut group: Vec<ShardWork> = Vec::new();
     let mut group_size = 0;
     for (i, &shard) in touched.iter().enumerate() {
@@ -1374,8 +1433,7 @@ fn write_entries(
         if group_size < limit / 2 && i + 1 < touched.len() {
             continue;
         }
-        for (part_deltas, blobs) in merge_group(std::mem::take(&mut group), &spilled, threads)? {
-            deltas.absorb(part_deltas);
+        for blobs in merge_group(std::mem::take(&mut group), &spilled, &mut deltas)? {
             for (shard, blob) in blobs {
                 store.execute(params![shard as i64, blob])?;
             }
@@ -1395,7 +1453,11 @@ fn write_entries(
            reasoning = reasoning + excluded.reasoning, cost = cost + excluded.cost,
            requests = requests + excluded.requests, last_ts = max(last_ts, excluded.last_ts)",
     )?;
-    let mut cells: Vec<_> = deltas.0.into_iter().collect();
+    let mut total = read_deltas;
+    for part in deltas {
+        total.absorb(part);
+    }
+    let mut cells: Vec<_> = total.into_cells().collect();
     cells.sort_unstable_by_key(|(k, _)| *k);
     for ((source, bucket, session, model), d) in cells {
         apply.execute(params![
@@ -1418,14 +1480,15 @@ fn write_entries(
     Ok(())
 }
 
-/// Merge a group of shards, split across `threads`: each shard's new requests (held and
-/// spilled) are sorted, one kept per key, and merged into what the shard stored (raw records).
+/// Merge a group of shards, split across as many threads as there are `deltas` (each thread
+/// adds its `agg` changes to its own): each shard's new requests (held and spilled) are sorted,
+/// one kept per key, and merged into what the shard stored (raw records).
 fn merge_group(
     group: Vec<ShardWork>,
     spilled: &Option<Spilled>,
-    threads: usize,
+    deltas: &mut [AggDeltas],
 ) -> io::Result<Vec<ShardsWritten>> {
-    let mut parts: Vec<Vec<_>> = (0..threads.min(group.len()).max(1))
+    let mut parts: Vec<Vec<_>> = (0..deltas.len().min(group.len()).max(1))
         .map(|_| Vec::new())
         .collect();
     let count = parts.len();
@@ -1435,22 +1498,22 @@ fn merge_group(
     std::thread::scope(|scope| {
         let handles: Vec<_> = parts
             .into_iter()
-            .map(|part| {
+            .zip(deltas.iter_mut())
+            .map(|(part, deltas)| {
                 scope.spawn(move || -> io::Result<ShardsWritten> {
-                    let mut deltas = AggDeltas::default();
                     let mut blobs = Vec::with_capacity(part.len());
                     for (shard, mut new, stored) in part {
                         if let Some(s) = spilled {
                             s.take(shard, &mut new)?;
                         }
-                        entries::dedupe(&mut new);
-                        let merged = merge(entries::decode(&stored), new, &mut deltas);
+                        entries::dedupe(&mut new, |lost| deltas.add(lost, -1));
+                        let merged = merge(entries::decode(&stored), new, deltas);
                         drop(stored);
                         let mut blob = Vec::new();
                         entries::encode(&merged, &mut blob);
                         blobs.push((shard, blob));
                     }
-                    Ok((deltas, blobs))
+                    Ok(blobs)
                 })
             })
             .collect();
