@@ -695,6 +695,33 @@ enum Msg {
     Done(usize, FileDone),
 }
 
+/// A reader thread's messages to the writer, sent together once they hold about [`BATCH`]
+/// requests: most files hold a few hundred, and a wake-up of the writer per file (twice: its
+/// requests, then its end) cost more than handling them.
+struct Outbox {
+    tx: mpsc::SyncSender<Vec<Msg>>,
+    msgs: Vec<Msg>,
+    requests: usize,
+}
+
+impl Outbox {
+    /// Queue `msg`, sending the queue when it is full; `false` once the writer has stopped
+    /// listening.
+    fn push(&mut self, msg: Msg) -> bool {
+        if let Msg::Records(_, batch) = &msg {
+            self.requests += batch.entries.len();
+        }
+        self.msgs.push(msg);
+        self.requests < BATCH && self.msgs.len() < 64 || self.flush()
+    }
+
+    /// Send what is queued; `false` once the writer has stopped listening.
+    fn flush(&mut self) -> bool {
+        self.requests = 0;
+        self.msgs.is_empty() || self.tx.send(std::mem::take(&mut self.msgs)).is_ok()
+    }
+}
+
 struct FileDone {
     end: u64,
     codex: CodexState,
@@ -735,7 +762,7 @@ fn read_file(
     index: usize,
     prices: &Prices,
     buf: &mut Vec<u8>,
-    tx: &mpsc::SyncSender<Msg>,
+    out: &mut Outbox,
 ) -> FileDone {
     let mut codex = work.codex.clone();
     let mut done = FileDone {
@@ -813,7 +840,7 @@ fn read_file(
                 _ => batch.entries.push(prepared),
             }
             if batch.entries.len() >= BATCH {
-                let _ = tx.send(Msg::Records(index, std::mem::take(&mut batch)));
+                out.push(Msg::Records(index, std::mem::take(&mut batch)));
             }
         },
     );
@@ -822,7 +849,7 @@ fn read_file(
         tracing::debug!(path = %work.path.display(), "could not read a usage log");
     }
     if !batch.entries.is_empty() {
-        let _ = tx.send(Msg::Records(index, batch));
+        out.push(Msg::Records(index, batch));
     }
     done.codex = codex;
     let head_len = (done.end as usize).min(HEAD_BYTES);
@@ -1251,7 +1278,7 @@ fn write_all(
         .unwrap_or(1)
         .clamp(1, 4)
         .min(plan.len());
-    let (sender, receiver) = mpsc::sync_channel::<Msg>(8);
+    let (sender, receiver) = mpsc::sync_channel::<Vec<Msg>>(4);
     let mut failure: Option<WriteError> = None;
     std::thread::scope(|scope| {
         for _ in 0..workers {
@@ -1259,18 +1286,24 @@ fn write_all(
             let (plan, order, next) = (&plan, &order, &next);
             scope.spawn(move || {
                 let mut buf = Vec::new();
+                let mut out = Outbox {
+                    tx: sender,
+                    msgs: Vec::new(),
+                    requests: 0,
+                };
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&index) = order.get(i) else { break };
-                    let done = read_file(&plan[index], index, prices, &mut buf, &sender);
-                    if sender.send(Msg::Done(index, done)).is_err() {
-                        break;
+                    let done = read_file(&plan[index], index, prices, &mut buf, &mut out);
+                    if !out.push(Msg::Done(index, done)) {
+                        return;
                     }
                 }
+                out.flush();
             });
         }
         drop(sender);
-        for msg in receiver {
+        for msg in receiver.into_iter().flatten() {
             if failure.is_some() {
                 continue;
             }
