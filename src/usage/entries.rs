@@ -7,9 +7,9 @@
 //!   from the previous one) and the cost as 8 bytes — about 40 bytes a request instead of 81.
 //! * [`Pending`]: this ingest's requests, by shard. Memory stays bounded however many an ingest
 //!   reads (a first run over years of logs reads millions): past a limit, the held requests are
-//!   written, per shard sorted by key and one per key, as a *run* to an unnamed temporary file
-//!   beside the ledger (gone with the process, even a killed one), and read back shard by shard
-//!   at the end ([`Spilled::take`]).
+//!   written, per shard as they came, as a *run* to an unnamed temporary file beside the ledger
+//!   (gone with the process, even a killed one), and read back shard by shard at the end
+//!   ([`Spilled::take`]), where they are sorted once.
 //!
 //! Of several requests with one key, the one kept is the largest by total tokens, and of equal
 //! ones the earliest ([`dedupe`]). Never touches SQLite: the ledger stores what this produces.
@@ -168,18 +168,34 @@ pub fn decode(blob: &[u8]) -> Vec<(i64, Entry)> {
 /// Sort by key and keep one request per key: the largest, and of equal ones the earliest.
 /// `lost` is called with each request left out.
 pub fn dedupe(v: &mut Vec<(i64, Entry)>, mut lost: impl FnMut(&Entry)) {
-    v.sort_unstable_by(|(ka, a), (kb, b)| {
-        ka.cmp(kb)
-            .then(b.total().cmp(&a.total()))
-            .then(a.ts.cmp(&b.ts))
-    });
-    v.dedup_by(|(later, e), (kept, _)| {
-        let same = later == kept;
-        if same {
-            lost(e);
+    // Keys are hashes, so a key is rarely repeated: sort by key alone (the cheapest comparison)
+    // and pick the winner within each run of one key.
+    v.sort_unstable_by_key(|(key, _)| *key);
+    let wins = |a: &Entry, b: &Entry| {
+        (a.total(), std::cmp::Reverse(a.ts)) > (b.total(), std::cmp::Reverse(b.ts))
+    };
+    let mut kept = 0;
+    let mut i = 0;
+    while i < v.len() {
+        let mut best = i;
+        let mut end = i + 1;
+        while end < v.len() && v[end].0 == v[i].0 {
+            if wins(&v[end].1, &v[best].1) {
+                best = end;
+            }
+            end += 1;
         }
-        same
-    });
+        for (at, (_, e)) in v[i..end].iter().enumerate() {
+            if i + at != best {
+                lost(e);
+            }
+        }
+        // Slots before `i` that are not kept hold leftovers of earlier runs: overwrite one.
+        v.swap(kept, best);
+        kept += 1;
+        i = end;
+    }
+    v.truncate(kept);
 }
 
 /// The requests an ingest has read so far.
@@ -210,19 +226,18 @@ impl Pending {
         }
     }
 
-    /// Hold `entry`; when that spills, `lost` is called with each request the spill leaves out
-    /// (see [`dedupe`]).
-    pub fn push(&mut self, key: i64, entry: Entry, lost: impl FnMut(&Entry)) -> io::Result<()> {
+    pub fn push(&mut self, key: i64, entry: Entry) -> io::Result<()> {
         self.held[shard_of(key)].push((key, entry));
         self.count += 1;
         if self.count >= self.limit {
-            self.spill(lost)?;
+            self.spill()?;
         }
         Ok(())
     }
 
-    /// Write every held request to the temporary file, one sorted run per shard.
-    fn spill(&mut self, mut lost: impl FnMut(&Entry)) -> io::Result<()> {
+    /// Write every held request to the temporary file, one run per shard. Runs are not sorted
+    /// (the end sorts each shard once, with what it held).
+    fn spill(&mut self) -> io::Result<()> {
         use std::os::unix::fs::FileExt;
         let spilled = match &mut self.spilled {
             Some(s) => s,
@@ -237,7 +252,6 @@ impl Pending {
             if held.is_empty() {
                 continue;
             }
-            dedupe(held, &mut lost);
             buf.clear();
             encode(held, &mut buf);
             spilled.file.write_all_at(&buf, spilled.len)?;
@@ -422,7 +436,7 @@ mod tests {
                 let key = (i64::from(n % 4) << 56) | i64::from(n);
                 let e = entry(ts, output, i64::from(n));
                 pushed = (pushed.0 + 1, pushed.1 + output);
-                pending.push(key, e, |l| lost = (lost.0 + 1, lost.1 + l.tokens.output)).unwrap();
+                pending.push(key, e).unwrap();
                 let best = expected.entry(key).or_insert(e);
                 if (e.total(), std::cmp::Reverse(e.ts)) > (best.total(), std::cmp::Reverse(best.ts)) {
                     *best = e;

@@ -1326,7 +1326,7 @@ fn write_all(
                             cost: p.cost,
                         };
                         deltas.add_in_order(&entry);
-                        pending.push(p.key, entry, |lost| deltas.add(lost, -1))?;
+                        pending.push(p.key, entry)?;
                     }
                     Ok(())
                 })(),
