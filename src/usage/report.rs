@@ -107,11 +107,15 @@ pub struct Group {
 impl Group {
     fn add(&mut self, row: &AggRow) {
         self.sums.add(&row.tokens, row.cost, row.requests);
-        self.by_model.entry(row.model.clone()).or_default().add(
-            &row.tokens,
-            row.cost,
-            row.requests,
-        );
+        // Look the model up before making a key of it: most rows add to one already there.
+        match self.by_model.get_mut(&row.model) {
+            Some(sums) => sums.add(&row.tokens, row.cost, row.requests),
+            None => self.by_model.entry(row.model.clone()).or_default().add(
+                &row.tokens,
+                row.cost,
+                row.requests,
+            ),
+        }
         self.by_source
             .entry(row.source)
             .or_default()
@@ -166,18 +170,37 @@ pub fn build(rows: &[AggRow], options: &Options, prices: &Prices) -> Report {
             groups.insert(key, group);
         }
     } else {
+        // Rows come in bucket order, and most repeat the model of the row before: the day's key
+        // and the price lookup are reused rather than made again for each of thousands of rows.
+        let mut day: Option<(i64, Option<String>)> = None;
+        let mut model: Option<(&str, bool)> = None;
         for row in rows {
-            let date = options.zone.date_of(row.bucket * BUCKET_MS);
-            if !in_range(date) {
-                continue;
-            }
-            let key = match options.period {
-                Period::Monthly => date.format("%Y-%m").to_string(),
-                _ => date.format("%Y-%m-%d").to_string(),
+            let key = match &day {
+                Some((bucket, key)) if *bucket == row.bucket => key,
+                _ => {
+                    let date = options.zone.date_of(row.bucket * BUCKET_MS);
+                    let key = in_range(date).then(|| match options.period {
+                        Period::Monthly => date.format("%Y-%m").to_string(),
+                        _ => date.format("%Y-%m-%d").to_string(),
+                    });
+                    &day.insert((row.bucket, key)).1
+                }
             };
-            groups.entry(key).or_default().add(row);
+            let Some(key) = key else { continue };
+            match groups.get_mut(key) {
+                Some(group) => group.add(row),
+                None => groups.entry(key.clone()).or_default().add(row),
+            }
             totals.add(row);
-            if prices.find(&row.model).is_none() && row.tokens.total() > 0 {
+            let priced = match model {
+                Some((name, priced)) if name == row.model => priced,
+                _ => {
+                    let priced = prices.find(&row.model).is_some();
+                    model = Some((&row.model, priced));
+                    priced
+                }
+            };
+            if !priced && row.tokens.total() > 0 {
                 *unpriced.entry(row.model.clone()).or_default() += row.tokens.total();
             }
         }
