@@ -1625,6 +1625,42 @@ mod tests {
     }
 
     #[test]
+    fn discovery_finds_the_logs_through_links_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("projects");
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir_all(root.join("p/sub")).unwrap();
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::fs::write(root.join("p/a.jsonl"), "{}\n").unwrap();
+        std::fs::write(root.join("p/sub/b.jsonl"), "{}\n{}\n").unwrap();
+        std::fs::write(root.join("p/notes.txt"), "x").unwrap();
+        std::fs::write(elsewhere.join("c.jsonl"), "{}\n{}\n{}\n").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, root.join("linked-folder")).unwrap();
+        std::os::unix::fs::symlink(elsewhere.join("c.jsonl"), root.join("p/d.jsonl")).unwrap();
+        std::os::unix::fs::symlink(root.join("gone"), root.join("p/dangling.jsonl")).unwrap();
+        let dirs = LogDirs {
+            claude: vec![root.clone()],
+            codex: vec![],
+        };
+        let mut found: Vec<(String, u64)> = discover(&dirs)
+            .into_iter()
+            .map(|d| {
+                let name = d.path.strip_prefix(&root).unwrap().display().to_string();
+                (name, d.size)
+            })
+            .collect();
+        found.sort();
+        let want = [
+            ("linked-folder/c.jsonl", 9),
+            ("p/a.jsonl", 3),
+            ("p/d.jsonl", 9),
+            ("p/sub/b.jsonl", 6),
+        ];
+        let want: Vec<(String, u64)> = want.iter().map(|(n, s)| (n.to_string(), *s)).collect();
+        assert_eq!(found, want);
+    }
+
+    #[test]
     fn stored_hashes_are_stable() {
         // Fixed values, computed independently: a change here needs a SCHEMA_VERSION bump, or
         // every ledger would count old messages again.
