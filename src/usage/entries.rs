@@ -283,7 +283,7 @@ impl Spilled {
             .sum()
     }
 
-    /// Add `shard`'s spilled requests to `held`, then sort and keep one per key.
+    /// Add `shard`'s spilled requests to `held` (unsorted: the caller's [`dedupe`] sorts).
     pub fn take(&self, shard: usize, held: &mut Vec<(i64, Entry)>) -> io::Result<()> {
         use std::os::unix::fs::FileExt;
         let mut buf = Vec::new();

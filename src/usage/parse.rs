@@ -221,14 +221,23 @@ fn read_claude_into<'a>(line: &'a [u8], out: &mut ClaudeLine<'a>) -> json::Resul
             2 => out.request_id = r.string()?,
             3 => out.version = r.string()?,
             4 => out.cost_usd = r.f64()?,
-            _ => {
-                if !read_claude_message(r, out.message.insert(ClaudeMessage::default()))? {
-                    out.message = None;
-                }
-            }
+            _ => fill(&mut out.message, |m| read_claude_message(r, m))?,
         }
         Ok(())
     })
+}
+
+/// Read an object (or `null`, which leaves `None`) into `slot`, filled where it lies: `read`
+/// gets a default value to fill and says whether the object was there.
+#[inline(always)]
+fn fill<T: Default>(
+    slot: &mut Option<T>,
+    read: impl FnOnce(&mut T) -> json::Result<bool>,
+) -> json::Result<()> {
+    if !read(slot.insert(T::default()))? {
+        *slot = None;
+    }
+    Ok(())
 }
 
 /// The `message` object into `out`; `false` for `null`.
@@ -238,7 +247,6 @@ fn read_claude_message<'a>(r: &mut Reader<'a>, out: &mut ClaudeMessage<'a>) -> j
             0 => out.id = r.string()?,
             1 => out.model = r.string()?,
             _ => {
-                let u = out.usage.insert(ClaudeUsage::default());
                 let keys: [&[u8]; _] = [
                     b"input_tokens",
                     b"output_tokens",
@@ -246,33 +254,30 @@ fn read_claude_message<'a>(r: &mut Reader<'a>, out: &mut ClaudeMessage<'a>) -> j
                     b"cache_read_input_tokens",
                     b"cache_creation",
                 ];
-                let present = r.fields(&keys, |r, i| {
-                    match i {
-                        0 => u.input_tokens = r.u64()?,
-                        1 => u.output_tokens = r.u64()?,
-                        2 => u.cache_creation_input_tokens = r.u64()?,
-                        3 => u.cache_read_input_tokens = r.u64()?,
-                        _ => {
-                            let c = u.cache_creation.insert(CacheCreation::default());
-                            let keys: [&[u8]; _] =
-                                [b"ephemeral_5m_input_tokens", b"ephemeral_1h_input_tokens"];
-                            let present = r.fields(&keys, |r, i| {
-                                match i {
-                                    0 => c.ephemeral_5m_input_tokens = r.u64()?,
-                                    _ => c.ephemeral_1h_input_tokens = r.u64()?,
-                                }
-                                Ok(())
-                            })?;
-                            if !present {
-                                u.cache_creation = None;
+                fill(&mut out.usage, |u| {
+                    r.fields(&keys, |r, i| {
+                        match i {
+                            0 => u.input_tokens = r.u64()?,
+                            1 => u.output_tokens = r.u64()?,
+                            2 => u.cache_creation_input_tokens = r.u64()?,
+                            3 => u.cache_read_input_tokens = r.u64()?,
+                            _ => {
+                                let keys: [&[u8]; _] =
+                                    [b"ephemeral_5m_input_tokens", b"ephemeral_1h_input_tokens"];
+                                fill(&mut u.cache_creation, |c| {
+                                    r.fields(&keys, |r, i| {
+                                        match i {
+                                            0 => c.ephemeral_5m_input_tokens = r.u64()?,
+                                            _ => c.ephemeral_1h_input_tokens = r.u64()?,
+                                        }
+                                        Ok(())
+                                    })
+                                })?;
                             }
                         }
-                    }
-                    Ok(())
+                        Ok(())
+                    })
                 })?;
-                if !present {
-                    out.usage = None;
-                }
             }
         }
         Ok(())

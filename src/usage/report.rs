@@ -95,6 +95,15 @@ impl Sums {
     }
 }
 
+/// `map[key]`, made (empty) if missing; the key is copied only then (most rows add to an entry
+/// already there).
+fn entry<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key).expect("inserted above")
+}
+
 /// One row of a report: a day, a month or a session.
 #[derive(Debug, Clone, Default)]
 pub struct Group {
@@ -107,15 +116,7 @@ pub struct Group {
 impl Group {
     fn add(&mut self, row: &AggRow) {
         self.sums.add(&row.tokens, row.cost, row.requests);
-        // Look the model up before making a key of it: most rows add to one already there.
-        match self.by_model.get_mut(&row.model) {
-            Some(sums) => sums.add(&row.tokens, row.cost, row.requests),
-            None => self.by_model.entry(row.model.clone()).or_default().add(
-                &row.tokens,
-                row.cost,
-                row.requests,
-            ),
-        }
+        entry(&mut self.by_model, &row.model).add(&row.tokens, row.cost, row.requests);
         self.by_source
             .entry(row.source)
             .or_default()
@@ -187,10 +188,7 @@ pub fn build(rows: &[AggRow], options: &Options, prices: &Prices) -> Report {
                 }
             };
             let Some(key) = key else { continue };
-            match groups.get_mut(key) {
-                Some(group) => group.add(row),
-                None => groups.entry(key.clone()).or_default().add(row),
-            }
+            entry(&mut groups, key).add(row);
             totals.add(row);
             let priced = match model {
                 Some((name, priced)) if name == row.model => priced,
