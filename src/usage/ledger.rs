@@ -1273,11 +1273,9 @@ fn write_all(
     let mut order: Vec<usize> = (0..plan.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(plan[i].size.saturating_sub(plan[i].start)));
     let next = AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism()
-        .map(usize::from)
-        .unwrap_or(1)
-        .clamp(1, 4)
-        .min(plan.len());
+    // One reader more than the cores used: the writer takes a share of a core, and a reader
+    // waiting for a page the cache had dropped leaves its core to another.
+    let workers = (cores() + 1).min(plan.len());
     let (sender, receiver) = mpsc::sync_channel::<Vec<Msg>>(4);
     let mut failure: Option<WriteError> = None;
     std::thread::scope(|scope| {
@@ -1345,6 +1343,14 @@ fn write_all(
     }
     write_entries(tx, pending, deltas, fresh)?;
     Ok(())
+}
+
+/// Cores to use (at most four).
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(1)
+        .clamp(1, 4)
 }
 
 /// Record how far a file was read (its row in `files`), and its counts in `stats`.
@@ -1441,10 +1447,7 @@ fn write_entries(
         "INSERT INTO entries(shard, data) VALUES(?1, ?2)
          ON CONFLICT(shard) DO UPDATE SET data = excluded.data",
     )?;
-    let threads = std::thread::available_parallelism()
-        .map(usize::from)
-        .unwrap_or(1)
-        .clamp(1, 4);
+    let threads = cores();
     // The requests read are already in `read_deltas`; merging takes out those that lose to
     // another of the same key. One set of such changes per merging thread, kept from group to
     // group.
