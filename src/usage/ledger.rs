@@ -1087,11 +1087,14 @@ impl Names<'_> {
         if let Some(&id) = self.cache.get(name) {
             return Ok(id);
         }
+        // Statements compiled once: a cold ingest names thousands of sessions.
         self.tx
-            .execute("INSERT OR IGNORE INTO names(name) VALUES(?1)", [name])?;
+            .prepare_cached("INSERT OR IGNORE INTO names(name) VALUES(?1)")?
+            .execute([name])?;
         let id = self
             .tx
-            .query_row("SELECT id FROM names WHERE name = ?1", [name], |r| r.get(0))?;
+            .prepare_cached("SELECT id FROM names WHERE name = ?1")?
+            .query_row([name], |r| r.get(0))?;
         self.cache.insert(name.to_string(), id);
         Ok(id)
     }
@@ -1368,24 +1371,24 @@ fn record_file(
         Source::Codex => Some(serde_json::to_string(&done.codex).unwrap_or_default()),
         Source::Claude => None,
     };
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO files(id, path, source, dev, ino, offset, head_len, head_hash, state, missing)
          VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0)
          ON CONFLICT(path) DO UPDATE SET dev = excluded.dev, ino = excluded.ino,
            offset = excluded.offset, head_len = excluded.head_len,
            head_hash = excluded.head_hash, state = excluded.state, missing = 0",
-        params![
-            work.id,
-            work.path.to_string_lossy(),
-            work.source as i64,
-            work.dev,
-            work.ino,
-            done.end as i64,
-            done.head_len as i64,
-            done.head_hash,
-            state
-        ],
-    )?;
+    )?
+    .execute(params![
+        work.id,
+        work.path.to_string_lossy(),
+        work.source as i64,
+        work.dev,
+        work.ino,
+        done.end as i64,
+        done.head_len as i64,
+        done.head_hash,
+        state
+    ])?;
     Ok(())
 }
 
