@@ -1400,6 +1400,10 @@ fn merge(
     new: Vec<(i64, Entry)>,
     deltas: &mut AggDeltas,
 ) -> Vec<(i64, Entry)> {
+    // A shard new to the ledger (every shard of a first run) keeps this run's requests as they are.
+    if stored.is_empty() {
+        return new;
+    }
     let mut out = Vec::with_capacity(stored.len() + new.len());
     let mut stored = stored.into_iter().peekable();
     for (key, e) in new {
