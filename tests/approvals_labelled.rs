@@ -129,6 +129,19 @@ fn the_issue_tricks_are_never() {
     }
 }
 
+/// A backslash at the end of a line joins the next line to it, as the shell does: the classifier
+/// judges the command the shell would run, not the lines as written.
+#[test]
+fn a_line_continuation_is_judged_as_the_joined_command() {
+    let p = policy();
+    let joined = p.classify_command("rm -rf \\\n/", &ctx());
+    assert_eq!(joined.decision, Decision::Never, "{joined:?}");
+    // `>0dd if=/dev/zero of=/dev/sda`: two assignments and a redirection to `0dd`; no `dd` runs.
+    let glued = p.classify_command(">0\\\ndd if=/dev/zero of=/dev/sda", &ctx());
+    assert_eq!(glued.decision, Decision::Safe, "{glued:?}");
+    assert!(glued.reason.contains("0dd"), "{glued:?}");
+}
+
 const NEVER_PARTS: &[&str] = &[
     "rm -rf /",
     "rm -rf ~",
@@ -212,6 +225,10 @@ proptest! {
         never in 0..NEVER_PARTS.len(),
         junk_first in any::<bool>(),
     ) {
+        // Junk ending in an unescaped backslash joins the never part to itself (a line
+        // continuation): that is another command, judged in the test above.
+        let trailing = junk.len() - junk.trim_end_matches('\\').len();
+        prop_assume!(!(junk_first && trailing % 2 == 1));
         let line = if junk_first {
             format!("{junk}\n{}", NEVER_PARTS[never])
         } else {
