@@ -10,7 +10,8 @@
 //!   or many, counts once, with its largest usage (by (message id, request id)). `agg` holds
 //!   per quarter-hour (UTC) sums by source, session and model, kept up to date by each ingest
 //!   (a replaced request's old usage is taken out, the new put in), so reports in any time
-//!   zone read a few thousand rows.
+//!   zone read a few thousand rows. Costs are summed in whole billionths of a dollar ([`Cost`]):
+//!   a report does not depend on the order files were read in.
 //! * Rows and offsets are committed in one transaction: a process killed mid-ingest leaves the
 //!   previous state, and the next run reads the same bytes again.
 //! * Two processes never ingest at once: an exclusive lock on `cache/usage.lock` serialises
@@ -39,7 +40,7 @@ use super::parse::{self, CodexState, Line, Record};
 use super::prices::Prices;
 
 /// Bump when the schema or the meaning of stored rows changes: the ledger then rebuilds.
-const SCHEMA_VERSION: &str = "6";
+const SCHEMA_VERSION: &str = "7";
 /// Lines longer than this are counted and skipped without being held in memory.
 pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 /// Files at least this large are mapped rather than read when mapping is on.
@@ -285,7 +286,7 @@ impl Ledger {
                  CREATE TABLE agg(source INTEGER NOT NULL, bucket INTEGER NOT NULL,
                    session INTEGER NOT NULL, model INTEGER NOT NULL,
                    input INTEGER NOT NULL, output INTEGER NOT NULL, cache_write INTEGER NOT NULL,
-                   cache_read INTEGER NOT NULL, reasoning INTEGER NOT NULL, cost REAL NOT NULL,
+                   cache_read INTEGER NOT NULL, reasoning INTEGER NOT NULL, cost_nanos INTEGER NOT NULL,
                    requests INTEGER NOT NULL, last_ts INTEGER NOT NULL,
                    PRIMARY KEY(source, bucket, session, model)) WITHOUT ROWID;
                  COMMIT;",
@@ -451,7 +452,7 @@ impl Ledger {
             .conn
             .prepare_cached(
                 "SELECT source, bucket, session, model, input, output, cache_write,
-                        cache_read, reasoning, cost, requests, last_ts
+                        cache_read, reasoning, cost_nanos, requests, last_ts
                  FROM agg WHERE ?1 IS NULL OR source = ?1",
             )
             .map_err(self.db_err())?;
@@ -470,7 +471,7 @@ impl Ledger {
                         cache_read: r.get::<_, i64>(7)? as u64,
                         reasoning: r.get::<_, i64>(8)? as u64,
                     },
-                    cost: r.get(9)?,
+                    cost: Cost(r.get(9)?),
                     requests: r.get::<_, i64>(10)? as u64,
                     last_ts: r.get(11)?,
                 })
@@ -488,9 +489,37 @@ pub struct AggRow {
     pub session: String,
     pub model: String,
     pub tokens: parse::Tokens,
-    pub cost: f64,
+    pub cost: Cost,
     pub requests: u64,
     pub last_ts: i64,
+}
+
+/// A sum of costs, kept exact: whole billionths of a dollar. A sum of floats depends on the
+/// order its terms are added in (two builds of one ledger, whose readers finish files in
+/// different orders, reported costs differing in the last digits); a sum of integers does not.
+/// A request's cost is rounded once, to a billionth of a dollar.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cost(pub i64);
+
+impl Cost {
+    pub fn of_usd(usd: f64) -> Cost {
+        // `as` saturates, and makes NaN 0.
+        Cost((usd * 1e9).round() as i64)
+    }
+
+    pub fn usd(self) -> f64 {
+        self.0 as f64 / 1e9
+    }
+
+    fn times(self, k: i64) -> Cost {
+        Cost(self.0.saturating_mul(k))
+    }
+}
+
+impl std::ops::AddAssign for Cost {
+    fn add_assign(&mut self, other: Cost) {
+        self.0 = self.0.saturating_add(other.0);
+    }
 }
 
 // ---- discovery and file identity -------------------------------------------------------------
@@ -1132,7 +1161,7 @@ struct AggDelta {
     cache_write: i64,
     cache_read: i64,
     reasoning: i64,
-    cost: f64,
+    cost: Cost,
     requests: i64,
     last_ts: i64,
 }
@@ -1145,7 +1174,7 @@ impl Default for AggDelta {
             cache_write: 0,
             cache_read: 0,
             reasoning: 0,
-            cost: 0.0,
+            cost: Cost::default(),
             requests: 0,
             last_ts: i64::MIN,
         }
@@ -1160,7 +1189,7 @@ impl AggDelta {
         self.cache_write += sign * t.cache_write as i64;
         self.cache_read += sign * t.cache_read as i64;
         self.reasoning += sign * t.reasoning as i64;
-        self.cost += sign as f64 * e.cost;
+        self.cost += Cost::of_usd(e.cost).times(sign);
         self.requests += sign;
         if sign > 0 {
             self.last_ts = self.last_ts.max(e.ts);
@@ -1488,12 +1517,13 @@ fn write_entries(
     }
     let mut apply = tx.prepare(
         "INSERT INTO agg(source, bucket, session, model, input, output, cache_write, cache_read,
-           reasoning, cost, requests, last_ts) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)
+           reasoning, cost_nanos, requests, last_ts) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)
          ON CONFLICT(source, bucket, session, model) DO UPDATE SET
            input = input + excluded.input, output = output + excluded.output,
            cache_write = cache_write + excluded.cache_write,
            cache_read = cache_read + excluded.cache_read,
-           reasoning = reasoning + excluded.reasoning, cost = cost + excluded.cost,
+           reasoning = reasoning + excluded.reasoning,
+           cost_nanos = cost_nanos + excluded.cost_nanos,
            requests = requests + excluded.requests, last_ts = max(last_ts, excluded.last_ts)",
     )?;
     let mut total = read_deltas;
@@ -1513,7 +1543,7 @@ fn write_entries(
             d.cache_write,
             d.cache_read,
             d.reasoning,
-            d.cost,
+            d.cost.0,
             d.requests,
             d.last_ts
         ])?;
@@ -1594,7 +1624,7 @@ mod tests {
             .unwrap()
             .into_iter()
             .map(|r| {
-                let cost = (r.cost * 1e9).round();
+                let cost = r.cost;
                 format!(
                     "{:?}",
                     (r.bucket, r.session, r.model, r.tokens, r.requests, cost)
@@ -1898,5 +1928,29 @@ mod tests {
         let rows = ledger.rows(None).unwrap();
         assert_eq!(rows.iter().map(|r| r.tokens.output).sum::<u64>(), 9);
         assert_eq!(rows.iter().map(|r| r.requests).sum::<u64>(), 1);
+    }
+
+    #[test]
+    fn agg_cost_sums_do_not_depend_on_the_order_requests_arrive_in() {
+        // As floats, (0.1 + 0.2) + 0.3 and (0.3 + 0.2) + 0.1 differ in the last digit.
+        let sums = |costs: [f64; 3]| {
+            let mut deltas = AggDeltas::default();
+            for (i, cost) in costs.into_iter().enumerate() {
+                deltas.add_in_order(&Entry {
+                    source: Source::Claude,
+                    ts: i as i64,
+                    session: 1,
+                    model: 2,
+                    tokens: parse::Tokens::default(),
+                    cost,
+                });
+            }
+            let cells: Vec<_> = deltas.into_cells().map(|(_, d)| d.cost).collect();
+            assert_eq!(cells.len(), 1);
+            cells[0]
+        };
+        let forward = sums([0.1, 0.2, 0.3]);
+        assert_eq!(forward, sums([0.3, 0.2, 0.1]));
+        assert_eq!(forward.usd(), 0.6);
     }
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{NaiveDate, TimeZone, Utc};
 use serde_json::{Value, json};
 
-use super::ledger::{AggRow, BUCKET_MS, Source};
+use super::ledger::{AggRow, BUCKET_MS, Cost, Source};
 use super::parse::Tokens;
 use super::prices::Prices;
 
@@ -64,12 +64,12 @@ pub struct Options {
 #[derive(Debug, Clone, Default)]
 pub struct Sums {
     pub tokens: Tokens,
-    pub cost: f64,
+    pub cost: Cost,
     pub requests: u64,
 }
 
 impl Sums {
-    fn add(&mut self, t: &Tokens, cost: f64, requests: u64) {
+    fn add(&mut self, t: &Tokens, cost: Cost, requests: u64) {
         self.tokens.input += t.input;
         self.tokens.output += t.output;
         self.tokens.cache_write += t.cache_write;
@@ -87,7 +87,7 @@ impl Sums {
             "cacheCreationTokens": t.cache_write,
             "cacheReadTokens": t.cache_read,
             "totalTokens": t.total(),
-            "totalCost": self.cost,
+            "totalCost": self.cost.usd(),
         }) else {
             unreachable!()
         };
@@ -127,7 +127,7 @@ impl Group {
     /// Models, most expensive first (then by name).
     fn models_by_cost(&self) -> Vec<(&String, &Sums)> {
         let mut models: Vec<_> = self.by_model.iter().collect();
-        models.sort_by(|a, b| b.1.cost.total_cmp(&a.1.cost).then_with(|| a.0.cmp(b.0)));
+        models.sort_by(|a, b| b.1.cost.cmp(&a.1.cost).then_with(|| a.0.cmp(b.0)));
         models
     }
 }
@@ -319,7 +319,7 @@ impl Report {
                 thousands(s.tokens.cache_write),
                 thousands(s.tokens.cache_read),
                 thousands(s.tokens.total()),
-                format!("${:.2}", s.cost),
+                format!("${:.2}", s.cost.usd()),
             ]
         };
         for (key, g) in &self.groups {
@@ -437,14 +437,17 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, String> {
 
 /// Sums per source for one local date and one local month (for budgets and the panel).
 pub fn spend(rows: &[AggRow], zone: Zone, day: NaiveDate) -> SpendSummary {
-    let mut s = SpendSummary::default();
+    // Summed exactly, then given in dollars.
+    let mut today = BTreeMap::<Source, Cost>::new();
+    let mut this_month = BTreeMap::<Source, Cost>::new();
+    let mut days: [BTreeMap<Source, Cost>; 14] = Default::default();
     let month = day.format("%Y-%m").to_string();
     for row in rows {
         let date = zone.date_of(row.bucket * BUCKET_MS);
         if date.format("%Y-%m").to_string() == month {
-            *s.month.entry(row.source).or_default() += row.cost;
+            *this_month.entry(row.source).or_default() += row.cost;
             if date == day {
-                *s.today.entry(row.source).or_default() += row.cost;
+                *today.entry(row.source).or_default() += row.cost;
             }
         }
         if let Some(days_back) = (day - date)
@@ -453,12 +456,15 @@ pub fn spend(rows: &[AggRow], zone: Zone, day: NaiveDate) -> SpendSummary {
             .ok()
             .filter(|d: &usize| *d < 14)
         {
-            *s.last_14_days[13 - days_back]
-                .entry(row.source)
-                .or_default() += row.cost;
+            *days[13 - days_back].entry(row.source).or_default() += row.cost;
         }
     }
-    s
+    let usd = |sums: BTreeMap<Source, Cost>| sums.into_iter().map(|(s, c)| (s, c.usd())).collect();
+    SpendSummary {
+        today: usd(today),
+        month: usd(this_month),
+        last_14_days: days.map(usd),
+    }
 }
 
 /// Cost per source today, this month, and on each of the last 14 days (oldest first).
