@@ -156,6 +156,8 @@ pub struct Ledger {
     map_files: bool,
     /// Requests held in memory during an ingest before they are spilled (see `entries`).
     held_limit: usize,
+    /// Why `open` emptied a ledger that had been built before (told by the next ingest).
+    reset_reason: Option<&'static str>,
 }
 
 /// A 64-bit hash of `parts` (each prefixed with its length), eight bytes at a step, with a
@@ -232,11 +234,20 @@ impl Ledger {
             _lock: lock,
             map_files: false,
             held_limit: entries::HELD_LIMIT,
+            reset_reason: None,
         };
         let want = format!("{SCHEMA_VERSION}:{}", prices.fingerprint);
-        if ledger.meta("version")?.as_deref() != Some(want.as_str()) {
+        let had = ledger.meta("version")?;
+        if had.as_deref() != Some(want.as_str()) {
             ledger.reset()?;
             ledger.set_meta("version", &want)?;
+            ledger.reset_reason = had.map(|old| {
+                if old.split(':').next() == Some(SCHEMA_VERSION) {
+                    "prices changed"
+                } else {
+                    "the ledger's format changed"
+                }
+            });
         }
         Ok(ledger)
     }
@@ -349,7 +360,8 @@ impl Ledger {
         stats.files_missing =
             known.values().filter(|k| k.missing).count() as u64 + gone.len() as u64;
         if known.is_empty() && !discovered.is_empty() {
-            rebuild.get_or_insert_with(|| "first run".into());
+            let why = self.reset_reason.take().unwrap_or("first run");
+            rebuild.get_or_insert_with(|| why.into());
         }
         if let Some(reason) = &rebuild {
             if !known.is_empty() {
@@ -1952,5 +1964,44 @@ mod tests {
         let forward = sums([0.1, 0.2, 0.3]);
         assert_eq!(forward, sums([0.3, 0.2, 0.1]));
         assert_eq!(forward.usd(), 0.6);
+    }
+
+    #[test]
+    fn a_rebuild_says_why_the_ledger_was_emptied() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("claude/projects/p");
+        std::fs::create_dir_all(&project).unwrap();
+        std::fs::write(project.join("one.jsonl"), line("a", 2) + "\n").unwrap();
+        let (prices, dirs) = claude_tree(dir.path());
+        let cache = dir.path().join("cache");
+        let reason = |prices: &Prices| {
+            let mut ledger = Ledger::open(&cache, prices).unwrap();
+            ledger.ingest(&dirs, prices).unwrap().rebuild_reason
+        };
+        assert_eq!(reason(&prices).as_deref(), Some("first run"));
+        assert_eq!(reason(&prices), None);
+        let mut overrides = std::collections::BTreeMap::new();
+        overrides.insert(
+            "claude-haiku-4-5".to_string(),
+            crate::usage::config::PriceOverride {
+                input: Some(1.0),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            reason(&Prices::load(&overrides)).as_deref(),
+            Some("prices changed")
+        );
+        // A ledger written by a build with another record format.
+        {
+            let ledger = Ledger::open(&cache, &prices).unwrap();
+            ledger
+                .set_meta("version", &format!("0:{}", prices.fingerprint))
+                .unwrap();
+        }
+        assert_eq!(
+            reason(&prices).as_deref(),
+            Some("the ledger's format changed")
+        );
     }
 }
