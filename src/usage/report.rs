@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use serde_json::{Value, json};
 
 use super::ledger::{AggRow, BUCKET_MS, Cost, Source};
@@ -441,10 +441,9 @@ pub fn spend(rows: &[AggRow], zone: Zone, day: NaiveDate) -> SpendSummary {
     let mut today = BTreeMap::<Source, Cost>::new();
     let mut this_month = BTreeMap::<Source, Cost>::new();
     let mut days: [BTreeMap<Source, Cost>; 14] = Default::default();
-    let month = day.format("%Y-%m").to_string();
     for row in rows {
         let date = zone.date_of(row.bucket * BUCKET_MS);
-        if date.format("%Y-%m").to_string() == month {
+        if (date.year(), date.month()) == (day.year(), day.month()) {
             *this_month.entry(row.source).or_default() += row.cost;
             if date == day {
                 *today.entry(row.source).or_default() += row.cost;
@@ -490,6 +489,48 @@ mod tests {
         assert_eq!(thousands(0), "0");
         assert_eq!(thousands(1234567), "1,234,567");
         assert_eq!(thousands(100), "100");
+    }
+
+    #[test]
+    fn spend_counts_today_this_month_and_the_last_14_days() {
+        let utc = Zone::Named(chrono_tz::UTC);
+        let row = |date: &str, source: Source, usd: f64| {
+            let midday = NaiveDate::parse_from_str(date, "%Y-%m-%d")
+                .unwrap()
+                .and_hms_opt(12, 0, 0)
+                .unwrap()
+                .and_utc()
+                .timestamp_millis();
+            AggRow {
+                source,
+                bucket: midday / BUCKET_MS,
+                session: "s".into(),
+                model: "m".into(),
+                tokens: Tokens::default(),
+                cost: Cost::of_usd(usd),
+                requests: 1,
+                last_ts: midday,
+            }
+        };
+        let rows = [
+            row("2026-11-20", Source::Claude, 1.0),
+            row("2026-11-20", Source::Codex, 0.5),
+            row("2026-11-02", Source::Claude, 2.0),
+            row("2026-10-31", Source::Claude, 4.0),
+            row("2025-11-20", Source::Claude, 8.0),
+            row("2026-11-07", Source::Claude, 16.0),
+            row("2026-11-06", Source::Claude, 32.0),
+        ];
+        let s = spend(&rows, utc, NaiveDate::from_ymd_opt(2026, 11, 20).unwrap());
+        assert_eq!(s.today[&Source::Claude], 1.0);
+        assert_eq!(s.today[&Source::Codex], 0.5);
+        // This November only: not last October, not November a year ago.
+        assert_eq!(s.month[&Source::Claude], 51.0);
+        // Today and the 13 days before it, oldest first.
+        assert_eq!(s.last_14_days[13][&Source::Claude], 1.0);
+        assert_eq!(s.last_14_days[0][&Source::Claude], 16.0);
+        let days_with_spend = s.last_14_days.iter().filter(|d| !d.is_empty()).count();
+        assert_eq!(days_with_spend, 2);
     }
 
     #[test]
