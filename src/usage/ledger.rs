@@ -1636,10 +1636,9 @@ mod tests {
             .unwrap()
             .into_iter()
             .map(|r| {
-                let cost = r.cost;
                 format!(
                     "{:?}",
-                    (r.bucket, r.session, r.model, r.tokens, r.requests, cost)
+                    (r.bucket, r.session, r.model, r.tokens, r.requests, r.cost)
                 )
             })
             .collect();
