@@ -13,7 +13,11 @@
 # panel reopens: after that minute (a new window host) and right after hiding (kept web view);
 # then MINUTE_RUNS (default 6, that one included) reopens each after a minute closed, as p50
 # and max; then COLD_RUNS (default 10) more cold reopens, each after the window host has exited,
-# with a 1 s keep period (an app of its own), as p50 and max. Figures only; nothing is asserted.
+# with a 1 s keep period (an app of its own), as p50 and max. Each reopen after a minute is also
+# taken apart (from the window host's debug log): when the host had Tauri set up, the web view was
+# built, the page started and finished loading, and what the whole machine read from disk meanwhile
+# (an outlier is usually library pages the kernel reclaimed while the panel was closed).
+# Figures only; nothing is asserted.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 app="${1:-${CARGO_TARGET_DIR:-$here/../target}/debug/paios-app}"
@@ -34,7 +38,7 @@ dbus-daemon --session --nofork --print-address=3 3>"$work/bus" 2>/dev/null &
 bus_pid=$!
 while [ ! -s "$work/bus" ]; do sleep 0.1; done
 export DBUS_SESSION_BUS_ADDRESS="$(head -n1 "$work/bus")"
-export PAIOS_HOME="$work/home" PAIOS_UI_DIR="$here/../ui" PAIOS_LOG=info
+export PAIOS_HOME="$work/home" PAIOS_UI_DIR="$here/../ui" PAIOS_LOG=info,paios_app::windows=debug
 # Hermetic: the usage ledger must not read this machine's own brain logs.
 export CLAUDE_CONFIG_DIR="$work/home/claude" CODEX_HOME="$work/home/codex"
 mkdir -p "$PAIOS_HOME"
@@ -76,6 +80,17 @@ report() {
 
 plain() { sed 's/\x1b\[[0-9;]*m//g' "$work/app.log"; }
 ms() { plain | grep "$1" | "$2" -n1 | grep -o 'ms=[0-9]*' | cut -d= -f2; }
+at() { # the time of day, in ms, of the last log line matching $1
+  plain | grep "$1" | tail -n1 | awk '{split(substr($1, 12, 15), t, ":"); printf "%d", (t[1] * 3600 + t[2] * 60 + t[3]) * 1000}'
+}
+disk() { awk '$1 == "pgpgin" {i = $2} $1 == "pgmajfault" {f = $2} END {print i, f}' /proc/vmstat; }
+explain() { # where the last reopen's time went; $1 $2: `disk` before it
+  local total end start after
+  total=$(ms 'panel opened' tail); end=$(at 'panel opened'); start=$((end - total)); after=($(disk))
+  printf '    %4d ms: host set up +%d, web view built +%d, page started +%d, loaded +%d; read %d KB from disk, %d major faults (whole machine)\n' \
+    "$total" $(($(at 'order run') - start)) $(($(at 'web view built') - start)) $(($(at 'event=Started') - start)) \
+    $(($(at 'event=Finished') - start)) $((after[0] - $1)) $((after[1] - $2))
+}
 
 "$app" --open-panel --keep-panel-on-blur >"$work/app.log" 2>&1 &
 app_pid=$!
@@ -90,8 +105,10 @@ show_and_wait() { # show the panel, wait until a new web view has loaded its pag
   "$app" --show-panel
   until [ "$(grep -c 'panel opened' "$work/app.log")" -gt "$opened" ]; do sleep 0.1; done
 }
+before=($(disk))
 show_and_wait
 minute=("$(ms 'panel opened' tail)")
+why=("$(explain "${before[@]}")")
 "$app" --hide-panel; sleep 0.5; "$app" --show-panel; sleep 0.5
 echo "reopen right after hiding (kept web view): $(ms 'panel shown' tail) ms"
 echo "first open (app just started, page loaded): $(ms 'panel opened' head) ms"
@@ -99,12 +116,15 @@ echo "first open (app just started, page loaded): $(ms 'panel opened' head) ms"
 # (the first one above, after 90 s): the window host has exited, its spare has waited 40 s.
 for _ in $(seq 2 "${MINUTE_RUNS:-6}"); do
   sleep 3; "$app" --hide-panel; sleep 60
+  before=($(disk))
   show_and_wait
   minute+=("$(ms 'panel opened' tail)")
+  why+=("$(explain "${before[@]}")")
 done
 sorted=($(printf '%s\n' "${minute[@]}" | sort -n))
 echo "reopens after a minute closed (new window host, page loaded), ms: ${minute[*]}"
 echo "  p50 ${sorted[$(( (${#sorted[@]} - 1) / 2 ))]} ms, max ${sorted[-1]} ms"
+printf '%s\n' "${why[@]}"
 
 # Cold reopens: a fresh app with a 1 s keep period, so each show needs a new window host.
 kill "$app_pid"; wait "$app_pid" 2>/dev/null || true
