@@ -416,3 +416,39 @@ fn the_live_stream_delivers_committed_events_and_the_panel_needs_no_token() {
     assert_eq!(code, 200, "{body}");
     assert!(body.to_lowercase().contains("<html"), "{body}");
 }
+
+#[test]
+fn output_into_a_pipe_whose_reader_has_gone_ends_quietly() {
+    // `paios … | head`: the reader closes before the command writes. Rust ignores SIGPIPE, so a
+    // plain `println!` would panic here (exit 101).
+    let home = TestHome::new();
+    let logs = home.path().join("no-logs");
+    for args in [
+        &["version"][..],
+        &["usage", "daily", "--json"][..],
+        &["runbook", "openclaw-gateway"][..],
+    ] {
+        let mut child = home
+            .paios()
+            .args(args)
+            .env("CLAUDE_CONFIG_DIR", &logs)
+            .env("CODEX_HOME", &logs)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert!(
+            status.success() && stderr.is_empty(),
+            "paios {args:?} into a closed pipe: {status}, stderr: {stderr}"
+        );
+    }
+}

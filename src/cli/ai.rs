@@ -114,6 +114,9 @@ pub fn main() -> ExitCode {
 }
 
 fn report(e: anyhow::Error) -> ExitCode {
+    if super::reader_gone(&e) {
+        return ExitCode::SUCCESS;
+    }
     let code = e.downcast_ref::<Failure>().map(|f| f.code).unwrap_or(1);
     eprintln!("ai: error: {e:#}");
     ExitCode::from(code)
@@ -215,8 +218,8 @@ fn route(ctx: &Ctx, args: RouteArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         print_json(&decision.to_json());
     } else {
-        println!("{} ({})", decision.brain, decision.reason);
-        println!(
+        outln!("{} ({})", decision.brain, decision.reason);
+        outln!(
             "category {} · confidence {:.2} · scores claude {:.2} codex {:.2} openclaw {:.2}",
             decision.category,
             decision.confidence,
@@ -226,7 +229,7 @@ fn route(ctx: &Ctx, args: RouteArgs) -> anyhow::Result<ExitCode> {
         );
         if !decision.fallbacks.is_empty() {
             let names: Vec<&str> = decision.fallbacks.iter().map(|b| b.name()).collect();
-            println!("fallbacks: {}", names.join(", "));
+            outln!("fallbacks: {}", names.join(", "));
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -343,7 +346,7 @@ fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitCode> {
         let mut result = adapter_for(&ctx.paths, brain).run(&request, &mut on_event);
         result.duration_ms = started.elapsed().as_millis() as u64;
         if printed_any && !quiet {
-            println!();
+            outln!();
         }
         crate::client::emit_quietly(
             &ctx.paths,
@@ -466,13 +469,13 @@ pub fn bench(ctx: &Ctx) -> anyhow::Result<ExitCode> {
             router.decide(&e.task, &live).preferred == router.policy().brain_for(e.category)
         })
         .count();
-    println!(
+    outln!(
         "held-out set ({} tasks never used for training): category accuracy {:.1}%, brain accuracy {:.1}%",
         held_out.len(),
         100.0 * right as f64 / held_out.len().max(1) as f64,
         100.0 * brain_right as f64 / held_out.len().max(1) as f64
     );
-    println!(
+    outln!(
         "router decision in-process: {} decisions; p50 {:.1} µs, p99 {:.1} µs, max {:.1} µs (model trained on first use in {:.1} ms)",
         lat.len(),
         percentile_us(&lat, 0.50),
@@ -486,7 +489,7 @@ pub fn bench(ctx: &Ctx) -> anyhow::Result<ExitCode> {
         .map(|d| d.join("ai"))
         .filter(|p| p.exists());
     let Some(ai) = ai else {
-        println!("ai route --dry-run as a process: skipped (no `ai` binary beside this `paios`)");
+        outln!("ai route --dry-run as a process: skipped (no `ai` binary beside this `paios`)");
         return Ok(ExitCode::SUCCESS);
     };
     let mut lat = Vec::new();
@@ -506,7 +509,7 @@ pub fn bench(ctx: &Ctx) -> anyhow::Result<ExitCode> {
         }
     }
     lat.sort();
-    println!(
+    outln!(
         "ai route --dry-run --json as a process: {} runs; p50 {:.1} ms, p99 {:.1} ms",
         lat.len(),
         percentile_us(&lat, 0.50) / 1e3,

@@ -66,9 +66,11 @@ pub fn classify(ctx: &Ctx, a: ClassifyArgs) -> anyhow::Result<ExitCode> {
             "reason": verdict.reason,
         }));
     } else {
-        println!(
+        outln!(
             "{:<6} {}  {}",
-            verdict.decision, verdict.rule, verdict.reason
+            verdict.decision,
+            verdict.rule,
+            verdict.reason
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -110,14 +112,14 @@ pub fn hook(ctx: &Ctx, a: HookArgs) -> anyhow::Result<ExitCode> {
         HookEvent::PreToolUse => {
             let answer = hook::pre_tool_use(&ctx.paths, &stdin, &a.brain);
             if let Some(out) = answer.to_json(dialect) {
-                println!("{out}");
+                outln!("{out}");
             }
         }
         HookEvent::PostToolUse => hook::notify(&ctx.paths, "tool.used", &stdin, &a.brain),
         HookEvent::SessionStart => {
             hook::notify(&ctx.paths, "session.started", &stdin, &a.brain);
             if dialect == Dialect::Claude {
-                println!(
+                outln!(
                     "{}",
                     json!({"hookSpecificOutput": {
                         "hookEventName": "SessionStart",
@@ -276,7 +278,7 @@ pub fn approvals(ctx: &Ctx, a: ApprovalsArgs) -> anyhow::Result<ExitCode> {
             } else {
                 for r in &rows {
                     let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("");
-                    println!(
+                    outln!(
                         "{:>5}  {:<8} {:<7} {:<6} {:<28} {}",
                         r["id"],
                         s("state"),
@@ -355,7 +357,7 @@ pub fn autonomy(ctx: &Ctx, a: AutonomyArgs) -> anyhow::Result<ExitCode> {
     if a.json {
         print_json(&result);
     } else {
-        println!(
+        outln!(
             "autonomy level {}",
             result
                 .get("description")
@@ -391,9 +393,9 @@ pub fn policy(ctx: &Ctx, a: PolicyArgs) -> anyhow::Result<ExitCode> {
             if a.json {
                 print_json(&v);
             } else {
-                println!("# sources: {}", policy.sources.join(", "));
+                outln!("# sources: {}", policy.sources.join(", "));
                 for r in v["rules"].as_array().into_iter().flatten() {
-                    println!(
+                    outln!(
                         "{:<6} {:<5} {:<34} {}",
                         r["decision"].as_str().unwrap_or(""),
                         r["kind"].as_str().unwrap_or(""),
@@ -457,7 +459,7 @@ pub fn bench(ctx: &Ctx) -> anyhow::Result<ExitCode> {
         }
     }
     let secs = start.elapsed().as_secs_f64();
-    println!(
+    outln!(
         "classify in-process: {n} commands in {secs:.2}s = {:.0} commands/s ({:.1} µs each; {never} never)",
         n as f64 / secs,
         secs * 1e6 / n as f64
@@ -467,7 +469,7 @@ pub fn bench(ctx: &Ctx) -> anyhow::Result<ExitCode> {
     for _ in 0..loads {
         let _ = Policy::builtin()?;
     }
-    println!(
+    outln!(
         "policy load (parse + compile the built-in policy): {:.0} µs",
         start.elapsed().as_secs_f64() * 1e6 / loads as f64
     );
@@ -518,7 +520,7 @@ pub fn bench(ctx: &Ctx) -> anyhow::Result<ExitCode> {
                 }
             }
             lat.sort();
-            println!(
+            outln!(
                 "hook pre-tool-use ({case}, whole process, {label}): p50 {:.2} ms, p99 {:.2} ms over {} runs",
                 percentile_us(&lat, 0.50) / 1000.0,
                 percentile_us(&lat, 0.99) / 1000.0,

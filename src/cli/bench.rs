@@ -69,7 +69,7 @@ fn store(n: usize) -> anyhow::Result<ExitCode> {
             stored += core.store().append_many(events).await?.len();
         }
         let elapsed = start.elapsed();
-        println!(
+        outln!(
             "store in-process, batches of {batch}: {stored} events in {:.2}s = {:.0} events/s",
             elapsed.as_secs_f64(),
             stored as f64 / elapsed.as_secs_f64()
@@ -102,7 +102,7 @@ fn store(n: usize) -> anyhow::Result<ExitCode> {
         }
         let elapsed = start.elapsed();
         lat.sort();
-        println!(
+        outln!(
             "store in-process, single appends: {} appends by {} tasks in {:.2}s = {:.0} events/s; latency p50 {:.0} µs, p99 {:.0} µs",
             lat.len(),
             producers,
@@ -139,7 +139,7 @@ fn store(n: usize) -> anyhow::Result<ExitCode> {
         }
         let elapsed = start.elapsed();
         lat.sort();
-        println!(
+        outln!(
             "store via socket: {} emits by {} clients in {:.2}s = {:.0} events/s; latency p50 {:.0} µs, p99 {:.0} µs",
             lat.len(),
             clients,

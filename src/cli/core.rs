@@ -84,7 +84,7 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let d = &status["daemon"];
-    println!(
+    outln!(
         "daemon  pid {}  up {}s  version {}",
         d["pid"],
         d["uptime_s"],
@@ -92,11 +92,11 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> anyhow::Result<ExitCode> {
     );
     let services = status["services"].as_array().cloned().unwrap_or_default();
     if services.is_empty() {
-        println!("no services configured");
+        outln!("no services configured");
     }
     for s in services {
         let probe = &s["probe"];
-        println!(
+        outln!(
             "{:<24} {:<9} pid {:<8} restarts {:<3} probe {}",
             s["name"].as_str().unwrap_or("?"),
             s["state"].as_str().unwrap_or("?"),
@@ -173,7 +173,7 @@ pub fn events(ctx: &Ctx, a: EventsArgs) -> anyhow::Result<ExitCode> {
         ));
     } else {
         for e in &events {
-            println!(
+            outln!(
                 "{:>6}  {}  {:<22} {:<10} {:<20} {}",
                 e.id.unwrap_or_default(),
                 crate::events::format_ts(&e.ts),

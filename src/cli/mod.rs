@@ -4,6 +4,19 @@
 //!
 //! Each feature module's commands live in their own file here; handlers parse flags, call the
 //! library, and print. No business logic.
+//!
+//! Command output goes through [`outln!`] / [`out!`], never `println!`: a reader that goes away
+//! (`paios usage session | head`) ends the command quietly instead of a panic.
+
+/// `println!` for a command's output (see [`write_stdout`]).
+macro_rules! outln {
+    () => { $crate::cli::write_stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::cli::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+/// `print!` for a command's output (see [`write_stdout`]).
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::write_stdout(format_args!($($arg)*)) };
+}
 
 pub mod ai;
 pub mod approvals;
@@ -135,7 +148,7 @@ pub fn paios_main() -> ExitCode {
         Command::Events(a) => core::events(&ctx, a),
         Command::Emit(a) => core::emit(&ctx, a),
         Command::Version => {
-            println!("paios {}", crate::VERSION);
+            outln!("paios {}", crate::VERSION);
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(a) => bench::run(&ctx, a),
@@ -176,9 +189,20 @@ pub fn parse_args<P: Parser>(
 
 /// Print an error the way every PAIOS command does and pick its exit code.
 pub fn report(e: anyhow::Error) -> ExitCode {
+    if reader_gone(&e) {
+        return ExitCode::SUCCESS;
+    }
     let code = e.downcast_ref::<Failure>().map(|f| f.code).unwrap_or(1);
     eprintln!("paios: error: {e:#}");
     ExitCode::from(code)
+}
+
+/// The error is a write to a pipe whose reader has gone (see [`write_stdout`]).
+pub fn reader_gone(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Placeholder arguments for commands whose module has not landed yet.
@@ -195,6 +219,22 @@ pub fn not_yet(what: &str) -> anyhow::Result<ExitCode> {
     )))
 }
 
+/// Write a command's output to stdout. When the reader has gone (a closed pipe, as after
+/// `| head`), there is nobody left to tell: the process ends at once with status 0, as ripgrep
+/// and other Unix tools do (Rust ignores SIGPIPE, so `println!` would panic). Any other write
+/// error (a full disk behind a redirection) ends it with a message and status 1.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("paios: cannot write the output: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Print JSON to stdout (pretty when stdout is a terminal).
 pub fn print_json(value: &serde_json::Value) {
     use std::io::IsTerminal;
@@ -204,5 +244,5 @@ pub fn print_json(value: &serde_json::Value) {
         serde_json::to_string(value)
     }
     .unwrap_or_default();
-    println!("{text}");
+    outln!("{text}");
 }

@@ -107,7 +107,7 @@ pub fn run(ctx: &Ctx, a: UsageArgs) -> anyhow::Result<ExitCode> {
     } else if built.groups.is_empty() {
         eprintln!("no usage found in the Claude Code or Codex logs for this period");
     } else {
-        print!("{}", built.to_table(args.breakdown));
+        out!("{}", built.to_table(args.breakdown));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -221,12 +221,12 @@ pub fn bench(ctx: &Ctx) -> anyhow::Result<ExitCode> {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    println!(
+    outln!(
         "cold runs: paios {}; ccusage {}",
         secs(&colds),
         secs(&theirs_runs)
     );
-    println!(
+    outln!(
         "cold speed-up {:.1}x; after an append {:.0}x; ledger {:.0} MB",
         theirs.wall.as_secs_f64() / cold.wall.as_secs_f64(),
         theirs.wall.as_secs_f64() / append.wall.as_secs_f64(),
@@ -241,7 +241,7 @@ pub fn bench(ctx: &Ctx) -> anyhow::Result<ExitCode> {
         field(&append_json, "totalTokens"),
         field(&theirs_json, "totalTokens"),
     );
-    println!(
+    outln!(
         "totals: paios {ours} tokens ${:.2} (cold: {} tokens), ccusage {theirs_tokens} tokens ${:.2}",
         append_json["totals"]["totalCost"].as_f64().unwrap_or(0.0),
         field(&cold_json, "totalTokens"),
@@ -280,7 +280,7 @@ fn median(runs: &mut [Measured]) -> Measured {
 }
 
 fn report_line(what: &str, m: &Measured) {
-    println!(
+    outln!(
         "{what}: {:.3}s wall, {:.3}s CPU, peak RSS {:.1} MB",
         m.wall.as_secs_f64(),
         m.cpu.as_secs_f64(),

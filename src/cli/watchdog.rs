@@ -170,10 +170,10 @@ pub fn incidents(ctx: &Ctx, a: IncidentsArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if incidents.is_empty() {
-        println!("no incidents");
+        outln!("no incidents");
     }
     for i in incidents {
-        println!(
+        outln!(
             "{} {:<8} {:<20} {}  raised {}{}\n    {}\n    runbook: paios runbook {}",
             if i.resolved_at.is_none() {
                 "OPEN    "
@@ -205,13 +205,13 @@ pub fn runbook(_ctx: &Ctx, a: RunbookArgs) -> anyhow::Result<ExitCode> {
     match a.name {
         None => {
             for n in names {
-                println!("{n}");
+                outln!("{n}");
             }
             Ok(ExitCode::SUCCESS)
         }
         Some(name) => match runbooks::get(&name) {
             Some(text) => {
-                print!("{text}");
+                out!("{text}");
                 Ok(ExitCode::SUCCESS)
             }
             None => Err(usage_error(format!(
@@ -231,7 +231,7 @@ pub fn daemon_install(ctx: &Ctx, print: bool) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe()?;
     let (path, text) = install::for_this_platform(&exe, ctx.paths.home())?;
     if print {
-        print!("{text}");
+        out!("{text}");
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(dir) = path.parent() {
