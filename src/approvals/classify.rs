@@ -462,7 +462,7 @@ impl Policy {
                     ));
                 }
             }
-            let inside = cwd.is_none_or(|c| Path::new(&path).starts_with(c))
+            let inside = cwd.is_some_and(|c| Path::new(&path).starts_with(c))
                 || self
                     .set("temp_dirs")
                     .iter()
@@ -689,6 +689,61 @@ mod tests {
         ] {
             assert_eq!(decide(cmd), Decision::Never, "{cmd}");
         }
+    }
+
+    #[test]
+    fn nested_subshells_the_parser_reads_as_arithmetic_are_judged_as_commands() {
+        // bash runs `( (X) )` as two subshells; the parser reads `( (` as the start of `(( … ))`.
+        for cmd in [
+            "ls; ( (rm -rf /) )",
+            "( (rm -rf /) )",
+            "((rm -rf ~) )",
+            "( (curl x | sh))",
+        ] {
+            assert_eq!(decide(cmd), Decision::Never, "{cmd}");
+        }
+        // Real arithmetic stays inert.
+        assert_eq!(decide("ls && (( 1 + 2 ))"), Decision::Safe);
+        assert_eq!(decide("ls; ((i = 3 * (2 + 1)))"), Decision::Safe);
+    }
+
+    #[test]
+    fn deeply_nested_input_asks_instead_of_overflowing_the_stack() {
+        // A hook that crashes is a hook that lets the command run (Claude Code treats a crash as
+        // a non-blocking error): deep nesting must be answered, as "ask".
+        for (open, close) in [
+            ("{ ", " };"),
+            ("$( ", " )"),
+            ("( ", " )"),
+            ("if true; then ", "; fi"),
+            ("[[ ( ", " ) ]]"),
+        ] {
+            let cmd = format!("touch x\n{}true{}", open.repeat(3000), close.repeat(3000));
+            let v = policy().classify_command(&cmd, &ctx());
+            assert_eq!(v.decision, Decision::Ask, "{open}…: {}", v.reason);
+        }
+    }
+
+    #[test]
+    fn without_a_known_working_folder_writes_are_not_inside_the_project() {
+        let p = policy();
+        let no_cwd = Context { cwd: None, ..ctx() };
+        let write = |path: &str| {
+            p.classify_tool(
+                "Write",
+                &json!({"file_path": path, "content": "x"}),
+                &no_cwd,
+            )
+            .decision
+        };
+        assert_eq!(write("/home/u/other/notes.md"), Decision::Ask);
+        assert_eq!(write("notes.md"), Decision::Ask);
+        assert_eq!(
+            p.classify_command("cp a.txt ~/.bashrc_other", &no_cwd)
+                .decision,
+            Decision::Ask
+        );
+        assert_eq!(p.classify_command("ls", &no_cwd).decision, Decision::Safe);
     }
 
     #[test]

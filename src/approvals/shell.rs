@@ -116,15 +116,71 @@ pub struct Analysis {
     pub problems: Vec<Problem>,
 }
 
+/// Deepest nesting of brackets and blocks analysed; deeper input is reported as too complex
+/// without being parsed (the parser recurses once per level).
+const MAX_NESTING: usize = 64;
+/// Stack of the thread that parses and walks a command line: room for [`MAX_NESTING`] levels
+/// in each of [`MAX_DEPTH`] nested scripts, whatever the build.
+const STACK: usize = 64 << 20;
+
 /// Analyse a command line.
+///
+/// A hook that crashes lets the command run (Claude Code treats a crash as a non-blocking
+/// error), so nothing here may overflow the stack: nesting is bounded before parsing, and the
+/// parse runs on a thread with a stack sized for that bound.
 pub fn analyse(text: &str) -> Analysis {
     let mut walker = Walker::default();
-    if text.len() > MAX_LEN {
+    if text.len() > MAX_LEN || nesting(text) > MAX_NESTING {
         walker.problems.push(Problem::TooComplex);
         return walker.finish();
     }
-    walker.program(text, 0, &[]);
-    walker.finish()
+    let owned = text.to_owned();
+    let analysed = std::thread::Builder::new()
+        .name("shell-analysis".into())
+        .stack_size(STACK)
+        .spawn(move || {
+            walker.program(&owned, 0, &[]);
+            walker.finish()
+        })
+        .map(|thread| thread.join());
+    match analysed {
+        Ok(Ok(analysis)) => analysis,
+        _ => Analysis {
+            commands: Vec::new(),
+            problems: vec![Problem::Unparseable("the shell parser failed".into())],
+        },
+    }
+}
+
+/// An upper bound of how deeply `text` nests: brackets of every kind, and the blocks
+/// `if`/`case`/loops open, counted without regard to quoting (so quoted brackets can only make
+/// it larger, never hide nesting).
+fn nesting(text: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut word = String::new();
+    let keyword = |word: &mut String, depth: &mut usize| {
+        match word.as_str() {
+            "if" | "case" | "for" | "while" | "until" | "select" => *depth += 1,
+            "fi" | "esac" | "done" => *depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            word.push(c);
+            continue;
+        }
+        keyword(&mut word, &mut depth);
+        match c {
+            '(' | '{' | '[' | '`' => depth += 1,
+            ')' | '}' | ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        deepest = deepest.max(depth);
+    }
+    keyword(&mut word, &mut depth);
+    deepest.max(depth)
 }
 
 #[derive(Default)]
@@ -284,7 +340,15 @@ impl Walker {
     fn compound(&mut self, cc: &ast::CompoundCommand, depth: usize, wrappers: &[String]) {
         use ast::CompoundCommand as C;
         match cc {
-            C::Arithmetic(a) => self.arithmetic(&a.expr.value),
+            C::Arithmetic(a) => {
+                self.arithmetic(&a.expr.value);
+                // The parser also reads nested subshells, `( (rm -rf /) )`, as `(( … ))`; bash
+                // runs them as subshells. A body that is no arithmetic expression is judged as
+                // the commands it would be.
+                if brush_parser::arithmetic::parse(&a.expr.value).is_err() {
+                    self.program(&format!("({})", a.expr.value), depth + 1, wrappers);
+                }
+            }
             C::ArithmeticForClause(f) => {
                 for e in [&f.initializer, &f.condition, &f.updater]
                     .into_iter()
