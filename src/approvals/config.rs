@@ -23,3 +23,34 @@ impl Default for ApprovalsConfig {
         }
     }
 }
+
+/// The longest an `ask` may wait for an answer: a day.
+pub const MAX_TIMEOUT_S: u64 = 24 * 3600;
+
+impl ApprovalsConfig {
+    /// Checks serde cannot express. Returns (key, message).
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        if self.autonomy > 3 {
+            return Err((
+                "approvals.autonomy".into(),
+                format!("the autonomy level is 0, 1, 2 or 3, not {}", self.autonomy),
+            ));
+        }
+        if !(1..=MAX_TIMEOUT_S).contains(&self.timeout_s) {
+            return Err((
+                "approvals.timeout_s".into(),
+                format!(
+                    "an approval waits from 1 to {MAX_TIMEOUT_S} seconds (a day), not {}",
+                    self.timeout_s
+                ),
+            ));
+        }
+        if self.trust_after == 0 {
+            return Err((
+                "approvals.trust_after".into(),
+                "trust is earned after at least 1 approval, not 0".into(),
+            ));
+        }
+        Ok(())
+    }
+}

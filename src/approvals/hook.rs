@@ -186,7 +186,7 @@ fn ask(paths: &Paths, call: &HookInput, verdict: &Verdict, brain: &str) -> HookA
             ));
         }
     };
-    let _ = client.set_timeout(Some(Duration::from_secs(timeout_s + 30)));
+    let _ = client.set_timeout(Some(Duration::from_secs(timeout_s.saturating_add(30))));
     let mut args = call_data(call, brain);
     if let Some(a) = args.as_object_mut() {
         // The daemon summarises again from the input; send only what is needed for that.

@@ -199,7 +199,7 @@ pub fn install(
     for (event, sub) in target.events() {
         // PreToolUse may wait for a person: give it the approval timeout plus a margin.
         let timeout = if *sub == "pre-tool-use" {
-            timeout_s + 60
+            timeout_s.saturating_add(60)
         } else {
             30
         };

@@ -182,6 +182,8 @@ impl Config {
         }
         self.budgets.validate()?;
         self.router.validate()?;
+        self.approvals.validate()?;
+        self.usage.validate()?;
         Ok(())
     }
 }
@@ -210,10 +212,29 @@ fn quoted_key(message: &str) -> Option<String> {
     Some(message[start..start + len].to_string())
 }
 
-/// Where a key is first assigned, for errors found after parsing.
+/// Where a key is first assigned, for errors found after parsing. A dotted key
+/// (`budgets.claude.daily_usd`) is looked for under its own table header (`[budgets.claude]`);
+/// a bare one anywhere.
 fn find_key(text: &str, key: &str) -> (usize, usize) {
+    let (table, key) = match key.rsplit_once('.') {
+        Some((table, key)) => (Some(table), key),
+        None => (None, key),
+    };
+    let mut current = String::new();
     for (i, line) in text.lines().enumerate() {
         let trimmed = line.trim_start();
+        if let Some(header) = trimmed.strip_prefix('[') {
+            let header = header.trim_start_matches('[');
+            current = header
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .replace([' ', '"'], "");
+            continue;
+        }
+        if table.is_some_and(|t| t.replace('"', "") != current) {
+            continue;
+        }
         if let Some(rest) = trimmed.strip_prefix(key) {
             if rest.trim_start().starts_with('=') {
                 return (i + 1, line.len() - trimmed.len() + 1);
@@ -272,6 +293,58 @@ mod tests {
     #[test]
     fn the_default_file_is_valid() {
         parse(&default_file_text()).unwrap();
+    }
+
+    /// (line, key) of a configuration error.
+    fn error_at(text: &str) -> (usize, String) {
+        match parse(text).unwrap_err() {
+            ConfigError::Invalid { line, key, .. } => (line, key.unwrap_or_default()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_bad_value_in_a_nested_table_is_found_in_that_table() {
+        let text =
+            "[budgets]\nmonthly_usd = 10.0\ndaily_usd = 5.0\n[budgets.claude]\ndaily_usd = -3\n";
+        assert_eq!(error_at(text), (5, "budgets.claude.daily_usd".into()));
+        let text = "[usage.prices.\"claude-3.5\"]\noutput = 1\ninput = -3.0\n";
+        assert_eq!(
+            error_at(text),
+            (3, "usage.prices.\"claude-3.5\".input".into())
+        );
+    }
+
+    #[test]
+    fn out_of_range_settings_are_refused_not_clamped() {
+        for (text, line, key) in [
+            ("[approvals]\nautonomy = 9\n", 2, "approvals.autonomy"),
+            (
+                "[approvals]\ntimeout_s = 18446744073709551615\n",
+                2,
+                "approvals.timeout_s",
+            ),
+            ("[approvals]\ntrust_after = 0\n", 2, "approvals.trust_after"),
+            (
+                "\n[router]\ntimeout_s = 9999999999\n",
+                3,
+                "router.timeout_s",
+            ),
+            (
+                "[usage.prices.x]\ninput = nan\n",
+                2,
+                "usage.prices.\"x\".input",
+            ),
+            (
+                "[usage.prices.x]\ninput = inf\n",
+                2,
+                "usage.prices.\"x\".input",
+            ),
+        ] {
+            let (l, k) = error_at(text);
+            assert_eq!(k, key, "{text}");
+            assert_eq!(l, line, "{text}");
+        }
     }
 
     #[test]

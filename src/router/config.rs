@@ -84,6 +84,9 @@ impl Default for Policy {
     }
 }
 
+/// The longest time limit accepted for one brain run: a week.
+pub const MAX_TIMEOUT_S: u64 = 7 * 24 * 3600;
+
 impl RouterConfig {
     /// The effective policy, or (key, message) naming the first bad entry.
     pub fn policy(&self) -> Result<Policy, (String, String)> {
@@ -124,10 +127,13 @@ impl RouterConfig {
 
     /// Checks run when paios.toml is loaded. Returns (key, message).
     pub fn validate(&self) -> Result<(), (String, String)> {
-        if self.timeout_s == 0 {
+        if !(1..=MAX_TIMEOUT_S).contains(&self.timeout_s) {
             return Err((
-                "timeout_s".into(),
-                "in [router]: must be at least 1 second".into(),
+                "router.timeout_s".into(),
+                format!(
+                    "a brain's time limit is from 1 to {MAX_TIMEOUT_S} seconds (a week), not {}",
+                    self.timeout_s
+                ),
             ));
         }
         self.policy().map(|_| ())

@@ -20,6 +20,36 @@ pub struct UsageConfig {
     pub prices: BTreeMap<String, PriceOverride>,
 }
 
+/// The highest price accepted, in USD per million tokens (today's dearest models cost $150).
+pub const MAX_PRICE: f64 = 1_000_000.0;
+
+impl UsageConfig {
+    /// Checks serde cannot express. Returns (key, message).
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        for (model, p) in &self.prices {
+            let fields = [
+                ("input", p.input),
+                ("output", p.output),
+                ("cache_write", p.cache_write),
+                ("cache_read", p.cache_read),
+            ];
+            for (field, value) in fields {
+                if let Some(v) = value {
+                    if !(v.is_finite() && (0.0..=MAX_PRICE).contains(&v)) {
+                        return Err((
+                            format!("usage.prices.\"{model}\".{field}"),
+                            format!(
+                                "a price is USD per million tokens, from 0 to {MAX_PRICE}, not {v}"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Default for UsageConfig {
     fn default() -> Self {
         Self {
@@ -95,12 +125,12 @@ impl BudgetsConfig {
     /// Checks serde cannot express. Returns (key, message).
     pub fn validate(&self) -> Result<(), (String, String)> {
         let limits = [
-            ("daily_usd", self.daily_usd),
-            ("monthly_usd", self.monthly_usd),
-            ("daily_usd", self.claude.daily_usd),
-            ("monthly_usd", self.claude.monthly_usd),
-            ("daily_usd", self.codex.daily_usd),
-            ("monthly_usd", self.codex.monthly_usd),
+            ("budgets.daily_usd", self.daily_usd),
+            ("budgets.monthly_usd", self.monthly_usd),
+            ("budgets.claude.daily_usd", self.claude.daily_usd),
+            ("budgets.claude.monthly_usd", self.claude.monthly_usd),
+            ("budgets.codex.daily_usd", self.codex.daily_usd),
+            ("budgets.codex.monthly_usd", self.codex.monthly_usd),
         ];
         for (key, value) in limits {
             if let Some(v) = value {
@@ -114,7 +144,7 @@ impl BudgetsConfig {
         }
         if !(self.warn_percent > 0.0 && self.warn_percent < 100.0) {
             return Err((
-                "warn_percent".into(),
+                "budgets.warn_percent".into(),
                 format!(
                     "warn_percent must be between 0 and 100, not {}",
                     self.warn_percent
