@@ -131,10 +131,12 @@ pub fn alerts(state: &BudgetState, config: &BudgetsConfig) -> Vec<(String, Event
             } else {
                 100.0
             };
+            // The warning's threshold is below 100 whatever `warn_percent` (< 100) is, so a
+            // warning never passes for the exceeded alert nor takes its key.
             let threshold = if percent >= 100.0 {
                 100
             } else if percent >= config.warn_percent {
-                config.warn_percent.round() as u32
+                (config.warn_percent.floor() as u32).min(99)
             } else {
                 continue;
             };
@@ -217,5 +219,21 @@ mod tests {
         assert_eq!(alerts.len(), 1);
         assert_eq!(alerts[0].0, "budget:all:monthly:2026-11:80");
         assert_eq!(alerts[0].1.data["severity"], "warning");
+    }
+
+    #[test]
+    fn a_warning_just_under_100_percent_is_a_warning_and_the_limit_still_alerts() {
+        let mut config = BudgetsConfig {
+            warn_percent: 99.6,
+            ..Default::default()
+        };
+        config.claude.daily_usd = Some(10.0);
+        let day = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
+        let warned = alerts(&compute(&spend(9.97, 9.97), &config, day), &config);
+        assert_eq!(warned.len(), 1);
+        assert_eq!(warned[0].1.data["severity"], "warning");
+        let over = alerts(&compute(&spend(10.5, 10.5), &config, day), &config);
+        assert_eq!(over[0].1.data["severity"], "critical");
+        assert_ne!(warned[0].0, over[0].0, "the two alerts need their own keys");
     }
 }

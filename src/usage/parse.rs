@@ -34,7 +34,26 @@ pub struct Tokens {
     pub reasoning: u64,
 }
 
+/// More tokens than any one request can have (about 1.1 × 10¹²): a line claiming more is
+/// malformed, not a request, so sums over the ledger's history cannot overflow.
+pub const MAX_REQUEST_TOKENS: u64 = 1 << 40;
+/// The most a log may say one request cost, in USD; more, or less than nothing, is malformed.
+pub const MAX_REQUEST_COST_USD: f64 = 1_000_000.0;
+
 impl Tokens {
+    /// Every count is one a request can have (see [`MAX_REQUEST_TOKENS`]).
+    pub fn plausible(&self) -> bool {
+        [
+            self.input,
+            self.output,
+            self.cache_write,
+            self.cache_read,
+            self.reasoning,
+        ]
+        .iter()
+        .all(|&n| n <= MAX_REQUEST_TOKENS)
+    }
+
     /// ccusage's `totalTokens`: input + output + cache write + cache read.
     pub fn total(&self) -> u64 {
         self.input
@@ -378,6 +397,13 @@ pub fn parse_claude_candidate(line: &[u8]) -> Line<'_> {
         cache_read: usage.cache_read_input_tokens.unwrap_or(0),
         reasoning: 0,
     };
+    if !tokens.plausible()
+        || parsed
+            .cost_usd
+            .is_some_and(|c| !(0.0..=MAX_REQUEST_COST_USD).contains(&c))
+    {
+        return Line::Malformed;
+    }
     Line::Usage(Record {
         ts_ms,
         model: message.model,
@@ -589,6 +615,9 @@ pub fn parse_codex_candidate<'a>(line: &'a [u8], state: &mut CodexState) -> Line
             if tokens.is_zero() {
                 return Line::Ignored;
             }
+            if !tokens.plausible() {
+                return Line::Malformed;
+            }
             let named = payload
                 .model
                 .or(info.model)
@@ -739,6 +768,35 @@ mod tests {
         assert_eq!(a, claude(spaced));
         assert_eq!(a.tokens.total(), 10);
         assert_eq!(a.dedupe_key, Some(("m".into(), Some("r".into()))));
+    }
+
+    #[test]
+    fn impossible_counts_and_costs_are_malformed_lines_not_requests() {
+        let line = |input: &str, cost: &str| {
+            format!(
+                r#"{{"timestamp":"2026-11-01T10:00:00Z","costUSD":{cost},"message":{{"id":"m","model":"x","usage":{{"input_tokens":{input},"output_tokens":2}}}}}}"#
+            )
+        };
+        let plausible = MAX_REQUEST_TOKENS.to_string();
+        assert!(matches!(
+            parse_claude_line(line(&plausible, "1.5").as_bytes()),
+            Line::Usage(_)
+        ));
+        for (input, cost) in [
+            ("18446744073709551615", "1.5"),
+            ("5000000000000000000", "1.5"),
+            (&*(MAX_REQUEST_TOKENS + 1).to_string(), "1.5"),
+            ("10", "-0.01"),
+            ("10", "1e300"),
+        ] {
+            assert!(
+                matches!(
+                    parse_claude_line(line(input, cost).as_bytes()),
+                    Line::Malformed
+                ),
+                "{input} tokens, ${cost}"
+            );
+        }
     }
 
     #[test]

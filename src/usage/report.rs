@@ -70,13 +70,14 @@ pub struct Sums {
 
 impl Sums {
     fn add(&mut self, t: &Tokens, cost: Cost, requests: u64) {
-        self.tokens.input += t.input;
-        self.tokens.output += t.output;
-        self.tokens.cache_write += t.cache_write;
-        self.tokens.cache_read += t.cache_read;
-        self.tokens.reasoning += t.reasoning;
+        let sum = &mut self.tokens;
+        sum.input = sum.input.saturating_add(t.input);
+        sum.output = sum.output.saturating_add(t.output);
+        sum.cache_write = sum.cache_write.saturating_add(t.cache_write);
+        sum.cache_read = sum.cache_read.saturating_add(t.cache_read);
+        sum.reasoning = sum.reasoning.saturating_add(t.reasoning);
         self.cost += cost;
-        self.requests += requests;
+        self.requests = self.requests.saturating_add(requests);
     }
 
     fn json(&self) -> serde_json::Map<String, Value> {
