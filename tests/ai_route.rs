@@ -255,3 +255,23 @@ fn a_brain_over_its_budget_is_skipped_with_the_reason() {
     assert_eq!(d["brain"], "codex", "claude is over budget: {d}");
     assert!(d["reason"].as_str().unwrap().contains("over budget"), "{d}");
 }
+
+#[test]
+fn a_missing_working_folder_or_an_absurd_time_limit_is_a_usage_error_before_anything_runs() {
+    let home = TestHome::new();
+    let tools = home.path().join("tools");
+    let missing = home.path().join("no-such-folder");
+    for args in [
+        vec!["--cwd", missing.to_str().unwrap(), "write a poem"],
+        vec!["--timeout", "18446744073709551615", "write a poem"],
+        vec!["--timeout", "0", "write a poem"],
+    ] {
+        let out = ai(&home, &tools).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "ai {args:?}: {stderr}");
+        assert!(
+            stderr.contains(args[0]) && !stderr.contains("panicked") && !stderr.contains("failed"),
+            "ai {args:?}: {stderr}"
+        );
+    }
+}

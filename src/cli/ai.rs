@@ -80,8 +80,9 @@ struct RunArgs {
     /// Print one JSON result at the end instead of streaming the answer.
     #[arg(long)]
     json: bool,
-    /// Stop a brain after this many seconds (default: [router] timeout_s).
-    #[arg(long, value_name = "SECS")]
+    /// Stop a brain after this many seconds, at most a week (default: [router] timeout_s).
+    #[arg(long, value_name = "SECS",
+          value_parser = clap::value_parser!(u64).range(1..=crate::router::config::MAX_TIMEOUT_S))]
     timeout: Option<u64>,
     /// Do not try another brain when the chosen one fails.
     #[arg(long)]
@@ -249,6 +250,12 @@ fn run_event(kind: &str, brain: Brain, data: Value) -> Event {
 }
 
 fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitCode> {
+    if let Some(dir) = args.cwd.as_ref().filter(|d| !d.is_dir()) {
+        return Err(usage_error(format!(
+            "--cwd {}: no such folder",
+            dir.display()
+        )));
+    }
     let task = read_task(&args.task)?;
     let (config, router) = router_config(ctx)?;
     let live = live_state(&ctx.paths);
