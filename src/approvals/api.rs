@@ -113,7 +113,7 @@ pub fn summarize(tool: &str, input: &Value) -> String {
         if input.is_null() {
             tool.to_string()
         } else {
-            input.to_string()
+            super::redact::redact_json(input).to_string()
         }
     });
     if text.chars().count() > 300 {

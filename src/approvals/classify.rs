@@ -87,7 +87,8 @@ fn verdict(hits: Vec<Hit>) -> Verdict {
         Some(h) => Verdict {
             decision: max,
             rule: h.rule.clone(),
-            reason: h.reason.clone(),
+            // Reasons quote the command; they are stored, sent as events and shown.
+            reason: super::redact::redact(&h.reason),
             ask_rules,
         },
         None => Verdict {

@@ -243,61 +243,7 @@ pub fn notify(paths: &Paths, event_kind: &str, stdin: &[u8], brain: &str) {
     crate::client::emit_quietly(paths, &event);
 }
 
-/// Mask values that look like secrets in a command line: `TOKEN=…`, `--password …`,
-/// `Authorization: Bearer …`, well-known token prefixes.
-pub fn redact(text: &str) -> String {
-    const KEYS: &[&str] = &[
-        "token",
-        "secret",
-        "password",
-        "passwd",
-        "pwd",
-        "apikey",
-        "api_key",
-        "api-key",
-        "auth",
-        "credential",
-        "private",
-    ];
-    const PREFIXES: &[&str] = &[
-        "sk-",
-        "ghp_",
-        "gho_",
-        "ghs_",
-        "github_pat_",
-        "xoxb-",
-        "xoxp-",
-        "AKIA",
-        "glpat-",
-        "AIza",
-    ];
-    let mut out = Vec::new();
-    let mut mask_next = false;
-    for word in text.split(' ') {
-        let lower = word.to_ascii_lowercase();
-        if mask_next && !word.is_empty() {
-            out.push("***".to_string());
-            mask_next = false;
-            continue;
-        }
-        if lower == "bearer" || (lower.starts_with('-') && KEYS.iter().any(|k| lower.contains(k))) {
-            mask_next = !lower.contains('=');
-        }
-        let bare = word.trim_matches(|c| c == '"' || c == '\'');
-        if let Some((key, _)) = word.split_once('=') {
-            if KEYS.iter().any(|k| key.to_ascii_lowercase().contains(k)) {
-                out.push(format!("{key}=***"));
-                continue;
-            }
-        }
-        if bare.len() >= 16 && PREFIXES.iter().any(|p| bare.starts_with(p)) {
-            out.push("***".to_string());
-            continue;
-        }
-        out.push(word.to_string());
-    }
-    out.join(" ")
-}
+pub use super::redact::redact;
 
 #[cfg(test)]
 mod tests {
@@ -337,14 +283,5 @@ mod tests {
         assert!(!a.allow && a.reason.contains("paios daemon"), "{a:?}");
         let safe = br#"{"tool_name":"Bash","tool_input":{"command":"ls -la"},"cwd":"/tmp"}"#;
         assert!(pre_tool_use(&paths, safe, "claude").allow);
-    }
-
-    #[test]
-    fn secrets_are_masked() {
-        assert_eq!(
-            redact("curl -H 'Authorization: Bearer abc' -u x --password hunter2 API_TOKEN=zzz"),
-            "curl -H 'Authorization: Bearer *** -u x --password *** API_TOKEN=***"
-        );
-        assert_eq!(redact("echo sk-abcdefghijklmnopqrstu"), "echo ***");
     }
 }

@@ -7,7 +7,8 @@
 //! * [`classify`] — policy + tool call → verdict (strictest part wins; unparseable → ask);
 //! * [`hook`] — `paios hook …`: Claude Code's (and Codex's) hook protocol, fast and fail-closed;
 //! * [`api`] — the daemon's queue: requests, answers, trust, autonomy (`approvals.*` ops);
-//! * [`install`] — `paios hooks install|uninstall` for Claude Code and Codex.
+//! * [`install`] — `paios hooks install|uninstall` for Claude Code and Codex;
+//! * [`redact`] — secret-looking values masked in whatever is recorded or shown.
 //!
 //! Architecture invariants: `never` is decided from the policy alone and cannot be overridden
 //! by trust, autonomy or a user file; the hook never opens the database and never starts an
@@ -18,6 +19,7 @@ pub mod config;
 pub mod hook;
 pub mod install;
 pub mod policy;
+pub mod redact;
 pub mod shell;
 
 use crate::core::Core;
