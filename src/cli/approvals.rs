@@ -98,6 +98,12 @@ pub enum HookEvent {
 }
 
 pub fn hook(ctx: &Ctx, a: HookArgs) -> anyhow::Result<ExitCode> {
+    // Claude Code runs the tool when a hook crashes (any exit but 0 and 2 is a non-blocking
+    // error); exit 2 blocks the call and shows the message. So a bug here fails closed.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("paios hook: internal error, the tool call is blocked: {info}");
+        std::process::exit(2);
+    }));
     let mut stdin = Vec::new();
     // A read error leaves the input empty, which the pre-tool-use hook refuses.
     let _ = std::io::stdin()
@@ -277,7 +283,12 @@ pub fn approvals(ctx: &Ctx, a: ApprovalsArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("no pending approval requests");
             } else {
                 for r in &rows {
-                    let s = |k: &str| r.get(k).and_then(Value::as_str).unwrap_or("");
+                    // Agent-controlled text: control characters shown escaped, so a `\r` or
+                    // an escape sequence cannot paint another command over this one.
+                    let s = |k: &str| {
+                        super::printable(r.get(k).and_then(Value::as_str).unwrap_or(""))
+                            .into_owned()
+                    };
                     outln!(
                         "{:>5}  {:<8} {:<7} {:<6} {:<28} {}",
                         r["id"],
