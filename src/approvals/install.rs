@@ -138,36 +138,71 @@ fn read_json(path: &Path) -> Result<Option<Value>, InstallError> {
     }
 }
 
-/// Remove PAIOS's handlers from a settings object; returns whether anything was removed.
+/// Remove PAIOS's handlers from a settings object; returns whether anything was removed. Only
+/// what PAIOS's removal empties goes with them: the user's own entries, even empty ones, stay.
 fn strip(settings: &mut Value) -> bool {
     let Some(hooks) = settings.get_mut("hooks").and_then(Value::as_object_mut) else {
         return false;
     };
     let mut removed = false;
-    for groups in hooks.values_mut() {
+    let mut emptied_events = Vec::new();
+    for (event, groups) in hooks.iter_mut() {
         let Some(groups) = groups.as_array_mut() else {
             continue;
         };
-        for group in groups.iter_mut() {
+        let mut emptied = vec![false; groups.len()];
+        for (group, emptied) in groups.iter_mut().zip(&mut emptied) {
             if let Some(handlers) = group.get_mut("hooks").and_then(Value::as_array_mut) {
                 let before = handlers.len();
                 handlers.retain(|h| !is_ours(h));
-                removed |= handlers.len() != before;
+                if handlers.len() != before {
+                    removed = true;
+                    *emptied = handlers.is_empty();
+                }
             }
         }
-        groups.retain(|g| {
-            g.get("hooks")
-                .and_then(Value::as_array)
-                .is_none_or(|h| !h.is_empty())
-        });
+        let mut emptied = emptied.into_iter();
+        let had_groups = !groups.is_empty();
+        groups.retain(|_| !emptied.next().unwrap_or(false));
+        if had_groups && groups.is_empty() {
+            emptied_events.push(event.clone());
+        }
     }
-    hooks.retain(|_, groups| groups.as_array().is_none_or(|g| !g.is_empty()));
-    if hooks.is_empty() {
+    for event in &emptied_events {
+        hooks.remove(event);
+    }
+    if hooks.is_empty() && !emptied_events.is_empty() {
         if let Some(o) = settings.as_object_mut() {
             o.remove("hooks");
         }
     }
     removed
+}
+
+/// The settings' `hooks` must be an object of arrays for PAIOS to add to it; anything else is
+/// the user's to sort out, not PAIOS's to replace.
+fn check_shape(file: &Path, settings: &Value, events: &[(&str, &str)]) -> Result<(), InstallError> {
+    let invalid = |message: String| InstallError::Invalid {
+        path: file.to_path_buf(),
+        message,
+    };
+    let Some(hooks) = settings.get("hooks") else {
+        return Ok(());
+    };
+    let Some(hooks) = hooks.as_object() else {
+        return Err(invalid(
+            "`hooks` is not an object; PAIOS will not replace it (fix or remove it, then run this again)"
+                .into(),
+        ));
+    };
+    for (event, _) in events {
+        if hooks.get(*event).is_some_and(|list| !list.is_array()) {
+            return Err(invalid(format!(
+                "`hooks.{event}` is not a list; PAIOS will not replace it (fix or remove it, then run this again)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Add PAIOS's hooks (replacing older PAIOS entries) to the target's file.
@@ -186,16 +221,15 @@ pub fn install(
             message: "the top level is not an object".into(),
         });
     }
+    check_shape(file, &settings, target.events())?;
     strip(&mut settings);
     let hooks = settings
         .as_object_mut()
         .expect("checked above")
         .entry("hooks")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if !hooks.is_object() {
-        *hooks = Value::Object(Map::new());
-    }
-    let hooks = hooks.as_object_mut().expect("just made an object");
+        .or_insert_with(|| Value::Object(Map::new()))
+        .as_object_mut()
+        .expect("checked by check_shape");
     for (event, sub) in target.events() {
         // PreToolUse may wait for a person: give it the approval timeout plus a margin.
         let timeout = if *sub == "pre-tool-use" {
@@ -211,13 +245,12 @@ pub fn install(
                 "timeout": timeout,
             }]
         });
-        let list = hooks
+        hooks
             .entry(event.to_string())
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if !list.is_array() {
-            *list = Value::Array(Vec::new());
-        }
-        list.as_array_mut().expect("just made an array").push(group);
+            .or_insert_with(|| Value::Array(Vec::new()))
+            .as_array_mut()
+            .expect("checked by check_shape")
+            .push(group);
     }
     write_if_changed(file, original.as_ref(), &settings)
 }
@@ -248,6 +281,18 @@ fn write_if_changed(
             backup: None,
         });
     }
+    // A settings file kept elsewhere (dotfiles) and linked here is updated where it lives;
+    // replacing the link with a file would leave the user's copy behind.
+    let resolved;
+    let file = if std::fs::symlink_metadata(file).is_ok_and(|m| m.file_type().is_symlink()) {
+        resolved = std::fs::canonicalize(file).map_err(|source| InstallError::Write {
+            path: file.to_path_buf(),
+            source,
+        })?;
+        resolved.as_path()
+    } else {
+        file
+    };
     let err = |source| InstallError::Write {
         path: file.to_path_buf(),
         source,
@@ -335,5 +380,76 @@ mod tests {
         .to_string();
         assert!(e.contains("not valid JSON"), "{e}");
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "{ nope");
+    }
+
+    #[test]
+    fn settings_of_another_shape_are_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("settings.json");
+        for text in [
+            r#"{"hooks": "oops"}"#,
+            r#"{"hooks": {"PreToolUse": {"matcher": "Bash", "hooks": []}}}"#,
+        ] {
+            std::fs::write(&file, text).unwrap();
+            let e = install(
+                Target::Claude,
+                &file,
+                Path::new("paios"),
+                Path::new("/h"),
+                1,
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("will not replace it"), "{e}");
+            assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn uninstall_keeps_the_users_own_empty_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("settings.json");
+        let user =
+            json!({"hooks": {"Notification": [], "PostToolUse": [{"matcher": "x", "hooks": []}]}});
+        std::fs::write(&file, user.to_string()).unwrap();
+        install(
+            Target::Claude,
+            &file,
+            Path::new("paios"),
+            Path::new("/h"),
+            1,
+        )
+        .unwrap();
+        uninstall(&file).unwrap();
+        let after: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(after, user);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_linked_settings_file_is_updated_where_it_lives() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("dotfiles").join("settings.json");
+        std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+        std::fs::write(&real, r#"{"model": "x"}"#).unwrap();
+        let link = dir.path().join("settings.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        install(
+            Target::Claude,
+            &link,
+            Path::new("paios"),
+            Path::new("/h"),
+            1,
+        )
+        .unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        let after: Value = serde_json::from_str(&std::fs::read_to_string(&real).unwrap()).unwrap();
+        assert_eq!(after["model"], "x");
+        assert!(after["hooks"]["PreToolUse"].is_array());
     }
 }
