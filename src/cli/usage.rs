@@ -93,6 +93,12 @@ pub fn run(ctx: &Ctx, a: UsageArgs) -> anyhow::Result<ExitCode> {
             stats.malformed_lines, stats.oversized_lines
         );
     }
+    for path in &stats.unreadable {
+        eprintln!(
+            "paios: warning: cannot read {} (its usage so far is kept; it is read once it can be)",
+            path.display()
+        );
+    }
     for w in built.warnings() {
         eprintln!("paios: warning: {w}");
     }

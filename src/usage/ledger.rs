@@ -142,6 +142,9 @@ pub struct IngestStats {
     pub usage_records: u64,
     pub malformed_lines: u64,
     pub oversized_lines: u64,
+    /// Logs that could not be opened this run (permissions): left as they were in the ledger,
+    /// read when they can be.
+    pub unreadable: Vec<PathBuf>,
     /// Whether the ledger was rebuilt from scratch (first run, truncated/replaced file, new prices).
     pub rebuilt: bool,
     pub rebuild_reason: Option<String>,
@@ -340,11 +343,21 @@ impl Ledger {
         let mut plan: Vec<Work> = Vec::new();
         let mut rebuild: Option<String> = None;
         let seen: HashSet<&PathBuf> = discovered.iter().map(|d| &d.path).collect();
+        let mut unreadable: HashSet<&PathBuf> = HashSet::new();
         for file in &discovered {
             match known.get(&file.path) {
-                None => plan.push(Work::new(file, None)),
+                None => {
+                    if File::open(&file.path).is_ok() {
+                        plan.push(Work::new(file, None));
+                    } else {
+                        unreadable.insert(&file.path);
+                    }
+                }
                 Some(k) => match k.check(file) {
                     FileCheck::Unchanged => {}
+                    FileCheck::Unreadable => {
+                        unreadable.insert(&file.path);
+                    }
                     FileCheck::Grown => plan.push(Work::new(file, Some(k))),
                     FileCheck::Replaced(why) => {
                         rebuild.get_or_insert(format!("{} {why}", file.path.display()));
@@ -370,8 +383,14 @@ impl Ledger {
             stats.rebuilt = true;
             stats.rebuild_reason = Some(reason.clone());
             stats.files_missing = 0;
-            plan = discovered.iter().map(|f| Work::new(f, None)).collect();
+            plan = discovered
+                .iter()
+                .filter(|f| !unreadable.contains(&f.path))
+                .map(|f| Work::new(f, None))
+                .collect();
         }
+        stats.unreadable = unreadable.iter().map(|p| (*p).clone()).collect();
+        stats.unreadable.sort();
         let fresh = known.is_empty() || rebuild.is_some();
         stats.files_read = plan.len() as u64;
         let tx = self.conn.transaction().map_err(|source| LedgerError::Db {
@@ -598,6 +617,8 @@ enum FileCheck {
     Unchanged,
     Grown,
     Replaced(&'static str),
+    /// It cannot be opened now (permissions): left as it is, looked at again next run.
+    Unreadable,
 }
 
 impl KnownFile {
@@ -611,7 +632,11 @@ impl KnownFile {
         if file.size == self.offset && !self.missing {
             return FileCheck::Unchanged;
         }
-        match read_head(&file.path, self.head_len) {
+        let head = read_head(&file.path, self.head_len);
+        if head.is_err() && File::open(&file.path).is_err() {
+            return FileCheck::Unreadable;
+        }
+        match head {
             Ok((len, hash)) if len == self.head_len && hash == self.head_hash => {
                 // A file back from missing is "grown" by nothing: its row is refreshed.
                 if file.size == self.offset && !self.missing {
@@ -1673,6 +1698,62 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_log_that_cannot_be_opened_is_left_as_it_is_not_taken_for_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let known = KnownFile {
+            id: 1,
+            path: dir.path().join("gone.jsonl"),
+            dev: 1,
+            ino: 2,
+            offset: 10,
+            head_len: 10,
+            head_hash: 3,
+            state: None,
+            missing: false,
+        };
+        let grown = Discovered {
+            path: known.path.clone(),
+            source: Source::Claude,
+            root: dir.path().to_path_buf(),
+            dev: 1,
+            ino: 2,
+            size: 20,
+        };
+        // Opening fails (here: it vanished after discovery; for a user, its permissions).
+        assert!(matches!(known.check(&grown), FileCheck::Unreadable));
+    }
+
+    /// Permissions do not stop root, so this one runs for other users only.
+    #[test]
+    fn an_unreadable_log_keeps_its_usage_and_is_read_once_it_can_be() {
+        use std::os::unix::fs::PermissionsExt;
+        if nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let (prices, dirs) = claude_tree(dir.path());
+        let logs = dir.path().join("claude/projects/p");
+        std::fs::create_dir_all(&logs).unwrap();
+        let a = logs.join("a.jsonl");
+        std::fs::write(&a, format!("{}\n", line("a1", 100))).unwrap();
+        std::fs::write(logs.join("b.jsonl"), format!("{}\n", line("b1", 10))).unwrap();
+        let mut ledger = Ledger::open(&dir.path().join("usage.db"), &prices).unwrap();
+        ledger.ingest(&dirs, &prices).unwrap();
+        let before = sorted_rows(&ledger);
+        // It grows, and cannot be read any more.
+        std::fs::write(&a, format!("{}\n{}\n", line("a1", 100), line("a2", 5))).unwrap();
+        std::fs::set_permissions(&a, std::fs::Permissions::from_mode(0o000)).unwrap();
+        let stats = ledger.ingest(&dirs, &prices).unwrap();
+        assert!(!stats.rebuilt, "{:?}", stats.rebuild_reason);
+        assert_eq!(stats.unreadable, vec![a.clone()]);
+        assert_eq!(sorted_rows(&ledger), before, "a's usage so far is kept");
+        std::fs::set_permissions(&a, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let stats = ledger.ingest(&dirs, &prices).unwrap();
+        assert!(stats.unreadable.is_empty() && !stats.rebuilt);
+        assert_eq!(stats.usage_records, 1, "only the new line is read");
     }
 
     #[test]

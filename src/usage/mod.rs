@@ -220,6 +220,9 @@ fn ingest_and_alert(core: &Core, handle: &tokio::runtime::Handle, config: &Confi
         }
     };
     tracing::debug!(stats = ?fresh.stats, "usage ingested");
+    for path in &fresh.stats.unreadable {
+        tracing::warn!(path = %path.display(), "cannot read a usage log; its usage so far is kept");
+    }
     if let Err(e) = fresh.ledger.checkpoint() {
         tracing::debug!(error = %e, "usage ledger checkpoint failed");
     }
