@@ -565,36 +565,55 @@ struct Discovered {
     size: u64,
 }
 
+/// Every log under `dirs`, each file once: a folder or file reached again through a link (or a
+/// second root naming the same folder) is not counted twice, and a link loop ends. Folders are
+/// walked in name order, so which path stands for a linked file does not change between runs.
 fn discover(dirs: &LogDirs) -> Vec<Discovered> {
     let mut out = Vec::new();
+    let mut folders = HashSet::new();
+    let mut files = HashSet::new();
     for (source, roots) in [(Source::Claude, &dirs.claude), (Source::Codex, &dirs.codex)] {
         for root in roots {
-            walk(root, &mut |path, meta| {
-                out.push(Discovered {
-                    path: path.to_path_buf(),
-                    source,
-                    root: root.clone(),
-                    dev: meta.dev() as i64,
-                    ino: meta.ino() as i64,
-                    size: meta.len(),
-                })
+            walk(root, &mut folders, &mut |path, meta| {
+                if files.insert((meta.dev(), meta.ino())) {
+                    out.push(Discovered {
+                        path: path.to_path_buf(),
+                        source,
+                        root: root.clone(),
+                        dev: meta.dev() as i64,
+                        ino: meta.ino() as i64,
+                        size: meta.len(),
+                    })
+                }
             });
         }
     }
     out
 }
 
-fn walk(dir: &Path, found: &mut dyn FnMut(&Path, &std::fs::Metadata)) {
+fn walk(
+    dir: &Path,
+    folders: &mut HashSet<(u64, u64)>,
+    found: &mut dyn FnMut(&Path, &std::fs::Metadata),
+) {
+    let Ok(meta) = std::fs::metadata(dir) else {
+        return;
+    };
+    if !folders.insert((meta.dev(), meta.ino())) {
+        return;
+    }
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
-    for entry in entries.flatten() {
+    let mut entries: Vec<std::fs::DirEntry> = entries.flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
         let path = entry.path();
         let Ok(meta) = std::fs::metadata(&path) else {
             continue;
         };
         if meta.is_dir() {
-            walk(&path, found);
+            walk(&path, folders, found);
         } else if meta.is_file() && path.extension().is_some_and(|e| e == "jsonl") {
             found(&path, &meta);
         }
@@ -1770,6 +1789,8 @@ mod tests {
         std::os::unix::fs::symlink(&elsewhere, root.join("linked-folder")).unwrap();
         std::os::unix::fs::symlink(elsewhere.join("c.jsonl"), root.join("p/d.jsonl")).unwrap();
         std::os::unix::fs::symlink(root.join("gone"), root.join("p/dangling.jsonl")).unwrap();
+        // A link back up: a loop the walk must leave.
+        std::os::unix::fs::symlink(&root, root.join("p/sub/loop")).unwrap();
         let dirs = LogDirs {
             claude: vec![root.clone()],
             codex: vec![],
@@ -1782,10 +1803,10 @@ mod tests {
             })
             .collect();
         found.sort();
+        // `p/d.jsonl` is `linked-folder/c.jsonl` again: counted once, under the first name.
         let want = [
             ("linked-folder/c.jsonl", 9),
             ("p/a.jsonl", 3),
-            ("p/d.jsonl", 9),
             ("p/sub/b.jsonl", 6),
         ];
         let want: Vec<(String, u64)> = want.iter().map(|(n, s)| (n.to_string(), *s)).collect();
