@@ -167,7 +167,7 @@ pub struct Ledger {
 /// final avalanche (so the top byte, which picks a key's shard, depends on every input bit).
 /// Keys and file identities are stored, so the hash must never change between builds (std's
 /// `DefaultHasher` may); changing it means bumping [`SCHEMA_VERSION`], so that ledgers rebuild.
-fn hash_of(parts: &[&[u8]]) -> i64 {
+pub(crate) fn hash_of(parts: &[&[u8]]) -> i64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     // Each step is a bijection of `h` for a given word, so inputs of one length that differ

@@ -82,13 +82,11 @@ impl Prices {
                 entry.cache_read = Some(per_token(v));
             }
         }
-        let fingerprint = {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            EMBEDDED.hash(&mut h);
-            format!("{overrides:?}").hash(&mut h);
-            h.finish()
-        };
+        // Stored in the ledger (a change of prices rebuilds it), so it is the ledger's own
+        // fixed hash, never std's `DefaultHasher`, which may change with the compiler.
+        let overrides_json = serde_json::to_string(overrides).expect("overrides serialise");
+        let fingerprint =
+            super::ledger::hash_of(&[EMBEDDED.as_bytes(), overrides_json.as_bytes()]) as u64;
         Prices {
             models,
             source: table.source,
