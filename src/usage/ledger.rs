@@ -54,13 +54,14 @@ pub const BUCKET_MS: i64 = 15 * 60 * 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
-    #[error("usage ledger {path}: {source}")]
+    // The cause is part of the message, and not also a `source` that a chain would print again.
+    #[error("usage ledger {path}: {cause}")]
     Db {
         path: String,
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     },
-    #[error("usage ledger {path}: {source}")]
-    Io { path: String, source: io::Error },
+    #[error("usage ledger {path}: {cause}")]
+    Io { path: String, cause: io::Error },
 }
 
 /// Which brain a log belongs to.
@@ -194,12 +195,47 @@ pub(crate) fn hash_of(parts: &[&[u8]]) -> i64 {
     h as i64
 }
 
+/// What `open` records as the previous version when it replaced a damaged file.
+const DAMAGED: &str = "damaged";
+
+/// Open the database with the ledger's settings; returns it and its stored version.
+fn open_db(path: &Path) -> rusqlite::Result<(Connection, Option<String>)> {
+    let conn = Connection::open(path)?;
+    // A report does not wait for the WAL to be copied into the database and synced: that
+    // is left to `checkpoint` (the daemon, after it ingests) or to a WAL grown past
+    // WAL_LIMIT (checked before each ingest).
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )?;
+    conn.execute_batch(
+        "PRAGMA page_size=65536; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;
+         PRAGMA cache_size=-4000; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0;
+         CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS alerts_sent(key TEXT PRIMARY KEY, at TEXT NOT NULL);",
+    )?;
+    let version = conn
+        .query_row("SELECT value FROM meta WHERE key = 'version'", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()?;
+    Ok((conn, version))
+}
+
+/// The file is not an SQLite database, or a damaged one.
+fn damaged(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+    )
+}
+
 impl Ledger {
     /// Open (creating) `cache/usage.db`, waiting for any other process's ingest to finish.
     pub fn open(cache_dir: &Path, prices: &Prices) -> Result<Ledger, LedgerError> {
         let io_err = |path: &Path| {
             let path = path.display().to_string();
-            move |source| LedgerError::Io { path, source }
+            move |cause| LedgerError::Io { path, cause }
         };
         crate::paths::create_private_dir(cache_dir).map_err(io_err(cache_dir))?;
         let lock_path = cache_dir.join("usage.lock");
@@ -211,26 +247,25 @@ impl Ledger {
             .map_err(io_err(&lock_path))?;
         lock.lock_exclusive().map_err(io_err(&lock_path))?;
         let path = cache_dir.join("usage.db");
-        let db_err = |source| LedgerError::Db {
+        let db_err = |cause| LedgerError::Db {
             path: path.display().to_string(),
-            source,
+            cause,
         };
-        let conn = Connection::open(&path).map_err(db_err)?;
-        // A report does not wait for the WAL to be copied into the database and synced: that
-        // is left to `checkpoint` (the daemon, after it ingests) or to a WAL grown past
-        // WAL_LIMIT (checked before each ingest).
-        conn.set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
-            true,
-        )
-        .map_err(db_err)?;
-        conn.execute_batch(
-            "PRAGMA page_size=65536; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;
-             PRAGMA cache_size=-4000; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0;
-             CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-             CREATE TABLE IF NOT EXISTS alerts_sent(key TEXT PRIMARY KEY, at TEXT NOT NULL);",
-        )
-        .map_err(db_err)?;
+        // The ledger is derived from the logs: a damaged file is set aside (for a look, if
+        // wanted) and the ledger rebuilt, instead of every report failing until it is removed.
+        let (conn, had) = match open_db(&path) {
+            Err(e) if damaged(&e) => {
+                let aside = cache_dir.join("usage.db.damaged");
+                tracing::warn!(error = %e, aside = %aside.display(), "the usage ledger was damaged; rebuilding it");
+                std::fs::rename(&path, &aside).map_err(io_err(&path))?;
+                for suffix in ["-wal", "-shm"] {
+                    let _ = std::fs::remove_file(cache_dir.join(format!("usage.db{suffix}")));
+                }
+                let (conn, _) = open_db(&path).map_err(db_err)?;
+                (conn, Some(DAMAGED.to_string()))
+            }
+            other => other.map_err(db_err)?,
+        };
         let mut ledger = Ledger {
             conn,
             path,
@@ -240,12 +275,13 @@ impl Ledger {
             reset_reason: None,
         };
         let want = format!("{SCHEMA_VERSION}:{}", prices.fingerprint);
-        let had = ledger.meta("version")?;
         if had.as_deref() != Some(want.as_str()) {
             ledger.reset()?;
             ledger.set_meta("version", &want)?;
             ledger.reset_reason = had.map(|old| {
-                if old.split(':').next() == Some(SCHEMA_VERSION) {
+                if old == DAMAGED {
+                    "the ledger file was damaged (set aside as usage.db.damaged)"
+                } else if old.split(':').next() == Some(SCHEMA_VERSION) {
                     "prices changed"
                 } else {
                     "the ledger's format changed"
@@ -256,21 +292,14 @@ impl Ledger {
     }
 
     fn db_err(&self) -> impl Fn(rusqlite::Error) -> LedgerError + '_ {
-        move |source| LedgerError::Db {
+        move |cause| LedgerError::Db {
             path: self.path.display().to_string(),
-            source,
+            cause,
         }
     }
 
     pub fn connection(&self) -> &Connection {
         &self.conn
-    }
-
-    fn meta(&self, key: &str) -> Result<Option<String>, LedgerError> {
-        self.conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-            .optional()
-            .map_err(self.db_err())
     }
 
     fn set_meta(&self, key: &str, value: &str) -> Result<(), LedgerError> {
@@ -393,9 +422,9 @@ impl Ledger {
         stats.unreadable.sort();
         let fresh = known.is_empty() || rebuild.is_some();
         stats.files_read = plan.len() as u64;
-        let tx = self.conn.transaction().map_err(|source| LedgerError::Db {
+        let tx = self.conn.transaction().map_err(|cause| LedgerError::Db {
             path: self.path.display().to_string(),
-            source,
+            cause,
         })?;
         for work in &mut plan {
             work.map = self.map_files && work.start == 0 && work.size >= MAP_MIN;
@@ -404,15 +433,15 @@ impl Ledger {
         let pending = Pending::new(dir, self.held_limit);
         let result = write_all(&tx, plan, prices, pending, fresh, &mut stats);
         let db_path = self.path.display().to_string();
-        let db = |source| LedgerError::Db {
+        let db = |cause| LedgerError::Db {
             path: db_path.clone(),
-            source,
+            cause,
         };
         result.map_err(|e| match e {
             WriteError::Db(source) => db(source),
-            WriteError::Spill(source) => LedgerError::Io {
+            WriteError::Spill(cause) => LedgerError::Io {
                 path: format!("{} (temporary file)", dir.display()),
-                source,
+                cause,
             },
         })?;
         if rebuild.is_none() {
@@ -1720,6 +1749,31 @@ mod tests {
     }
 
     #[test]
+    fn a_damaged_ledger_file_is_set_aside_and_rebuilt_from_the_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let (prices, dirs) = claude_tree(dir.path());
+        let logs = dir.path().join("claude/projects/p");
+        std::fs::create_dir_all(&logs).unwrap();
+        std::fs::write(logs.join("a.jsonl"), format!("{}\n", line("a1", 100))).unwrap();
+        let cache = dir.path().join("cache");
+        std::fs::create_dir_all(&cache).unwrap();
+        std::fs::write(cache.join("usage.db"), "not a database, just text").unwrap();
+        let mut ledger = Ledger::open(&cache, &prices).unwrap();
+        let stats = ledger.ingest(&dirs, &prices).unwrap();
+        assert!(stats.rebuilt);
+        assert!(
+            stats.rebuild_reason.as_deref().unwrap().contains("damaged"),
+            "{:?}",
+            stats.rebuild_reason
+        );
+        assert_eq!(stats.usage_records, 1);
+        assert_eq!(
+            std::fs::read_to_string(cache.join("usage.db.damaged")).unwrap(),
+            "not a database, just text"
+        );
+    }
+
+    #[test]
     fn a_log_that_cannot_be_opened_is_left_as_it_is_not_taken_for_rewritten() {
         let dir = tempfile::tempdir().unwrap();
         let known = KnownFile {
@@ -1759,7 +1813,7 @@ mod tests {
         let a = logs.join("a.jsonl");
         std::fs::write(&a, format!("{}\n", line("a1", 100))).unwrap();
         std::fs::write(logs.join("b.jsonl"), format!("{}\n", line("b1", 10))).unwrap();
-        let mut ledger = Ledger::open(&dir.path().join("usage.db"), &prices).unwrap();
+        let mut ledger = Ledger::open(&dir.path().join("cache"), &prices).unwrap();
         ledger.ingest(&dirs, &prices).unwrap();
         let before = sorted_rows(&ledger);
         // It grows, and cannot be read any more.
