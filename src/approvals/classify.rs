@@ -590,8 +590,9 @@ pub fn normalize(raw: &str, cwd: Option<&Path>, home: Option<&Path>) -> Option<S
 }
 
 fn url_host(text: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
     let rest = text.split_once("://").map(|(_, r)| r).filter(|_| {
-        text.starts_with("http") || text.starts_with("ftp") || text.starts_with("ws")
+        lower.starts_with("http") || lower.starts_with("ftp") || lower.starts_with("ws")
     })?;
     let authority = rest.split(['/', '?', '#']).next()?;
     let host_port = authority.rsplit('@').next()?;
@@ -600,11 +601,56 @@ fn url_host(text: &str) -> Option<String> {
     } else {
         host_port.split(':').next()?.to_string()
     };
-    if host.is_empty() {
-        None
-    } else {
-        Some(host.to_ascii_lowercase())
+    let host = canonical_host(&host);
+    if host.is_empty() { None } else { Some(host) }
+}
+
+/// A host as the policy's domain patterns are written: lower case, no trailing dot, an IPv4
+/// address in dotted decimal however it was spelt (`0xA9FEA9FE`, `2852039166`, octal parts,
+/// `[::ffff:169.254.169.254]`), an IPv6 one bracketed in its short form.
+fn canonical_host(host: &str) -> String {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return match inner.parse::<std::net::Ipv6Addr>() {
+            Ok(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => v4.to_string(),
+                None => format!("[{v6}]"),
+            },
+            Err(_) => host,
+        };
     }
+    ipv4_any_spelling(&host).map_or(host, |v4| v4.to_string())
+}
+
+/// An IPv4 address in any spelling `inet_aton` (and so curl) accepts: one to four parts, each
+/// decimal, octal (leading 0) or hexadecimal (0x), the last filling the remaining bytes.
+fn ipv4_any_spelling(host: &str) -> Option<std::net::Ipv4Addr> {
+    let parts: Vec<&str> = host.split('.').collect();
+    if parts.is_empty() || parts.len() > 4 {
+        return None;
+    }
+    let mut values = Vec::with_capacity(parts.len());
+    for part in &parts {
+        let value = if let Some(hex) = part.strip_prefix("0x") {
+            u64::from_str_radix(hex, 16).ok()?
+        } else if part.len() > 1 && part.starts_with('0') {
+            u64::from_str_radix(&part[1..], 8).ok()?
+        } else if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+            part.parse().ok()?
+        } else {
+            return None;
+        };
+        values.push(value);
+    }
+    let (last, leading) = values.split_last()?;
+    if leading.iter().any(|&v| v > 255) || *last >= 1u64 << (8 * (4 - leading.len())) {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for (i, &v) in leading.iter().enumerate() {
+        n |= v << (8 * (3 - i));
+    }
+    Some(std::net::Ipv4Addr::from((n | last) as u32))
 }
 
 /// The command line of a shell tool call: Claude Code's `{"command": "…"}`, or Codex's
@@ -786,6 +832,21 @@ mod tests {
             Decision::Never
         );
         assert_eq!(fetch("https://example.org/"), Decision::Ask);
+        // The metadata address however it is spelt.
+        for url in [
+            "http://[fd00:ec2::254]/latest",
+            "http://0xA9FEA9FE/latest",
+            "http://2852039166/latest",
+            "http://0251.0376.0251.0376/latest",
+            "http://169.254.169.254./latest",
+            "http://[::ffff:169.254.169.254]/latest",
+            "HTTP://169.254.169.254/latest",
+            "http://metadata.google.internal./computeMetadata",
+        ] {
+            assert_eq!(fetch(url), Decision::Never, "{url}");
+        }
+        // And a one-character host is not taken for it.
+        assert_eq!(fetch("http://5/"), Decision::Ask);
     }
 
     #[test]
