@@ -43,15 +43,38 @@ pub fn append_many(spool_dir: &Path, events: &[Event]) -> io::Result<()> {
             let _ = FileExt::unlock(&file);
             continue;
         }
-        let result = file.write_all(&buf).and_then(|_| file.sync_data());
+        let result = write_whole_lines(&mut file, &buf);
         let _ = FileExt::unlock(&file);
         return result;
     }
 }
 
+/// Append `lines` as whole lines and sync. A line an earlier writer left unfinished (killed
+/// mid-write, a full disk) is ended first, so these events are not glued to it and quarantined
+/// with it; and a write that fails here is cut back off, leaving no fragment for the next one.
+fn write_whole_lines(file: &mut File, lines: &[u8]) -> io::Result<()> {
+    use std::os::unix::fs::FileExt as _;
+    let len = file.metadata()?.len();
+    let mut last = [b'\n'];
+    if len > 0 {
+        file.read_exact_at(&mut last, len - 1)?;
+    }
+    let mut buf = Vec::with_capacity(lines.len() + 1);
+    if last[0] != b'\n' {
+        buf.push(b'\n');
+    }
+    buf.extend_from_slice(lines);
+    let written = file.write_all(&buf).and_then(|()| file.sync_data());
+    if written.is_err() {
+        let _ = file.set_len(len);
+    }
+    written
+}
+
 fn open_append(path: &Path) -> io::Result<File> {
     let mut opts = OpenOptions::new();
-    opts.create(true).append(true);
+    // Readable too: the last byte is checked before appending (see `write_whole_lines`).
+    opts.create(true).append(true).read(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -209,6 +232,26 @@ mod tests {
             c.finish().unwrap();
         }
         assert!(claim(dir.path()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_event_after_a_torn_write_is_not_glued_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Event::new("a.a", "t");
+        append(dir.path(), &first).unwrap();
+        // A writer killed mid-write (or a full disk) left half a line.
+        let mut torn = OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(SPOOL_FILE))
+            .unwrap();
+        torn.write_all(br#"{"uid":"partial"#).unwrap();
+        let after = Event::new("b.b", "t");
+        append(dir.path(), &after).unwrap();
+        let claimed = claim(dir.path()).unwrap();
+        let (events, corrupt) = read_claimed(&claimed[0]).unwrap();
+        let uids: Vec<_> = events.iter().map(|e| e.uid.clone()).collect();
+        assert_eq!(uids, vec![first.uid, after.uid]);
+        assert_eq!(corrupt.len(), 1, "the fragment alone is quarantined");
     }
 
     #[test]
