@@ -370,20 +370,27 @@ impl Supervisor {
         let Ok(text) = std::fs::read_to_string(self.pid_file()) else {
             return;
         };
-        let _ = std::fs::remove_file(self.pid_file());
+        // The pid file goes only once its process is known to be gone (or not ours to stop):
+        // a PAIOS killed while it waits for the orphan to exit must find it again next time.
+        let forget = || {
+            let _ = std::fs::remove_file(self.pid_file());
+        };
         let mut parts = text.split_whitespace();
         let (Some(pid), Some(start)) = (
             parts.next().and_then(|p| p.parse::<u32>().ok()),
             parts.next().and_then(|p| p.parse::<u64>().ok()),
         ) else {
+            forget();
             return;
         };
         if process_start_time(pid) != Some(start) {
+            forget();
             return; // gone, or the pid now belongs to someone else
         }
         if probe::answers_without_pid(&self.cfg.probe)
             && probe::run_network(&self.cfg.probe).await.ok
         {
+            forget();
             return; // it works: adopted by `begin`
         }
         self.note(&format!(
@@ -391,6 +398,7 @@ impl Supervisor {
         ));
         super::adopt::terminate_group(pid, Duration::from_millis(self.cfg.restart.stop_grace_ms))
             .await;
+        forget();
         self.emit(kind::SERVICE_STOPPED, json!({"pid": pid, "by": "orphan"}))
             .await;
     }
