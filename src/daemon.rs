@@ -149,11 +149,15 @@ fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()>
     std::fs::rename(tmp, path)
 }
 
-/// Run the daemon until SIGTERM/SIGINT. Exit code 0 on a clean stop.
+/// Run the daemon until SIGTERM, SIGINT, SIGHUP or SIGQUIT. Exit code 0 on a clean stop.
 pub async fn run(paths: Paths, config: Config, options: DaemonOptions) -> anyhow::Result<()> {
     // Handlers first: a SIGTERM that arrives while we start must still mean "stop cleanly".
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
+    // Closing the terminal of a foreground daemon (SIGHUP), or SIGQUIT, stops it the same
+    // clean way: services stopped, the stop recorded.
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut quit = signal(SignalKind::quit())?;
     let _log_guard = init_logging(&paths, &config, options.verbose)?;
     let core = Core::start(paths.clone(), config).await?;
     let shutdown = core.shutdown_token();
@@ -182,6 +186,8 @@ pub async fn run(paths: Paths, config: Config, options: DaemonOptions) -> anyhow
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+        _ = hup.recv() => tracing::info!("SIGHUP: shutting down"),
+        _ = quit.recv() => tracing::info!("SIGQUIT: shutting down"),
         _ = shutdown.cancelled() => {}
     }
     core.shutdown().await;

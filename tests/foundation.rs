@@ -294,6 +294,23 @@ fn sigterm_stops_cleanly_and_a_stale_socket_does_not_block_the_next_start() {
 }
 
 #[test]
+fn closing_the_daemons_terminal_stops_it_cleanly_too() {
+    // SIGHUP (the terminal of a foreground `paios daemon` closed) and SIGQUIT.
+    for signal in [libc::SIGHUP, libc::SIGQUIT] {
+        let mut home = TestHome::new();
+        home.write_config(
+            "[api]\nport = 0\n[[service]]\nname = \"sleeper\"\ncommand = [\"sleep\", \"600\"]\n",
+        );
+        home.start_daemon();
+        home.wait_for_event("service.started", Duration::from_secs(10), |_| true);
+        assert_eq!(home.stop_daemon_with(signal), Some(0), "signal {signal}");
+        assert_eq!(home.events("daemon.stopped").len(), 1, "signal {signal}");
+        assert_eq!(home.events("service.stopped").len(), 1, "signal {signal}");
+        assert!(!home.socket().exists());
+    }
+}
+
+#[test]
 fn a_broken_config_exits_2_with_file_line_and_column() {
     let home = TestHome::new();
     home.write_config("[api]\nport = 0\nbogus_key = 1\n");

@@ -116,8 +116,13 @@ impl TestHome {
 
     /// SIGTERM and wait; returns the exit code.
     pub fn stop_daemon(&mut self) -> Option<i32> {
+        self.stop_daemon_with(libc::SIGTERM)
+    }
+
+    /// Send `signal` and wait; returns the exit code.
+    pub fn stop_daemon_with(&mut self, signal: i32) -> Option<i32> {
         let mut child = self.daemon.take()?;
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        unsafe { libc::kill(child.id() as i32, signal) };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -125,7 +130,7 @@ impl TestHome {
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                panic!("daemon did not stop within 30 s of SIGTERM");
+                panic!("daemon did not stop within 30 s of signal {signal}");
             }
             std::thread::sleep(Duration::from_millis(20));
         }
