@@ -103,7 +103,7 @@ fn service_logs(ctx: &Ctx, a: LogsArgs) -> anyhow::Result<ExitCode> {
     };
     // Last N lines: read the tail (bounded) and print its last N lines.
     let len = file.metadata()?.len();
-    let window = (a.lines as u64 + 1) * 512;
+    let window = (a.lines as u64).saturating_add(1).saturating_mul(512);
     file.seek(SeekFrom::Start(len.saturating_sub(window)))?;
     let mut tail = Vec::new();
     file.read_to_end(&mut tail)?;

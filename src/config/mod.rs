@@ -340,6 +340,11 @@ mod tests {
                 2,
                 "usage.prices.\"x\".input",
             ),
+            (
+                "[[service]]\nname = \"a\\u0000b\"\ncommand = [\"x\"]\n",
+                2,
+                "name",
+            ),
         ] {
             let (l, k) = error_at(text);
             assert_eq!(k, key, "{text}");

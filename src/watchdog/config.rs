@@ -52,6 +52,15 @@ impl ServiceConfig {
         if self.name.trim().is_empty() {
             return Err(("name".into(), "a service needs a non-empty name".into()));
         }
+        if self.name.chars().any(char::is_control) || self.name.len() > 200 {
+            return Err((
+                "name".into(),
+                format!(
+                    "service name {:?} may not contain control characters or be longer than 200 bytes (it names its log and pid files)",
+                    self.name
+                ),
+            ));
+        }
         if self.name.contains(['/', '\\']) || self.name.starts_with('.') {
             return Err((
                 "name".into(),
