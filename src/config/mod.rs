@@ -143,8 +143,7 @@ impl Config {
                 .map(|s| line_col(text, s.start))
                 .unwrap_or((1, 1));
             let key = span
-                .and_then(|s| text.get(s))
-                .map(|s| s.trim().to_string())
+                .and_then(|s| key_at(text, s))
                 .filter(|s| !s.is_empty() && s.len() <= 80 && !s.contains('\n'))
                 .or_else(|| quoted_key(e.message()));
             ConfigError::Invalid {
@@ -152,7 +151,7 @@ impl Config {
                 line,
                 column,
                 key,
-                message: e.message().trim().to_string(),
+                message: without_values(e.message().trim()),
             }
         })?;
         config.validate().map_err(|(key, message)| {
@@ -203,6 +202,46 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
         .count()
         + 1;
     (line, column)
+}
+
+/// The key an error's span is about. A span in a value's place (after its `=`) names the key
+/// before that `=`, never the value: the value may be a secret (an unquoted token), and errors
+/// are logged, recorded as events and shown in the panel.
+fn key_at(text: &str, span: std::ops::Range<usize>) -> Option<String> {
+    let line_start = text.get(..span.start)?.rfind('\n').map_or(0, |i| i + 1);
+    let before = &text[line_start..span.start];
+    match before.rfind('=') {
+        Some(eq) => {
+            let left = before[..eq].trim_end();
+            let start = left
+                .rfind(|c: char| c.is_whitespace() || c == '{' || c == ',')
+                .map_or(0, |i| i + 1);
+            Some(left[start..].to_string())
+        }
+        None => text.get(span).map(|s| s.trim().to_string()),
+    }
+}
+
+/// A parser message without the value it quotes (`invalid type: string "…", expected u16`
+/// becomes `invalid type: string, expected u16`): see [`key_at`] for why.
+fn without_values(message: &str) -> String {
+    let (head, tail) = match message.find(", expected") {
+        Some(i) if message.starts_with("invalid type") || message.starts_with("invalid value") => {
+            message.split_at(i)
+        }
+        _ => return message.to_string(),
+    };
+    let mut out = String::with_capacity(message.len());
+    let mut quote: Option<char> = None;
+    for c in head.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '`' => quote = Some(c),
+            None => out.push(c),
+        }
+    }
+    format!("{}{tail}", out.trim_end())
 }
 
 /// First "`key`" in an error message (serde names the missing/unknown field that way).
@@ -301,6 +340,25 @@ mod tests {
             ConfigError::Invalid { line, key, .. } => (line, key.unwrap_or_default()),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn errors_name_the_key_never_the_value() {
+        // Errors are logged, recorded and shown: a secret typed in the wrong place stays out.
+        for text in [
+            "[[service]]\nname = \"gw\"\ncommand = [\"x\"]\nenv = { OPENAI_API_KEY = sk-live-SECRET123 }\n",
+            "[api]\nport = \"gw-SECRET-abc123\"\n",
+            "[api]\nport = sk-SECRET\n",
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(!err.contains("SECRET"), "{err}");
+        }
+        let err = parse("[api]\nport = \"gw-SECRET-abc123\"\n").unwrap_err();
+        let ConfigError::Invalid { key, message, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(key.as_deref(), Some("port"));
+        assert!(message.contains("expected u16"), "{message}");
     }
 
     #[test]
