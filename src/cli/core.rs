@@ -15,7 +15,9 @@ pub struct InitArgs {}
 pub fn init(ctx: &Ctx, _a: InitArgs) -> anyhow::Result<ExitCode> {
     ctx.paths.ensure()?;
     let path = ctx.paths.config_file();
-    if crate::config::write_default(&path)? {
+    let written = crate::config::write_default(&path)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    if written {
         eprintln!("wrote {}", path.display());
     } else {
         eprintln!("{} already exists; left it unchanged", path.display());

@@ -299,21 +299,22 @@ pub fn default_file_text() -> String {
 /// Write the default file unless one exists. Returns `false` when it already existed.
 pub fn write_default(path: &Path) -> std::io::Result<bool> {
     use std::io::Write;
-    if let Some(dir) = path.parent() {
-        crate::paths::create_private_dir(dir)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    crate::paths::create_private_dir(dir)?;
+    if path.exists() {
+        return Ok(false);
     }
-    let mut file = match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    file.write_all(default_file_text().as_bytes())?;
-    file.sync_all()?;
-    Ok(true)
+    // Written whole beside it, then linked into place: a full disk or a crash never leaves a
+    // half-written paios.toml that a later `init` would keep, and an existing file (another
+    // `init` meanwhile) is never replaced.
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(default_file_text().as_bytes())?;
+    tmp.as_file().sync_all()?;
+    match std::fs::hard_link(tmp.path(), path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -332,6 +333,19 @@ mod tests {
     #[test]
     fn the_default_file_is_valid() {
         parse(&default_file_text()).unwrap();
+    }
+
+    #[test]
+    fn init_writes_the_whole_file_once_and_never_replaces_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("paios.toml");
+        assert!(write_default(&path).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), default_file_text());
+        std::fs::write(&path, "[api]\nport = 1\n").unwrap();
+        assert!(!write_default(&path).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "[api]\nport = 1\n");
+        let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(leftovers, 1, "no temporary file is left behind");
     }
 
     /// (line, key) of a configuration error.
