@@ -23,6 +23,9 @@ pub enum ClientError {
     NotRunning { socket: String, source: io::Error },
     #[error("lost the connection to the PAIOS daemon: {0}")]
     Io(#[from] io::Error),
+    /// The daemon could not take the event and the spool could not be written either.
+    #[error("cannot write the spool {path} (the daemon did not take the event): {cause}")]
+    Spool { path: String, cause: io::Error },
     #[error("the daemon answered: {0}")]
     Api(ApiError),
     #[error("the daemon sent a malformed answer: {0}")]
@@ -107,16 +110,27 @@ pub enum Delivery {
 
 /// Send an event to the daemon, or spool it when the daemon cannot take it.
 /// Only an event the daemon *rejected* (invalid) is an error.
+///
+/// A daemon that does not answer within [`EMIT_TIMEOUT`] (stopped, hung) is treated as down:
+/// the event is spooled (if the daemon did store it after all, the replay's dedupe on `uid`
+/// keeps it once), so a hook recording a tool call never waits long.
 pub fn emit(paths: &Paths, event: &Event) -> Result<Delivery, ClientError> {
-    match Client::connect(paths).and_then(|mut c| c.emit(event)) {
+    match Client::connect_with_timeout(paths, EMIT_TIMEOUT).and_then(|mut c| c.emit(event)) {
         Ok(id) => Ok(Delivery::Stored(id)),
         Err(ClientError::Api(e)) => Err(ClientError::Api(e)),
         Err(_) => {
-            crate::spool::append(&paths.spool_dir(), event)?;
+            let dir = paths.spool_dir();
+            crate::spool::append(&dir, event).map_err(|cause| ClientError::Spool {
+                path: dir.join(crate::spool::SPOOL_FILE).display().to_string(),
+                cause,
+            })?;
             Ok(Delivery::Spooled)
         }
     }
 }
+
+/// How long [`emit`] waits for the daemon to store an event (it takes milliseconds).
+pub const EMIT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Best-effort emit for callers that must not fail because of bookkeeping (logs a warning).
 pub fn emit_quietly(paths: &Paths, event: &Event) {

@@ -311,6 +311,22 @@ fn closing_the_daemons_terminal_stops_it_cleanly_too() {
 }
 
 #[test]
+fn an_event_for_a_daemon_that_does_not_answer_is_spooled_and_stored_once_it_does() {
+    let mut home = TestHome::new();
+    home.start_daemon();
+    let pid = home.daemon_pid().unwrap() as i32;
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let (code, out, err) = home.run(&["emit", "qa.while_stopped", "--json"]);
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    assert_eq!(code, 0, "{err}");
+    let answer: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(answer["spooled"], true, "{out}");
+    home.wait_for_event("qa.while_stopped", Duration::from_secs(20), |_| true);
+    home.wait_for_event("store.spool_replayed", Duration::from_secs(20), |_| true);
+    assert_eq!(home.events("qa.while_stopped").len(), 1);
+}
+
+#[test]
 fn a_broken_config_exits_2_with_file_line_and_column() {
     let home = TestHome::new();
     home.write_config("[api]\nport = 0\nbogus_key = 1\n");
