@@ -327,6 +327,26 @@ fn an_event_for_a_daemon_that_does_not_answer_is_spooled_and_stored_once_it_does
 }
 
 #[test]
+fn a_malformed_events_filter_is_refused_not_ignored() {
+    use std::io::BufRead;
+    let mut home = TestHome::new();
+    home.start_daemon();
+    let mut socket = std::os::unix::net::UnixStream::connect(home.socket()).unwrap();
+    socket
+        .write_all(
+            b"{\"op\":\"core.events\",\"args\":{\"kind\":\"daemon.started\",\"limit\":\"5\"}}\n",
+        )
+        .unwrap();
+    let mut answer = String::new();
+    std::io::BufReader::new(&socket)
+        .read_line(&mut answer)
+        .unwrap();
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["ok"], false, "{answer}");
+    assert_eq!(answer["error"]["code"], "bad_request", "{answer}");
+}
+
+#[test]
 fn a_broken_config_exits_2_with_file_line_and_column() {
     let home = TestHome::new();
     home.write_config("[api]\nport = 0\nbogus_key = 1\n");

@@ -138,7 +138,14 @@ async fn core_op(core: &Core, verb: &str, args: Value) -> Result<Value, ApiError
             Ok(json!({"ids": stored.iter().map(|e| e.id).collect::<Vec<_>>()}))
         }
         "events" => {
-            let q: EventsArgs = serde_json::from_value(args).unwrap_or_default();
+            // A malformed filter is an error, not a reason to drop every filter.
+            let q: EventsArgs = if args.is_null() {
+                EventsArgs::default()
+            } else {
+                serde_json::from_value(args).map_err(|e| {
+                    ApiError::bad_request(format!("bad arguments for core.events: {e}"))
+                })?
+            };
             let query = q.into_query()?;
             let store = core.store().clone();
             let events = tokio::task::spawn_blocking(move || {
