@@ -346,6 +346,11 @@ impl Policy {
         if !rule.programs.is_empty() && !program.is_some_and(|p| rule.programs.matches(p)) {
             return false;
         }
+        // A program named by a path outside the system's folders (`./ls`, `/tmp/x/cat`) is
+        // whatever that file is: rules may still find it dangerous by its name, never safe.
+        if rule.decision == Decision::Safe && !from_a_system_folder(cmd) {
+            return false;
+        }
         let args = positional(cmd);
         if !rule.subcommands.is_empty()
             && !args
@@ -589,6 +594,27 @@ pub fn normalize(raw: &str, cwd: Option<&Path>, home: Option<&Path>) -> Option<S
     Some(format!("/{}", parts.join("/")))
 }
 
+/// The program is named bare (found on PATH) or by a path in one of the system's program
+/// folders.
+fn from_a_system_folder(cmd: &SimpleCommand) -> bool {
+    const FOLDERS: &[&str] = &[
+        "/bin/",
+        "/sbin/",
+        "/usr/bin/",
+        "/usr/sbin/",
+        "/usr/local/bin/",
+        "/opt/homebrew/bin/",
+    ];
+    cmd.argv.first().is_none_or(|w| {
+        !w.text.contains('/')
+            || FOLDERS.iter().any(|f| {
+                w.text
+                    .strip_prefix(f)
+                    .is_some_and(|rest| !rest.contains('/'))
+            })
+    })
+}
+
 fn url_host(text: &str) -> Option<String> {
     let lower = text.to_ascii_lowercase();
     let rest = text.split_once("://").map(|(_, r)| r).filter(|_| {
@@ -791,6 +817,41 @@ mod tests {
             Decision::Ask
         );
         assert_eq!(p.classify_command("ls", &no_cwd).decision, Decision::Safe);
+    }
+
+    #[test]
+    fn options_and_builtins_that_run_a_given_command_ask() {
+        for cmd in [
+            "trap 'rm -rf build' EXIT",
+            "hash -p /bin/rm ls",
+            "alias ls='rm -rf build'",
+            "sed -n 'e touch x' README.md",
+            "git grep -O'touch x' foo",
+            "git bisect run make",
+            "make --eval='$(shell touch x)'",
+            "tar -cf /dev/null x --checkpoint=1 --checkpoint-action=exec='touch x'",
+            "tar -I 'touch x' -xf a.tar",
+            "zip x.zip a -T -TT 'touch x #'",
+            "rg --pre 'touch x' foo",
+            "fd . -x touch",
+            "./ls",
+            "/tmp/x/cat README.md",
+        ] {
+            assert_eq!(decide(cmd), Decision::Ask, "{cmd}");
+        }
+        // The ordinary uses stay safe.
+        for cmd in [
+            "tar -czf out.tgz src",
+            "sed -n '1,5p' README.md",
+            "git grep foo",
+            "rg foo src",
+            "/usr/bin/ls -la",
+            "fd main src",
+        ] {
+            assert_eq!(decide(cmd), Decision::Safe, "{cmd}");
+        }
+        // And a dangerous one by its name is still caught by its name.
+        assert_eq!(decide("/tmp/x/rm -rf /"), Decision::Never);
     }
 
     #[test]
