@@ -878,6 +878,8 @@ mod tests {
             Decision::Never
         );
         assert_eq!(decide("echo x >> ~/.ssh/authorized_keys"), Decision::Never);
+        // The hook files `paios hooks install` writes.
+        assert_eq!(edit("/home/u/.codex/hooks.json"), Decision::Never);
         assert_eq!(decide("cp a.txt /opt/x"), Decision::Ask);
     }
 

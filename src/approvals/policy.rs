@@ -547,7 +547,11 @@ impl Compiler<'_> {
             };
             for text in expanded {
                 let text = if paths {
-                    expand_home(&text, self.home)
+                    // `$NAME/…`: under the folder the variable names; left out when it is unset.
+                    match expand_var(&text) {
+                        Some(text) => expand_home(&text, self.home),
+                        None => continue,
+                    }
                 } else {
                     text
                 };
@@ -589,6 +593,17 @@ impl Compiler<'_> {
     }
 }
 
+/// `$NAME/x` → the folder in the environment variable `NAME` (`None` when it is unset or
+/// empty); any other text unchanged.
+fn expand_var(text: &str) -> Option<String> {
+    let Some(rest) = text.strip_prefix('$') else {
+        return Some(text.to_string());
+    };
+    let (name, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let value = std::env::var(name).ok().filter(|v| !v.is_empty())?;
+    Some(format!("{}{tail}", value.trim_end_matches('/')))
+}
+
 /// `~` or `~/x` → the home directory (when known).
 pub fn expand_home(text: &str, home: Option<&Path>) -> String {
     if text == "~" || text.starts_with("~/") {
@@ -604,6 +619,18 @@ pub fn expand_home(text: &str, home: Option<&Path>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_patterns_may_start_with_a_folder_from_the_environment() {
+        assert_eq!(expand_var("~/x").as_deref(), Some("~/x"));
+        assert_eq!(expand_var("$PAIOS_TEST_SURELY_UNSET_VARIABLE/x"), None);
+        if let Ok(home) = std::env::var("HOME") {
+            if !home.is_empty() {
+                let want = format!("{}/x", home.trim_end_matches('/'));
+                assert_eq!(expand_var("$HOME/x"), Some(want));
+            }
+        }
+    }
 
     #[test]
     fn the_builtin_policy_compiles() {
