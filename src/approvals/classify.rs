@@ -282,7 +282,9 @@ impl Policy {
             if is_harmless_device(&r.target.text) {
                 continue;
             }
-            hits.extend(self.path_hits(&r.target.text, r.target.dynamic, r.write, ctx, cwd));
+            for target in brace_alternatives(&r.target.text) {
+                hits.extend(self.path_hits(&target, r.target.dynamic, r.write, ctx, cwd));
+            }
         }
         let Some(program) = cmd.program() else { return };
         let args = positional(cmd);
@@ -300,7 +302,9 @@ impl Policy {
             Vec::new()
         };
         for w in &written {
-            hits.extend(self.path_hits(&w.text, w.dynamic, true, ctx, cwd));
+            for path in brace_alternatives(&w.text) {
+                hits.extend(self.path_hits(&path, w.dynamic, true, ctx, cwd));
+            }
         }
         if program == "dd" {
             for w in &args {
@@ -317,10 +321,12 @@ impl Policy {
             if w.dynamic || w.text.contains("://") {
                 continue;
             }
-            if let Some(p) = normalize(&w.text, cwd, ctx.home.as_deref()) {
-                for r in &self.path {
-                    if r.access != Access::Write && r.patterns.matches(&p) {
-                        hits.push(hit(r.decision, &r.id, format!("{}: {}", r.reason, w.text)));
+            for text in brace_alternatives(&w.text) {
+                if let Some(p) = normalize(&text, cwd, ctx.home.as_deref()) {
+                    for r in &self.path {
+                        if r.access != Access::Write && r.patterns.matches(&p) {
+                            hits.push(hit(r.decision, &r.id, format!("{}: {}", r.reason, w.text)));
+                        }
                     }
                 }
             }
@@ -370,11 +376,14 @@ impl Policy {
         {
             return false;
         }
+        // `rm -rf {/,build}` runs `rm -rf / build`: every brace alternative is an argument.
         let arg_matches = |patterns: &super::policy::Patterns, w: &Word| {
-            patterns.matches(&w.text)
-                || (!w.dynamic
-                    && normalize(&w.text, cwd, ctx.home.as_deref())
-                        .is_some_and(|p| patterns.matches(&p)))
+            brace_alternatives(&w.text).iter().any(|text| {
+                patterns.matches(text)
+                    || (!w.dynamic
+                        && normalize(text, cwd, ctx.home.as_deref())
+                            .is_some_and(|p| patterns.matches(&p)))
+            })
         };
         if !rule.args.is_empty() && !args.iter().any(|w| arg_matches(&rule.args, w)) {
             return false;
@@ -592,6 +601,55 @@ pub fn normalize(raw: &str, cwd: Option<&Path>, home: Option<&Path>) -> Option<S
         }
     }
     Some(format!("/{}", parts.join("/")))
+}
+
+/// The words bash's brace expansion makes of `text` (`a{b,c}d` → `abd`, `acd`; nested and
+/// repeated braces too), at most [`MAX_ALTERNATIVES`]; `text` itself when it has none.
+fn brace_alternatives(text: &str) -> Vec<String> {
+    const MAX_ALTERNATIVES: usize = 256;
+    let mut done = Vec::new();
+    let mut todo = vec![text.to_string()];
+    while let Some(word) = todo.pop() {
+        match first_brace_list(&word) {
+            Some((open, close, commas))
+                if done.len() + todo.len() + commas.len() < MAX_ALTERNATIVES =>
+            {
+                let (prefix, suffix) = (&word[..open], &word[close + 1..]);
+                let mut start = open + 1;
+                for end in commas.into_iter().chain([close]) {
+                    todo.push(format!("{prefix}{}{suffix}", &word[start..end]));
+                    start = end + 1;
+                }
+            }
+            _ => done.push(word),
+        }
+    }
+    done
+}
+
+/// The first `{…,…}` of `text`: its braces' and top-level commas' byte offsets.
+fn first_brace_list(text: &str) -> Option<(usize, usize, Vec<usize>)> {
+    let bytes = text.as_bytes();
+    for open in (0..bytes.len()).filter(|&i| bytes[i] == b'{') {
+        let (mut depth, mut commas) = (0usize, Vec::new());
+        for (i, &b) in bytes.iter().enumerate().skip(open) {
+            match b {
+                b'{' => depth += 1,
+                b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        if !commas.is_empty() {
+                            return Some((open, i, commas));
+                        }
+                        break;
+                    }
+                }
+                b',' if depth == 1 => commas.push(i),
+                _ => {}
+            }
+        }
+    }
+    None
 }
 
 /// The program is named bare (found on PATH) or by a path in one of the system's program
@@ -817,6 +875,19 @@ mod tests {
             Decision::Ask
         );
         assert_eq!(p.classify_command("ls", &no_cwd).decision, Decision::Safe);
+    }
+
+    #[test]
+    fn brace_alternatives_are_judged_one_by_one() {
+        assert_eq!(decide("rm -rf {/,build}"), Decision::Never);
+        assert_eq!(decide("rm -rf build{,/../../../../../..}"), Decision::Never);
+        assert_eq!(decide("rm -rf ~/{.ssh,x}/*"), Decision::Never);
+        let mut words = brace_alternatives("a{b,c{d,e}}f");
+        words.sort();
+        assert_eq!(words, ["abf", "acdf", "acef"]);
+        assert_eq!(brace_alternatives("{1..3}"), ["{1..3}"]);
+        assert_eq!(brace_alternatives("}{,"), ["}{,"]);
+        assert!(brace_alternatives(&"{a,b}".repeat(20)).len() <= 256);
     }
 
     #[test]
