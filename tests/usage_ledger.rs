@@ -353,3 +353,21 @@ fn budgets_raise_alerts_once_and_the_daemon_summarises() {
     assert_eq!(summary["budgets"]["brains"]["codex"]["over"], false);
     assert_eq!(summary["last_14_days"].as_array().unwrap().len(), 14);
 }
+
+#[test]
+fn a_range_that_ends_before_it_starts_is_a_usage_error() {
+    let home = TestHome::new();
+    let logs = home.path().join("logs");
+    let out = home
+        .paios()
+        .args([
+            "usage", "daily", "--since", "20261102", "--until", "20261101",
+        ])
+        .env("CLAUDE_CONFIG_DIR", &logs)
+        .env("CODEX_HOME", &logs)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--since"), "{stderr}");
+}

@@ -70,6 +70,13 @@ pub fn run(ctx: &Ctx, a: UsageArgs) -> anyhow::Result<ExitCode> {
         until: date(&args.until, "until")?,
         zone,
     };
+    if let (Some(since), Some(until)) = (options.since, options.until) {
+        if since > until {
+            return Err(usage_error(format!(
+                "--since {since} is after --until {until}: no day is in that range"
+            )));
+        }
+    }
     let source = match args.source {
         SourceArg::Claude => Some(Source::Claude),
         SourceArg::Codex => Some(Source::Codex),
