@@ -170,14 +170,19 @@ impl Config {
     /// Cross-field checks that serde cannot express. Returns (key, message).
     pub fn validate(&self) -> Result<(), (String, String)> {
         let mut names = std::collections::HashSet::new();
-        for service in &self.services {
+        // Keys of the n-th `[[service]]` table are `service.n.key` (from 1), so an error points
+        // at that table's line.
+        for (i, service) in self.services.iter().enumerate() {
+            let at = |key: &str| format!("service.{}.{key}", i + 1);
             if !names.insert(service.name.as_str()) {
                 return Err((
-                    "name".into(),
+                    at("name"),
                     format!("two [[service]] tables are named {:?}", service.name),
                 ));
             }
-            service.validate()?;
+            service
+                .validate()
+                .map_err(|(key, message)| (at(&key), message))?;
         }
         self.budgets.validate()?;
         self.router.validate()?;
@@ -260,15 +265,23 @@ fn find_key(text: &str, key: &str) -> (usize, usize) {
         None => (None, key),
     };
     let mut current = String::new();
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (i, line) in text.lines().enumerate() {
         let trimmed = line.trim_start();
         if let Some(header) = trimmed.strip_prefix('[') {
+            let array = header.starts_with('[');
             let header = header.trim_start_matches('[');
             current = header
                 .split(']')
                 .next()
                 .unwrap_or("")
                 .replace([' ', '"'], "");
+            if array {
+                // The n-th `[[name]]` table is `name.n` (from 1).
+                let n = seen.entry(current.clone()).or_default();
+                *n += 1;
+                current = format!("{current}.{n}");
+            }
             continue;
         }
         if table.is_some_and(|t| t.replace('"', "") != current) {
@@ -415,7 +428,17 @@ mod tests {
             (
                 "[[service]]\nname = \"a\\u0000b\"\ncommand = [\"x\"]\n",
                 2,
-                "name",
+                "service.1.name",
+            ),
+            (
+                "[[service]]\nname = \"a\"\ncommand = [\"x\"]\n\n[[service]]\nname = \"b\"\ncommand = []\n",
+                7,
+                "service.2.command",
+            ),
+            (
+                "[[service]]\nname = \"a\"\ncommand = [\"x\"]\n[[service]]\nname = \"a\"\ncommand = [\"y\"]\n",
+                5,
+                "service.2.name",
             ),
         ] {
             let (l, k) = error_at(text);
