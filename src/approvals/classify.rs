@@ -875,6 +875,8 @@ mod tests {
             Decision::Ask
         );
         assert_eq!(p.classify_command("ls", &no_cwd).decision, Decision::Safe);
+        // A `cd` to a folder only known at run time leaves the working folder unknown too.
+        assert_eq!(decide("cd \"$X\" && cp a.txt /opt/evil"), Decision::Ask);
     }
 
     #[test]
