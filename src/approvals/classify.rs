@@ -456,6 +456,36 @@ impl Policy {
                 format!("{verb} {raw}, which cannot be resolved"),
             )];
         };
+        let mut hits = self.hits_at(&path, write, ctx, cwd);
+        // Through links that exist now (`ln -s ~ h`, then `h/.ssh/…`): the place it really is
+        // is judged too, against the project folder's own real place.
+        if let Some(real) = through_links(&path) {
+            let real_cwd = cwd.and_then(|c| std::fs::canonicalize(c).ok());
+            let mut real_hits = self.hits_at(&real, write, ctx, real_cwd.as_deref().or(cwd));
+            // A temporary folder may itself be a link (`/tmp` → `/private/tmp` on macOS).
+            let in_real_temp = || {
+                self.set("temp_dirs")
+                    .iter()
+                    .map(PathBuf::from)
+                    .chain(
+                        std::env::var_os("TMPDIR")
+                            .filter(|t| !t.is_empty())
+                            .map(PathBuf::from),
+                    )
+                    .filter_map(|t| std::fs::canonicalize(t).ok())
+                    .any(|t| Path::new(&real).starts_with(t))
+            };
+            real_hits.retain(|h| {
+                h.decision > Decision::Safe && !(h.rule == "path.outside-project" && in_real_temp())
+            });
+            hits.extend(real_hits);
+        }
+        hits
+    }
+
+    /// The path rules for one normalised path, and the project boundary for a write.
+    fn hits_at(&self, path: &str, write: bool, ctx: &Context, cwd: Option<&Path>) -> Vec<Hit> {
+        let path = path.to_string();
         let mut hits: Vec<Hit> = self
             .path
             .iter()
@@ -650,6 +680,24 @@ fn first_brace_list(text: &str) -> Option<(usize, usize, Vec<usize>)> {
         }
     }
     None
+}
+
+/// Where `path` really is when a folder on its way is a link (the longest part of it that
+/// exists, resolved, with the rest appended); `None` when that is `path` itself.
+fn through_links(path: &str) -> Option<String> {
+    let path = Path::new(path);
+    let mut existing = path;
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        rest.push(existing.file_name()?);
+        existing = existing.parent()?;
+    }
+    let mut real = std::fs::canonicalize(existing).ok()?;
+    for part in rest.iter().rev() {
+        real.push(part);
+    }
+    let real = real.to_string_lossy().into_owned();
+    (real != path.to_string_lossy()).then_some(real)
 }
 
 /// The program is named bare (found on PATH) or by a path in one of the system's program
@@ -877,6 +925,38 @@ mod tests {
         assert_eq!(p.classify_command("ls", &no_cwd).decision, Decision::Safe);
         // A `cd` to a folder only known at run time leaves the working folder unknown too.
         assert_eq!(decide("cd \"$X\" && cp a.txt /opt/evil"), Decision::Ask);
+    }
+
+    #[test]
+    fn a_write_through_a_link_is_judged_where_it_lands() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = std::fs::canonicalize(dir.path()).unwrap();
+        let project = home.join("project");
+        std::fs::create_dir_all(project.join("src")).unwrap();
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        std::os::unix::fs::symlink(&home, project.join("h")).unwrap();
+        std::os::unix::fs::symlink("/opt", project.join("o")).unwrap();
+        let ctx = Context {
+            cwd: Some(project.clone()),
+            home: Some(home.clone()),
+            paios_home: None,
+        };
+        let p = Policy::builtin_for_home(&home).unwrap();
+        let write = |path: &str| {
+            p.classify_tool("Write", &json!({"file_path": path, "content": "x"}), &ctx)
+                .decision
+        };
+        let inside = |rel: &str| project.join(rel).display().to_string();
+        assert_eq!(write(&inside("h/.ssh/authorized_keys")), Decision::Never);
+        assert_eq!(write(&inside("o/evil")), Decision::Ask);
+        assert_eq!(write(&inside("src/main.rs")), Decision::Safe);
+        assert_eq!(write(&inside("src/new/file.rs")), Decision::Safe);
+        assert_eq!(write("/tmp/paios-classify-test/x"), Decision::Safe);
+        assert_eq!(
+            p.classify_command("echo x >> h/.ssh/authorized_keys", &ctx)
+                .decision,
+            Decision::Never
+        );
     }
 
     #[test]
