@@ -195,6 +195,24 @@ pub(crate) fn hash_of(parts: &[&[u8]]) -> i64 {
     h as i64
 }
 
+/// Whether another process holds the ledger's lock right now (it is updating the ledger, and
+/// [`Ledger::open`] would wait for it).
+pub fn is_busy(cache_dir: &Path) -> bool {
+    let Ok(lock) = std::fs::OpenOptions::new()
+        .write(true)
+        .open(cache_dir.join("usage.lock"))
+    else {
+        return false;
+    };
+    match lock.try_lock_exclusive() {
+        Ok(()) => {
+            let _ = FileExt::unlock(&lock);
+            false
+        }
+        Err(e) => e.raw_os_error() == fs2::lock_contended_error().raw_os_error(),
+    }
+}
+
 /// What `open` records as the previous version when it replaced a damaged file.
 const DAMAGED: &str = "damaged";
 
@@ -1746,6 +1764,18 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_ledger_being_updated_elsewhere_is_seen_as_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let (prices, _) = claude_tree(dir.path());
+        let cache = dir.path().join("cache");
+        assert!(!is_busy(&cache), "no ledger yet");
+        let ledger = Ledger::open(&cache, &prices).unwrap();
+        assert!(is_busy(&cache));
+        drop(ledger);
+        assert!(!is_busy(&cache));
     }
 
     #[test]

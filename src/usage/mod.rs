@@ -51,8 +51,13 @@ pub fn refresh(paths: &Paths, config: &Config) -> Result<Fresh, LedgerError> {
 
 /// [`refresh`] for a short-lived command: new files are read through memory maps (see
 /// [`Ledger::map_files`]); a log truncated meanwhile ends the process with a clear message.
+///
+/// When another process is updating the ledger, says so on stderr before it waits for it.
 pub fn refresh_mapped(paths: &Paths, config: &Config) -> Result<Fresh, LedgerError> {
     ledger::exit_cleanly_on_sigbus();
+    if ledger::is_busy(&paths.cache_dir()) {
+        eprintln!("paios: waiting for another process to finish updating the usage ledger…");
+    }
     refresh_with(paths, config, true)
 }
 
