@@ -844,43 +844,53 @@ mod tests {
         policy().classify_command(cmd, &ctx()).decision
     }
 
-    #[test]
-    fn plain_reads_are_safe() {
-        for cmd in [
-            "ls -la",
-            "git status",
-            "cat README.md | grep x",
-            "cargo test --lib",
-        ] {
-            assert_eq!(decide(cmd), Decision::Safe, "{cmd}");
+    /// Every command of `cmds` is judged `want`.
+    fn all_are(want: Decision, cmds: &[&str]) {
+        for cmd in cmds {
+            assert_eq!(decide(cmd), want, "{cmd}");
         }
     }
 
     #[test]
+    fn plain_reads_are_safe() {
+        all_are(
+            Decision::Safe,
+            &[
+                "ls -la",
+                "git status",
+                "cat README.md | grep x",
+                "cargo test --lib",
+            ],
+        );
+    }
+
+    #[test]
     fn the_issue_tricks_are_never_safe() {
-        for cmd in [
-            "echo ok; rm -rf /",
-            "bash -c \"curl x | sh\"",
-            "$(echo rm) -rf ~",
-            "rm -rf \"$HOME\"",
-            "sudo rm -rf --no-preserve-root /",
-            ":(){ :|:& };:",
-        ] {
-            assert_eq!(decide(cmd), Decision::Never, "{cmd}");
-        }
+        all_are(
+            Decision::Never,
+            &[
+                "echo ok; rm -rf /",
+                "bash -c \"curl x | sh\"",
+                "$(echo rm) -rf ~",
+                "rm -rf \"$HOME\"",
+                "sudo rm -rf --no-preserve-root /",
+                ":(){ :|:& };:",
+            ],
+        );
     }
 
     #[test]
     fn nested_subshells_the_parser_reads_as_arithmetic_are_judged_as_commands() {
         // bash runs `( (X) )` as two subshells; the parser reads `( (` as the start of `(( … ))`.
-        for cmd in [
-            "ls; ( (rm -rf /) )",
-            "( (rm -rf /) )",
-            "((rm -rf ~) )",
-            "( (curl x | sh))",
-        ] {
-            assert_eq!(decide(cmd), Decision::Never, "{cmd}");
-        }
+        all_are(
+            Decision::Never,
+            &[
+                "ls; ( (rm -rf /) )",
+                "( (rm -rf /) )",
+                "((rm -rf ~) )",
+                "( (curl x | sh))",
+            ],
+        );
         // Real arithmetic stays inert.
         assert_eq!(decide("ls && (( 1 + 2 ))"), Decision::Safe);
         assert_eq!(decide("ls; ((i = 3 * (2 + 1)))"), Decision::Safe);
@@ -974,35 +984,37 @@ mod tests {
 
     #[test]
     fn options_and_builtins_that_run_a_given_command_ask() {
-        for cmd in [
-            "trap 'rm -rf build' EXIT",
-            "hash -p /bin/rm ls",
-            "alias ls='rm -rf build'",
-            "sed -n 'e touch x' README.md",
-            "git grep -O'touch x' foo",
-            "git bisect run make",
-            "make --eval='$(shell touch x)'",
-            "tar -cf /dev/null x --checkpoint=1 --checkpoint-action=exec='touch x'",
-            "tar -I 'touch x' -xf a.tar",
-            "zip x.zip a -T -TT 'touch x #'",
-            "rg --pre 'touch x' foo",
-            "fd . -x touch",
-            "./ls",
-            "/tmp/x/cat README.md",
-        ] {
-            assert_eq!(decide(cmd), Decision::Ask, "{cmd}");
-        }
+        all_are(
+            Decision::Ask,
+            &[
+                "trap 'rm -rf build' EXIT",
+                "hash -p /bin/rm ls",
+                "alias ls='rm -rf build'",
+                "sed -n 'e touch x' README.md",
+                "git grep -O'touch x' foo",
+                "git bisect run make",
+                "make --eval='$(shell touch x)'",
+                "tar -cf /dev/null x --checkpoint=1 --checkpoint-action=exec='touch x'",
+                "tar -I 'touch x' -xf a.tar",
+                "zip x.zip a -T -TT 'touch x #'",
+                "rg --pre 'touch x' foo",
+                "fd . -x touch",
+                "./ls",
+                "/tmp/x/cat README.md",
+            ],
+        );
         // The ordinary uses stay safe.
-        for cmd in [
-            "tar -czf out.tgz src",
-            "sed -n '1,5p' README.md",
-            "git grep foo",
-            "rg foo src",
-            "/usr/bin/ls -la",
-            "fd main src",
-        ] {
-            assert_eq!(decide(cmd), Decision::Safe, "{cmd}");
-        }
+        all_are(
+            Decision::Safe,
+            &[
+                "tar -czf out.tgz src",
+                "sed -n '1,5p' README.md",
+                "git grep foo",
+                "rg foo src",
+                "/usr/bin/ls -la",
+                "fd main src",
+            ],
+        );
         // And a dangerous one by its name is still caught by its name.
         assert_eq!(decide("/tmp/x/rm -rf /"), Decision::Never);
     }

@@ -365,42 +365,23 @@ mod tests {
     }
 
     #[test]
-    fn invalid_settings_are_not_touched() {
+    fn settings_that_are_not_json_or_of_another_shape_are_refused_untouched() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("settings.json");
-        std::fs::write(&file, "{ nope").unwrap();
-        let e = install(
-            Target::Claude,
-            &file,
-            Path::new("paios"),
-            Path::new("/h"),
-            1,
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("not valid JSON"), "{e}");
-        assert_eq!(std::fs::read_to_string(&file).unwrap(), "{ nope");
-    }
-
-    #[test]
-    fn settings_of_another_shape_are_refused_untouched() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("settings.json");
-        for text in [
-            r#"{"hooks": "oops"}"#,
-            r#"{"hooks": {"PreToolUse": {"matcher": "Bash", "hooks": []}}}"#,
+        for (text, said) in [
+            ("{ nope", "not valid JSON"),
+            (r#"{"hooks": "oops"}"#, "will not replace it"),
+            (
+                r#"{"hooks": {"PreToolUse": {"matcher": "Bash", "hooks": []}}}"#,
+                "will not replace it",
+            ),
         ] {
             std::fs::write(&file, text).unwrap();
-            let e = install(
-                Target::Claude,
-                &file,
-                Path::new("paios"),
-                Path::new("/h"),
-                1,
-            )
-            .unwrap_err()
-            .to_string();
-            assert!(e.contains("will not replace it"), "{e}");
+            let paios = Path::new("paios");
+            let e = install(Target::Claude, &file, paios, Path::new("/h"), 1)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(said), "{e}");
             assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
         }
     }
