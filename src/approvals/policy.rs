@@ -564,6 +564,22 @@ impl Compiler<'_> {
     }
 
     fn shell(&self, r: &ShellRule) -> Result<CompiledShellRule, PolicyError> {
+        let conditions = [
+            &r.programs,
+            &r.subcommands,
+            &r.flags,
+            &r.args,
+            &r.words,
+            &r.piped_from,
+            &r.piped_from_args,
+            &r.wrapped_by,
+        ];
+        if conditions.iter().all(|c| c.is_empty()) && !r.dynamic_args && !r.no_args {
+            return Err(self.err(
+                &r.id,
+                "a rule with no condition would match every command; give it `programs` (or another condition)",
+            ));
+        }
         let mut short_flags = Vec::new();
         let mut long = Vec::new();
         for f in &r.flags {
@@ -619,6 +635,18 @@ pub fn expand_home(text: &str, home: Option<&Path>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shell_rule_without_a_condition_is_refused() {
+        let text = "[[shell]]\nid = \"my.everything\"\ndecision = \"safe\"\n";
+        let e = Policy::check_text(text, "policy.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("my.everything") && e.contains("no condition"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn path_patterns_may_start_with_a_folder_from_the_environment() {
