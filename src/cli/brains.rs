@@ -106,22 +106,28 @@ pub fn run(ctx: &Ctx, args: BrainsArgs) -> anyhow::Result<ExitCode> {
             if json {
                 print_json(&serde_json::to_value(&report)?);
             } else {
+                // The table is the command's output (stdout), so it can be piped.
                 for b in &report.brains {
                     let state = if b.ok { "ok" } else { "NOT OK" };
-                    eprintln!(
+                    let from = match (&b.path, b.managed) {
+                        (None, _) => "not installed",
+                        (Some(_), true) => "managed",
+                        (Some(_), false) => "PATH",
+                    };
+                    outln!(
                         "{:<9} {:<7} {:<12} pinned {:<12} {} {}",
                         b.name,
                         state,
                         b.version.as_deref().unwrap_or("-"),
                         b.pinned.as_deref().unwrap_or("-"),
-                        if b.managed { "managed" } else { "PATH" },
+                        from,
                         b.path.as_deref().unwrap_or(""),
                     );
                     if let Some(e) = &b.error {
-                        eprintln!("          {e}");
+                        outln!("          {e}");
                     }
                 }
-                eprintln!(
+                outln!(
                     "node      {} {}",
                     report.node.version.as_deref().unwrap_or("-"),
                     report.node.path.as_deref().unwrap_or("(none)")
