@@ -914,6 +914,16 @@ mod tests {
     }
 
     #[test]
+    fn prose_and_markdown_are_not_nesting() {
+        // A document written through a here-document: many `for`, `if`, `done` and backticks.
+        let doc = "This is for you, if you are done with `x` and `y`.\n".repeat(200);
+        let cmd = format!("cat > notes.md <<'EOF'\n{doc}EOF");
+        assert_eq!(decide(&cmd), Decision::Safe);
+        let msg = "fix: handle `a` for `b` if `c` (see #12) ".repeat(40);
+        assert_eq!(decide(&format!("git commit -m '{msg}'")), Decision::Safe);
+    }
+
+    #[test]
     fn without_a_known_working_folder_writes_are_not_inside_the_project() {
         let p = policy();
         let no_cwd = Context { cwd: None, ..ctx() };

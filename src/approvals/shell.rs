@@ -152,34 +152,69 @@ pub fn analyse(text: &str) -> Analysis {
     }
 }
 
-/// An upper bound of how deeply `text` nests: brackets of every kind, and the blocks
-/// `if`/`case`/loops open, counted without regard to quoting (so quoted brackets can only make
-/// it larger, never hide nesting).
+/// An upper bound of how deeply `text` nests: brackets of every kind and backtick pairs,
+/// counted without regard to quoting (so quoted brackets can only make it larger, never hide
+/// nesting), and the blocks `if`/`case`/loops open — those words only where a command starts
+/// (after `;`, `&`, `|`, a newline, an opening bracket or another such word), so prose in a
+/// here-document or a commit message does not count.
 fn nesting(text: &str) -> usize {
     let (mut depth, mut deepest) = (0usize, 0usize);
     let mut word = String::new();
-    let keyword = |word: &mut String, depth: &mut usize| {
-        match word.as_str() {
-            "if" | "case" | "for" | "while" | "until" | "select" => *depth += 1,
-            "fi" | "esac" | "done" => *depth = depth.saturating_sub(1),
-            _ => {}
+    let mut word_starts_command = true;
+    let mut command_start = true;
+    let mut in_backticks = false;
+    // Returns whether the next word starts a command too.
+    let end_word = |word: &mut String, starts_command: bool, depth: &mut usize| -> bool {
+        let mut next_starts_command = false;
+        if starts_command {
+            match word.as_str() {
+                "if" | "case" | "for" | "while" | "until" | "select" => {
+                    *depth += 1;
+                    next_starts_command = true;
+                }
+                "fi" | "esac" | "done" => *depth = depth.saturating_sub(1),
+                "then" | "do" | "else" | "elif" | "time" | "!" => next_starts_command = true,
+                _ => {}
+            }
         }
         word.clear();
+        next_starts_command
     };
     for c in text.chars() {
         if c.is_ascii_alphanumeric() || c == '_' {
+            if word.is_empty() {
+                word_starts_command = command_start;
+            }
             word.push(c);
             continue;
         }
-        keyword(&mut word, &mut depth);
+        if !word.is_empty() {
+            command_start = end_word(&mut word, word_starts_command, &mut depth);
+        }
         match c {
-            '(' | '{' | '[' | '`' => depth += 1,
+            '(' | '{' | '[' => {
+                depth += 1;
+                command_start = true;
+            }
             ')' | '}' | ']' => depth = depth.saturating_sub(1),
-            _ => {}
+            '`' => {
+                in_backticks = !in_backticks;
+                if in_backticks {
+                    depth += 1;
+                    command_start = true;
+                } else {
+                    depth = depth.saturating_sub(1);
+                }
+            }
+            ';' | '&' | '|' | '\n' => command_start = true,
+            c if c.is_whitespace() => {}
+            _ => command_start = false,
         }
         deepest = deepest.max(depth);
     }
-    keyword(&mut word, &mut depth);
+    if !word.is_empty() {
+        end_word(&mut word, word_starts_command, &mut depth);
+    }
     deepest.max(depth)
 }
 
