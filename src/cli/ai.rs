@@ -280,7 +280,8 @@ fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitCode> {
     }
 
     adapter::install_interrupt_handler();
-    let timeout = Duration::from_secs(args.timeout.unwrap_or(config.timeout_s).max(1));
+    // Both are at least 1 s: clap and the config validation check the range.
+    let timeout = Duration::from_secs(args.timeout.unwrap_or(config.timeout_s));
     let mut request = RunRequest::new(task, timeout);
     request.append_system_prompt = args.append_system_prompt.clone();
     request.cwd = args.cwd.clone();
