@@ -152,6 +152,13 @@ pub struct ShellRule {
     /// Requires that there are no non-option arguments (`sudo -i`, `bash` reading stdin).
     #[serde(default)]
     pub no_args: bool,
+    /// Sets one of these variables, for itself (`X=1 cmd`, `env X=1 cmd`) or for the rest of
+    /// the shell (`X=1`, `export X=1`). Matches bare assignments too (there is no program).
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Requires that its standard input is a pipe, a here-document, a here-string or a file.
+    #[serde(default)]
+    pub reads_input: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -255,6 +262,8 @@ pub struct CompiledShellRule {
     pub wrapped_by: Patterns,
     pub dynamic_args: bool,
     pub no_args: bool,
+    pub env: Patterns,
+    pub reads_input: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -573,8 +582,13 @@ impl Compiler<'_> {
             &r.piped_from,
             &r.piped_from_args,
             &r.wrapped_by,
+            &r.env,
         ];
-        if conditions.iter().all(|c| c.is_empty()) && !r.dynamic_args && !r.no_args {
+        if conditions.iter().all(|c| c.is_empty())
+            && !r.dynamic_args
+            && !r.no_args
+            && !r.reads_input
+        {
             return Err(self.err(
                 &r.id,
                 "a rule with no condition would match every command; give it `programs` (or another condition)",
@@ -605,6 +619,8 @@ impl Compiler<'_> {
             wrapped_by: self.patterns(&r.id, &r.wrapped_by, false)?,
             dynamic_args: r.dynamic_args,
             no_args: r.no_args,
+            env: self.patterns(&r.id, &r.env, false)?,
+            reads_input: r.reads_input,
         })
     }
 }

@@ -7,9 +7,12 @@
 //! pipeline. Compound commands (`;`, `&&`, `||`, pipes, subshells, groups, `if`/`for`/`while`/
 //! `case`, functions), command and process substitutions, backticks, `bash -c`/`sh -c`/`eval`
 //! scripts, `xargs`, `find -exec` and prefixes (`env`, `sudo`, `nohup`, `time`, `nice`,
-//! `timeout`, `command`, `exec`, …) are all looked through. Quoting and escapes are resolved the
-//! way the shell would; what cannot be known before running (variables, substitutions whose
-//! output is not a constant) is marked *dynamic* so the classifier can refuse to call it safe.
+//! `timeout`, `command`, `exec`, `strace`, `runuser`, `script -c`, `systemd-run`, …) are all
+//! looked through, and so are a shell fed a here-document (`bash <<EOF`), the commands held in
+//! variables such as `PAGER` or `GIT_SSH_COMMAND`, and git's `-c` settings that run commands.
+//! Quoting and escapes are resolved the way the shell would; what cannot be known before running
+//! (variables, substitutions whose output is not a constant) is marked *dynamic* so the
+//! classifier can refuse to call it safe.
 //!
 //! This module only analyses text: it never runs, expands against the environment, or touches
 //! the filesystem. It never panics on any input (property-tested).
@@ -51,11 +54,33 @@ pub struct Redirect {
     pub write: bool,
 }
 
+/// A variable set for one command (`X=1 cmd`, `env X=1 cmd`) or for the rest of the shell
+/// (`X=1`, `export X=1`, `declare X=1`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub name: String,
+    pub value: Word,
+}
+
+/// Where a command's standard input comes from, when it is neither the terminal nor a pipe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A here-document or here-string: its text.
+    Text(Word),
+    /// A file (`< file`).
+    File,
+}
+
 /// One simple command, after looking through wrappers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimpleCommand {
-    /// Program and arguments; empty for a bare redirection (`> file`, `{ …; } > file`).
+    /// Program and arguments; empty for a bare redirection (`> file`, `{ …; } > file`) or a
+    /// bare assignment (`X=1`).
     pub argv: Vec<Word>,
+    /// Variables it sets (see [`Assignment`]).
+    pub env: Vec<Assignment>,
+    /// Its standard input, when that is a here-document, here-string or file.
+    pub input: Option<Input>,
     /// Wrappers it was found inside, outermost first: `sudo`, `env`, `bash -c`, `xargs`, ….
     pub wrappers: Vec<String>,
     pub redirects: Vec<Redirect>,
@@ -65,6 +90,11 @@ pub struct SimpleCommand {
 }
 
 impl SimpleCommand {
+    /// It reads its standard input from a pipe, a here-document, a here-string or a file.
+    pub fn reads_input(&self) -> bool {
+        self.stage > 0 || self.input.is_some()
+    }
+
     /// The program's base name (`/usr/bin/rm` → `rm`), or `None` when it is dynamic or absent.
     pub fn program(&self) -> Option<&str> {
         let first = self.argv.first()?;
@@ -218,6 +248,15 @@ fn nesting(text: &str) -> usize {
     deepest.max(depth)
 }
 
+/// What the words of one simple command set besides its arguments.
+#[derive(Default)]
+struct Found {
+    words: Vec<Word>,
+    redirects: Vec<Redirect>,
+    env: Vec<Assignment>,
+    input: Option<Input>,
+}
+
 #[derive(Default)]
 struct Walker {
     commands: Vec<SimpleCommand>,
@@ -358,12 +397,15 @@ impl Walker {
     ) {
         let Some(list) = redirects else { return };
         let mut found = Vec::new();
+        let mut input = None;
         for r in &list.0 {
-            self.redirect(r, depth, &mut found);
+            self.redirect(r, depth, &mut found, &mut input);
         }
         if !found.is_empty() {
             self.commands.push(SimpleCommand {
                 argv: Vec::new(),
+                env: Vec::new(),
+                input: None,
                 wrappers: wrappers.to_vec(),
                 redirects: found,
                 pipeline,
@@ -441,12 +483,22 @@ impl Walker {
         }
     }
 
-    fn redirect(&mut self, r: &ast::IoRedirect, depth: usize, out: &mut Vec<Redirect>) {
+    fn redirect(
+        &mut self,
+        r: &ast::IoRedirect,
+        depth: usize,
+        out: &mut Vec<Redirect>,
+        input: &mut Option<Input>,
+    ) {
         use ast::IoFileRedirectKind as K;
+        let is_stdin = |fd: &Option<ast::IoFd>| fd.is_none_or(|fd| fd == 0);
         match r {
-            ast::IoRedirect::File(_, kind, target) => match target {
+            ast::IoRedirect::File(fd, kind, target) => match target {
                 ast::IoFileRedirectTarget::Filename(w) => {
                     let write = !matches!(kind, K::Read | K::DuplicateInput);
+                    if matches!(kind, K::Read | K::ReadAndWrite) && is_stdin(fd) {
+                        *input = Some(Input::File);
+                    }
                     let target = self.expand(&w.value, depth);
                     out.push(Redirect { target, write });
                 }
@@ -463,14 +515,22 @@ impl Walker {
                     self.compound_list(&sub.list, depth + 1, &[]);
                 }
             },
-            ast::IoRedirect::HereDocument(_, doc) => {
-                if doc.requires_expansion {
+            ast::IoRedirect::HereDocument(fd, doc) => {
+                let text = if doc.requires_expansion {
                     // Substitutions inside an unquoted here-document run.
-                    self.expand_heredoc(&doc.doc.value, depth);
+                    self.expand_heredoc(&doc.doc.value, depth)
+                } else {
+                    Word::literal(doc.doc.value.clone())
+                };
+                if is_stdin(fd) {
+                    *input = Some(Input::Text(text));
                 }
             }
-            ast::IoRedirect::HereString(_, w) => {
-                self.expand(&w.value, depth);
+            ast::IoRedirect::HereString(fd, w) => {
+                let text = self.expand(&w.value, depth);
+                if is_stdin(fd) {
+                    *input = Some(Input::Text(text));
+                }
             }
             ast::IoRedirect::OutputAndError(w, _) => {
                 let target = self.expand(&w.value, depth);
@@ -482,13 +542,20 @@ impl Walker {
         }
     }
 
-    fn expand_heredoc(&mut self, body: &str, depth: usize) {
+    fn expand_heredoc(&mut self, body: &str, depth: usize) -> Word {
         match brush_parser::word::parse_heredoc(body, &parser_options()) {
             Ok(pieces) => {
                 let mut w = Word::literal("");
                 self.pieces(&pieces, body, depth, &mut w);
+                w
             }
-            Err(e) => self.problems.push(Problem::Unparseable(e.to_string())),
+            Err(e) => {
+                self.problems.push(Problem::Unparseable(e.to_string()));
+                Word {
+                    text: body.to_string(),
+                    dynamic: true,
+                }
+            }
         }
     }
 
@@ -500,39 +567,36 @@ impl Walker {
         depth: usize,
         wrappers: &[String],
     ) {
-        let mut words: Vec<Word> = Vec::new();
-        let mut redirects = Vec::new();
+        let mut found = Found::default();
         for item in sc.prefix.iter().flat_map(|p| p.0.iter()) {
-            self.item(item, depth, &mut words, &mut redirects, true);
+            self.item(item, depth, &mut found, true);
         }
         // Assignments before the command (`X=1 cmd`) only set its environment.
-        words.clear();
+        found.words.clear();
         if let Some(name) = &sc.word_or_name {
-            words.extend(self.expand_split(&name.value, depth));
+            found.words.extend(self.expand_split(&name.value, depth));
         }
         for item in sc.suffix.iter().flat_map(|s| s.0.iter()) {
-            self.item(item, depth, &mut words, &mut redirects, false);
+            self.item(item, depth, &mut found, false);
         }
-        self.unwrap(words, redirects, pipeline, stage, depth, wrappers.to_vec());
+        let words = std::mem::take(&mut found.words);
+        self.unwrap(words, found, pipeline, stage, depth, wrappers.to_vec());
     }
 
     fn item(
         &mut self,
         item: &ast::CommandPrefixOrSuffixItem,
         depth: usize,
-        words: &mut Vec<Word>,
-        redirects: &mut Vec<Redirect>,
+        found: &mut Found,
         prefix: bool,
     ) {
         use ast::CommandPrefixOrSuffixItem as I;
         match item {
-            I::IoRedirect(r) => self.redirect(r, depth, redirects),
-            I::Word(w) => words.extend(self.expand_split(&w.value, depth)),
+            I::IoRedirect(r) => self.redirect(r, depth, &mut found.redirects, &mut found.input),
+            I::Word(w) => found.words.extend(self.expand_split(&w.value, depth)),
             I::AssignmentWord(assignment, w) => {
-                match &assignment.value {
-                    ast::AssignmentValue::Scalar(v) => {
-                        self.expand(&v.value, depth);
-                    }
+                let value = match &assignment.value {
+                    ast::AssignmentValue::Scalar(v) => self.expand(&v.value, depth),
                     ast::AssignmentValue::Array(items) => {
                         for (k, v) in items {
                             if let Some(k) = k {
@@ -540,16 +604,25 @@ impl Walker {
                             }
                             self.expand(&v.value, depth);
                         }
+                        Word {
+                            text: "(…)".into(),
+                            dynamic: true,
+                        }
                     }
-                }
+                };
+                let name = match &assignment.name {
+                    ast::AssignmentName::VariableName(n) => n.clone(),
+                    ast::AssignmentName::ArrayElementName(n, _) => n.clone(),
+                };
+                found.env.push(Assignment { name, value });
                 if !prefix {
                     // `export X=…`, `declare X=…`: an argument of the command.
-                    words.push(Word::literal(w.value.clone()));
+                    found.words.push(Word::literal(w.value.clone()));
                 }
             }
             I::ProcessSubstitution(_, sub) => {
                 self.compound_list(&sub.list, depth + 1, &[]);
-                words.push(Word {
+                found.words.push(Word {
                     text: "<(…)".into(),
                     dynamic: true,
                 });
@@ -676,7 +749,7 @@ impl Walker {
     fn unwrap(
         &mut self,
         mut words: Vec<Word>,
-        redirects: Vec<Redirect>,
+        mut found: Found,
         pipeline: usize,
         stage: usize,
         depth: usize,
@@ -718,11 +791,18 @@ impl Walker {
                     }
                     skip_options(rest, &["-u", "-C", "--unset", "--chdir"]).map(|mut v| {
                         // Environment assignments before the program.
-                        let n = v
-                            .iter()
-                            .take_while(|w| is_assignment(&w.text) && !w.dynamic)
-                            .count();
-                        v.drain(..n);
+                        let n = v.iter().take_while(|w| is_assignment(&w.text)).count();
+                        for w in v.drain(..n) {
+                            if let Some((name, value)) = w.text.split_once('=') {
+                                found.env.push(Assignment {
+                                    name: name.to_string(),
+                                    value: Word {
+                                        text: value.to_string(),
+                                        dynamic: w.dynamic,
+                                    },
+                                });
+                            }
+                        }
                         v
                     })
                 }
@@ -738,6 +818,98 @@ impl Walker {
                     }
                 }
                 "exec" => skip_options(rest, &["-a"]),
+                "strace" | "ltrace" => skip_options(
+                    rest,
+                    &[
+                        "-o", "-e", "-p", "-s", "-u", "-E", "-a", "-b", "-I", "-O", "-P", "-S",
+                        "-X", "-n", "-l", "-L", "-x",
+                    ],
+                ),
+                "chroot" => skip_options(rest, &["--userspec", "--groups"])
+                    .map(|v| v.into_iter().skip(1).collect()),
+                // `taskset MASK cmd`, `taskset -c LIST cmd`: the mask or list, then the command.
+                "taskset" => skip_options(rest, &[]).map(|v| v.into_iter().skip(1).collect()),
+                "systemd-run" => skip_options(
+                    rest,
+                    &[
+                        "-u",
+                        "--unit",
+                        "-p",
+                        "--property",
+                        "-E",
+                        "--setenv",
+                        "--description",
+                        "--slice",
+                        "--uid",
+                        "--gid",
+                        "--nice",
+                        "--working-directory",
+                        "-H",
+                        "--host",
+                        "-M",
+                        "--machine",
+                        "--on-active",
+                        "--on-boot",
+                        "--on-startup",
+                        "--on-unit-active",
+                        "--on-unit-inactive",
+                        "--on-calendar",
+                        "--timer-property",
+                        "--path-property",
+                        "--socket-property",
+                        "--service-type",
+                    ],
+                ),
+                // `runuser -u USER -- cmd`, `runuser -l USER -c 'cmd'`, `su -c 'cmd' USER`,
+                // `sg GROUP -c 'cmd'`, `script -c 'cmd' FILE`.
+                "runuser" | "su" | "sg" | "script" => {
+                    let script = match (command_option(rest), program.as_str()) {
+                        (Some(script), _) => Some(script.clone()),
+                        // `sg GROUP cmd …`: the rest is the command line.
+                        (None, "sg") => rest.get(1..).filter(|v| !v.is_empty()).map(|v| Word {
+                            text: v
+                                .iter()
+                                .map(|w| w.text.as_str())
+                                .collect::<Vec<_>>()
+                                .join(" "),
+                            dynamic: v.iter().any(|w| w.dynamic),
+                        }),
+                        _ => None,
+                    };
+                    if let Some(script) = script {
+                        wrappers.push(program);
+                        self.script(
+                            &script.text,
+                            script.dynamic,
+                            pipeline,
+                            stage,
+                            depth,
+                            &wrappers,
+                        );
+                        return;
+                    }
+                    if program == "runuser"
+                        && rest.iter().any(|w| w.text == "-u" || w.text == "--user")
+                    {
+                        skip_options(
+                            rest,
+                            &[
+                                "-u",
+                                "--user",
+                                "-g",
+                                "--group",
+                                "-G",
+                                "--supp-group",
+                                "-s",
+                                "--shell",
+                                "-w",
+                                "--whitelist-environment",
+                            ],
+                        )
+                    } else {
+                        None
+                    }
+                }
                 "nice" | "renice" => skip_options(rest, &["-n", "--adjustment"]),
                 "ionice" => skip_options(rest, &["-c", "-n", "--class", "--classdata"]),
                 "stdbuf" => skip_options(rest, &["-i", "-o", "-e"]),
@@ -826,7 +998,23 @@ impl Walker {
                             );
                             return;
                         }
-                        None => None,
+                        None => match &found.input {
+                            // `bash <<EOF … EOF`, `sh <<< 'cmd'`: the text is the script.
+                            Some(Input::Text(text)) if skip_options(rest, &[]).is_none() => {
+                                let text = text.clone();
+                                wrappers.push(format!("{program} <<"));
+                                self.script(
+                                    &text.text,
+                                    text.dynamic,
+                                    pipeline,
+                                    stage,
+                                    depth,
+                                    &wrappers,
+                                );
+                                return;
+                            }
+                            _ => None,
+                        },
                     }
                 }
                 "find" => {
@@ -843,14 +1031,140 @@ impl Walker {
                 _ => break,
             }
         }
-        let words = normalize_git(words);
+        // `PAGER='…' git log`, `GIT_SSH_COMMAND=… git push`: the command in the variable runs.
+        for a in &found.env {
+            if COMMAND_VARIABLES.contains(&a.name.as_str()) {
+                let text = a.value.text.trim_start_matches('|');
+                let mut wr = wrappers.clone();
+                wr.push(format!("{}=", a.name));
+                self.script(text, a.value.dynamic, pipeline, stage, depth, &wr);
+            }
+        }
+        let words = self.git(words, pipeline, stage, depth, &wrappers);
         self.commands.push(SimpleCommand {
             argv: words,
+            env: found.env,
+            input: found.input,
             wrappers,
-            redirects,
+            redirects: found.redirects,
             pipeline,
             stage,
         });
+    }
+
+    /// Drop git's global options so its subcommand is the first argument (`git -C dir push` →
+    /// `git push`), and judge what its `-c`/`--config-env` settings run: a setting whose value is
+    /// a command (`core.fsmonitor`, `core.pager`, `alias.x=!…`, …) is analysed as a script, one
+    /// that loads code from elsewhere (`include.path`, `core.hooksPath`) is dynamic code, and an
+    /// alias used as the subcommand (`-c alias.st='push --force' st`) is replaced by its value.
+    fn git(
+        &mut self,
+        words: Vec<Word>,
+        pipeline: usize,
+        stage: usize,
+        depth: usize,
+        wrappers: &[String],
+    ) -> Vec<Word> {
+        let is_git = words
+            .first()
+            .is_some_and(|w| !w.dynamic && w.text.rsplit('/').next() == Some("git"));
+        if !is_git {
+            return words;
+        }
+        let mut settings: Vec<(String, Word)> = Vec::new();
+        let mut setting = |w: &Word, from_env: bool| {
+            let (key, value) = w.text.split_once('=').unwrap_or((&w.text, "true"));
+            let value = if from_env {
+                Word {
+                    text: format!("${value}"),
+                    dynamic: true,
+                }
+            } else {
+                Word {
+                    text: value.to_string(),
+                    dynamic: w.dynamic,
+                }
+            };
+            settings.push((key.to_ascii_lowercase(), value));
+        };
+        let mut i = 1;
+        while i < words.len() {
+            let t = words[i].text.as_str();
+            if t == "-c" || t == "--config-env" {
+                if let Some(w) = words.get(i + 1) {
+                    setting(w, t == "--config-env");
+                }
+                i += 2;
+            } else if let Some(v) = t.strip_prefix("--config-env=") {
+                setting(
+                    &Word {
+                        text: v.to_string(),
+                        dynamic: words[i].dynamic,
+                    },
+                    true,
+                );
+                i += 1;
+            } else if matches!(t, "-C" | "--git-dir" | "--work-tree" | "--namespace") {
+                i += 2;
+            } else if t.starts_with('-') && !words[i].dynamic {
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        let mut git_wrappers = wrappers.to_vec();
+        git_wrappers.push("git -c".into());
+        let mut rest: Vec<Word> = words.get(i..).unwrap_or_default().to_vec();
+        // Aliases may name other aliases; git refuses loops, a bound is enough here.
+        for _ in 0..8 {
+            let Some(first) = rest.first().filter(|w| !w.dynamic) else {
+                break;
+            };
+            let name = format!("alias.{}", first.text.to_ascii_lowercase());
+            let Some((_, value)) = settings.iter().rev().find(|(k, _)| *k == name) else {
+                break;
+            };
+            if let Some(command) = value.text.strip_prefix('!') {
+                // A shell alias runs with the remaining arguments appended.
+                let mut text = command.to_string();
+                for w in &rest[1..] {
+                    text.push(' ');
+                    text.push_str(&w.text);
+                }
+                let dynamic = value.dynamic || rest[1..].iter().any(|w| w.dynamic);
+                self.script(&text, dynamic, pipeline, stage, depth, &git_wrappers);
+                rest.clear();
+                break;
+            }
+            let mut replaced: Vec<Word> = value
+                .text
+                .split_whitespace()
+                .map(|t| Word {
+                    text: t.to_string(),
+                    dynamic: value.dynamic,
+                })
+                .collect();
+            replaced.extend(rest.drain(1..));
+            rest = replaced;
+        }
+        for (key, value) in &settings {
+            if git_key_matches(key, GIT_COMMAND_SETTINGS) {
+                let bool_like = matches!(
+                    value.text.to_ascii_lowercase().as_str(),
+                    "true" | "false" | "yes" | "no" | "on" | "off" | "1" | "0" | ""
+                );
+                if !bool_like || value.dynamic {
+                    let text = value.text.strip_prefix('!').unwrap_or(&value.text);
+                    self.script(text, value.dynamic, pipeline, stage, depth, &git_wrappers);
+                }
+            } else if git_key_matches(key, GIT_CODE_SETTINGS) {
+                self.problems
+                    .push(Problem::DynamicCode(format!("git -c {key}={}", value.text)));
+            }
+        }
+        let mut out = vec![words[0].clone()];
+        out.extend(rest);
+        out
     }
 
     fn script(
@@ -914,7 +1228,7 @@ impl Walker {
                 if !inner.is_empty() {
                     let mut wr = wrappers.to_vec();
                     wr.push("find -exec".into());
-                    self.unwrap(inner, Vec::new(), pipeline, stage, depth + 1, wr);
+                    self.unwrap(inner, Found::default(), pipeline, stage, depth + 1, wr);
                 }
                 i = end + 1;
             } else {
@@ -987,29 +1301,120 @@ fn is_assignment(text: &str) -> bool {
     }
 }
 
-/// Drop git's global options so its subcommand is the first argument:
-/// `git -C dir -c k=v push` → `git push`.
-fn normalize_git(words: Vec<Word>) -> Vec<Word> {
-    let is_git = words
-        .first()
-        .is_some_and(|w| !w.dynamic && w.text.rsplit('/').next() == Some("git"));
-    if !is_git {
-        return words;
-    }
-    let mut out = vec![words[0].clone()];
-    let mut i = 1;
-    while i < words.len() {
-        let t = words[i].text.as_str();
-        if matches!(t, "-C" | "-c" | "--git-dir" | "--work-tree" | "--namespace") {
-            i += 2;
-        } else if t.starts_with('-') && !words[i].dynamic {
-            i += 1;
-        } else {
-            break;
+/// The command a wrapper runs through a shell: `-c CMD`, `-qc CMD` (a bundle; getopt gives the
+/// rest of the bundle, or the next word, to `c`), `-cCMD`, `--command CMD`, `--command=CMD`.
+fn command_option(rest: &[Word]) -> Option<Word> {
+    for (i, w) in rest.iter().enumerate() {
+        let t = w.text.as_str();
+        if t == "--" {
+            return None;
+        }
+        if t == "--command" {
+            return rest.get(i + 1).cloned();
+        }
+        if let Some(value) = t.strip_prefix("--command=") {
+            return Some(Word {
+                text: value.to_string(),
+                dynamic: w.dynamic,
+            });
+        }
+        let Some(bundle) = t.strip_prefix('-') else {
+            continue;
+        };
+        if bundle.starts_with('-') || !bundle.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            continue;
+        }
+        if let Some((_, value)) = bundle.split_once('c') {
+            return if value.is_empty() {
+                rest.get(i + 1).cloned()
+            } else {
+                Some(Word {
+                    text: value.to_string(),
+                    dynamic: w.dynamic,
+                })
+            };
         }
     }
-    out.extend(words.into_iter().skip(i));
-    out
+    None
+}
+
+/// Variables whose value is a command some program runs (`less` runs `LESSOPEN` without its
+/// leading `|`).
+const COMMAND_VARIABLES: &[&str] = &[
+    "PAGER",
+    "MANPAGER",
+    "GIT_PAGER",
+    "SYSTEMD_PAGER",
+    "EDITOR",
+    "VISUAL",
+    "GIT_EDITOR",
+    "GIT_SEQUENCE_EDITOR",
+    "GIT_SSH",
+    "GIT_SSH_COMMAND",
+    "GIT_EXTERNAL_DIFF",
+    "GIT_ASKPASS",
+    "SSH_ASKPASS",
+    "SUDO_ASKPASS",
+    "GIT_PROXY_COMMAND",
+    "LESSOPEN",
+    "LESSCLOSE",
+    "PROMPT_COMMAND",
+];
+
+/// git settings whose value is a command git runs through the shell (`*` stands for any
+/// subsection).
+const GIT_COMMAND_SETTINGS: &[&str] = &[
+    "core.fsmonitor",
+    "core.pager",
+    "core.editor",
+    "core.sshcommand",
+    "core.askpass",
+    "core.gitproxy",
+    "core.alternaterefscommand",
+    "sequence.editor",
+    "pager.*",
+    "diff.external",
+    "diff.*.textconv",
+    "diff.*.command",
+    "difftool.*.cmd",
+    "mergetool.*.cmd",
+    "merge.*.driver",
+    "filter.*.clean",
+    "filter.*.smudge",
+    "filter.*.process",
+    "credential.helper",
+    "credential.*.helper",
+    "gpg.program",
+    "gpg.*.program",
+    "uploadpack.packobjectshook",
+    "remote.*.uploadpack",
+    "remote.*.receivepack",
+    "sendemail.tocmd",
+    "sendemail.cccmd",
+    "sendemail.sendmailcmd",
+    "browser.*.cmd",
+    "man.*.cmd",
+];
+
+/// git settings that make it load code or settings from elsewhere.
+const GIT_CODE_SETTINGS: &[&str] = &[
+    "include.path",
+    "includeif.*.path",
+    "core.hookspath",
+    "init.templatedir",
+    "protocol.allow",
+    "protocol.*.allow",
+];
+
+fn git_key_matches(key: &str, patterns: &[&str]) -> bool {
+    patterns.iter().any(|p| match p.split_once('*') {
+        Some((prefix, suffix)) => {
+            key.len() > prefix.len() + suffix.len()
+                && key.starts_with(prefix)
+                && key.ends_with(suffix)
+        }
+        None => key == *p,
+    })
 }
 
 /// What a substitution prints, when it is a constant: `$(echo rm)` → `rm`.
