@@ -17,6 +17,7 @@ pub mod paths;
 pub mod router;
 pub mod spool;
 pub mod store;
+pub mod text;
 pub mod usage;
 pub mod watchdog;
 

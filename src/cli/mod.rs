@@ -197,25 +197,7 @@ pub fn report(e: anyhow::Error) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Text from outside (an agent's command, a model name from a log) made safe for a terminal:
-/// control characters are shown escaped (`\r`, `\u{1b}`), so they cannot move the cursor or
-/// repaint what was printed.
-pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.chars().any(char::is_control) {
-        text.chars()
-            .map(|c| {
-                if c.is_control() {
-                    c.escape_default().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect::<String>()
-            .into()
-    } else {
-        text.into()
-    }
-}
+pub use crate::text::printable;
 
 /// The error is a write to a pipe whose reader has gone (see [`write_stdout`]).
 pub fn reader_gone(e: &anyhow::Error) -> bool {
@@ -265,16 +247,4 @@ pub fn print_json(value: &serde_json::Value) {
     }
     .unwrap_or_default();
     outln!("{text}");
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn control_characters_are_shown_escaped() {
-        assert_eq!(super::printable("ls -la"), "ls -la");
-        assert_eq!(
-            super::printable("rm -rf ~ # \r\u{1b}[2K ls"),
-            "rm -rf ~ # \\r\\u{1b}[2K ls"
-        );
-    }
 }

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::ledger::{AggRow, BUCKET_MS, Cost, Source};
 use super::parse::Tokens;
 use super::prices::Prices;
+use crate::text::printable;
 
 /// The time zone dates are taken in.
 #[derive(Debug, Clone, Copy)]
@@ -21,13 +22,25 @@ pub enum Zone {
 }
 
 impl Zone {
-    /// `None` → the machine's local zone; otherwise an IANA name such as `Europe/Paris` or `UTC`.
+    /// `None` or `local` → the machine's local zone; otherwise an IANA name such as
+    /// `Europe/Paris` or `UTC`, in any case (`utc`, `europe/paris`).
     pub fn parse(name: Option<&str>) -> Result<Zone, String> {
         match name {
             None => Ok(Zone::Local),
-            Some(n) => n.parse::<chrono_tz::Tz>().map(Zone::Named).map_err(|_| {
-                format!("unknown time zone {n:?}: use an IANA name such as UTC or Europe/Paris")
-            }),
+            Some(n) if n.eq_ignore_ascii_case("local") => Ok(Zone::Local),
+            Some(n) => n
+                .parse::<chrono_tz::Tz>()
+                .ok()
+                .or_else(|| {
+                    chrono_tz::TZ_VARIANTS
+                        .iter()
+                        .copied()
+                        .find(|tz| tz.name().eq_ignore_ascii_case(n))
+                })
+                .map(Zone::Named)
+                .ok_or_else(|| {
+                    format!("unknown time zone {n:?}: use an IANA name such as UTC or Europe/Paris")
+                }),
         }
     }
 
@@ -329,7 +342,12 @@ impl Report {
                 .iter()
                 .map(|(m, _)| short_model(m))
                 .collect();
-            rows.push(line(key.clone(), models.join(", "), &g.sums));
+            // Names come from the logs: escape what a terminal would act on.
+            rows.push(line(
+                printable(key).into_owned(),
+                models.join(", "),
+                &g.sums,
+            ));
             if breakdown {
                 for (m, s) in g.models_by_cost() {
                     rows.push(line(format!("  └─ {}", short_model(m)), String::new(), s));
@@ -407,14 +425,15 @@ impl Sums {
     }
 }
 
+/// A model's name for the table, without the `claude-` prefix or a date suffix, and with
+/// control characters escaped.
 fn short_model(m: &str) -> String {
     let m = m.strip_prefix("claude-").unwrap_or(m);
-    match m.rsplit_once('-') {
-        Some((head, tail)) if tail.len() == 8 && tail.bytes().all(|b| b.is_ascii_digit()) => {
-            head.to_string()
-        }
-        _ => m.to_string(),
-    }
+    let short = match m.rsplit_once('-') {
+        Some((head, tail)) if tail.len() == 8 && tail.bytes().all(|b| b.is_ascii_digit()) => head,
+        _ => m,
+    };
+    printable(short).into_owned()
 }
 
 fn thousands(n: u64) -> String {
@@ -490,6 +509,33 @@ mod tests {
         assert_eq!(thousands(0), "0");
         assert_eq!(thousands(1234567), "1,234,567");
         assert_eq!(thousands(100), "100");
+    }
+
+    #[test]
+    fn model_names_from_logs_cannot_repaint_the_terminal() {
+        assert_eq!(short_model("claude-sonnet-4-5-20250929"), "sonnet-4-5");
+        assert_eq!(
+            short_model("evil\u{1b}[2J\rmodel"),
+            "evil\\u{1b}[2J\\rmodel"
+        );
+    }
+
+    #[test]
+    fn time_zones_are_named_in_any_case() {
+        for (name, want) in [
+            ("UTC", "UTC"),
+            ("utc", "UTC"),
+            ("europe/paris", "Europe/Paris"),
+            ("AMERICA/NEW_YORK", "America/New_York"),
+        ] {
+            match Zone::parse(Some(name)) {
+                Ok(Zone::Named(tz)) => assert_eq!(tz.name(), want, "{name}"),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        assert!(matches!(Zone::parse(Some("Local")), Ok(Zone::Local)));
+        let err = Zone::parse(Some("Mars/Olympus")).unwrap_err();
+        assert!(err.contains("Mars/Olympus"), "{err}");
     }
 
     #[test]
