@@ -89,6 +89,32 @@ fn with_no_brain_installed_the_preferred_brain_is_still_meaningful() {
 }
 
 #[test]
+fn ai_json_answers_in_json_when_no_brain_can_run() {
+    let home = TestHome::new();
+    let tools = no_tools();
+    let out = ai(&home, tools.path())
+        .args(["--json", "fix the segfault in the image decoder"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(v["outcome"], "no_brain", "{v}");
+    assert_eq!(v["brain"], Value::Null, "{v}");
+    assert_eq!(v["attempts"], serde_json::json!([]), "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("paios brains install"),
+        "{v}"
+    );
+    assert_eq!(v["decision"]["runnable"], false, "{v}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no brain can take this task"), "{stderr}");
+}
+
+#[test]
 fn the_task_is_read_from_stdin_with_a_dash() {
     let home = TestHome::new();
     let tools = no_tools();

@@ -276,7 +276,24 @@ fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitCode> {
             .map(|(_, why)| why.as_str())
             .collect::<Vec<_>>()
             .join("; ");
-        return Err(super::failed(format!("no brain can take this task: {why}")));
+        let error = format!("no brain can take this task: {why}");
+        if args.json {
+            // A script reading the JSON gets an answer of the same shape, with nothing run.
+            print_json(&json!({
+                "brain": null,
+                "category": decision.category.name(),
+                "outcome": "no_brain",
+                "text": null,
+                "usage": null,
+                "tokens": 0,
+                "cost_usd": null,
+                "duration_ms": 0,
+                "error": error,
+                "decision": decision.to_json(),
+                "attempts": [],
+            }));
+        }
+        return Err(super::failed(error));
     }
 
     adapter::install_interrupt_handler();
