@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::daemon::TestHome;
-use support::usage_logs::{claude_line, write_claude_tree};
+use support::usage_logs::{claude_line, write_claude_tree, write_codex_tree};
 
 fn usage(home: &TestHome, logs: &Path, extra: &[&str]) -> Value {
     let out = home
@@ -370,4 +370,52 @@ fn a_range_that_ends_before_it_starts_is_a_usage_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--since"), "{stderr}");
+}
+
+/// `$CODEX_HOME` is one folder even with a comma in its name (Codex reads it so), and so is a
+/// `$CLAUDE_CONFIG_DIR` that names an existing folder; a comma list of folders still works.
+#[test]
+fn log_folders_with_a_comma_in_their_name_are_read() {
+    let root = tempfile::tempdir().unwrap();
+    let claude = root.path().join("claude,work");
+    let codex = root.path().join("codex,home");
+    write_claude_tree(&claude, 2, 2, 5);
+    write_codex_tree(&codex, 7, 2, 3);
+    let home = TestHome::new();
+    let run = |claude_env: &std::ffi::OsStr, source: &str| -> Value {
+        let out = home
+            .paios()
+            .args([
+                "usage",
+                "daily",
+                "--json",
+                "--timezone",
+                "UTC",
+                "--source",
+                source,
+            ])
+            .env("CLAUDE_CONFIG_DIR", claude_env)
+            .env("CODEX_HOME", &codex)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let claude_tokens = total(&run(claude.as_os_str(), "claude"), "totalTokens");
+    assert!(claude_tokens > 0);
+    assert!(total(&run(claude.as_os_str(), "codex"), "totalTokens") > 0);
+    // A list of folders (one missing) still counts the ones that exist.
+    let plain = root.path().join("plain");
+    std::fs::rename(&claude, &plain).unwrap();
+    let list = format!(
+        "{},{}",
+        root.path().join("missing").display(),
+        plain.display()
+    );
+    let listed = run(std::ffi::OsStr::new(&list), "claude");
+    assert_eq!(total(&listed, "totalTokens"), claude_tokens, "{listed}");
 }

@@ -100,27 +100,35 @@ pub struct LogDirs {
 
 impl LogDirs {
     /// From paios.toml, else `$CLAUDE_CONFIG_DIR` / `$CODEX_HOME`, else `~/.claude`, `~/.codex`.
+    /// `$CLAUDE_CONFIG_DIR` may list several folders separated by commas (as ccusage reads it),
+    /// unless the whole value is an existing folder; `$CODEX_HOME` is one folder, as Codex reads
+    /// it, commas and all.
     pub fn from_config(config: &super::config::UsageConfig) -> LogDirs {
-        let pick = |configured: &Option<String>, env: &str, default: &str| -> Vec<PathBuf> {
+        let pick = |configured: &Option<String>, env: &str, default: &str, list: bool| {
             if let Some(dir) = configured {
                 return vec![crate::paths::expand_tilde(dir)];
             }
             match std::env::var(env) {
-                Ok(v) if !v.trim().is_empty() => v
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(crate::paths::expand_tilde)
-                    .collect(),
+                Ok(v) if !v.trim().is_empty() => {
+                    let whole = crate::paths::expand_tilde(v.trim());
+                    if !list || whole.is_dir() {
+                        return vec![whole];
+                    }
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(crate::paths::expand_tilde)
+                        .collect()
+                }
                 _ => vec![crate::paths::expand_tilde(default)],
             }
         };
         LogDirs {
-            claude: pick(&config.claude_dir, "CLAUDE_CONFIG_DIR", "~/.claude")
+            claude: pick(&config.claude_dir, "CLAUDE_CONFIG_DIR", "~/.claude", true)
                 .into_iter()
                 .map(|d| d.join("projects"))
                 .collect(),
-            codex: pick(&config.codex_dir, "CODEX_HOME", "~/.codex")
+            codex: pick(&config.codex_dir, "CODEX_HOME", "~/.codex", false)
                 .into_iter()
                 .map(|d| d.join("sessions"))
                 .collect(),
