@@ -172,10 +172,23 @@ fn find_secrets(text: &str) -> Vec<Range<usize>> {
             q @ (b'"' | b'\'') => {
                 let triple = [q, q, q];
                 if b[i..].starts_with(&triple) {
-                    // Multi-line strings are never treated as secrets; just skip them.
+                    // A multi-line string: hidden whole when a secret key holds it (one left
+                    // open runs to the end of the text, and is hidden to the end).
                     let rest = &b[i + 3..];
-                    let close = rest.windows(3).position(|w| w == triple);
-                    i = close.map_or(b.len(), |p| i + 3 + p + 3);
+                    let mut end = rest
+                        .windows(3)
+                        .position(|w| w == triple)
+                        .map_or(b.len(), |p| i + 3 + p + 3);
+                    // `"""a"""""` ends with up to two more quotes that belong to the string.
+                    for _ in 0..2 {
+                        if end < b.len() && b[end] == q {
+                            end += 1;
+                        }
+                    }
+                    if key_before(text, i).is_some_and(is_secret_key) {
+                        out.push(i..end);
+                    }
+                    i = end;
                     continue;
                 }
                 let mut j = i + 1;
@@ -290,6 +303,18 @@ token = 's3cret-2'
         let edited = hidden.replace("port = 7878", "port = 7879");
         let back = restore(&edited, SAMPLE).unwrap();
         assert!(back.contains("s3cret-2") && back.contains("port = 7879"));
+    }
+
+    #[test]
+    fn multi_line_secrets_are_hidden_whole() {
+        let text = "[x]\ntoken = \"\"\"\nline-one-s3cret\nline-two-s3cret\"\"\"\nnote = '''\nplain\n'''\napi_key = '''s3cret-3'''\n";
+        let hidden = redact(text);
+        assert!(!hidden.contains("s3cret"), "{hidden}");
+        assert!(hidden.contains("token = \"<hidden:0>\""), "{hidden}");
+        assert!(hidden.contains("'''\nplain\n'''"), "{hidden}");
+        assert_eq!(restore(&hidden, text).unwrap(), text);
+        let open = "password = \"\"\"never closed s3cret\n";
+        assert!(!redact(open).contains("s3cret"));
     }
 
     #[test]
