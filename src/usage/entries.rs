@@ -4,7 +4,8 @@
 //! * [`Entry`]: one counted request. The ledger stores them packed into [`SHARDS`] shards by the
 //!   top byte of their key, one blob per shard, sorted by key ([`encode`], [`decode`]): the
 //!   number of records, then each record as variable-length integers (the key as the distance
-//!   from the previous one) and the cost as 8 bytes — about 40 bytes a request instead of 81.
+//!   from the previous one), a flags byte (source, a cost taken from the log, one-hour cache
+//!   writes) and the cost as 8 bytes — about 40 bytes a request instead of 81.
 //! * [`Pending`]: this ingest's requests, by shard. Memory stays bounded however many an ingest
 //!   reads (a first run over years of logs reads millions): past a limit, the held requests are
 //!   written, per shard as they came, as a *run* to an unnamed temporary file beside the ledger
@@ -37,7 +38,16 @@ pub struct Entry {
     pub model: i64,
     pub tokens: Tokens,
     pub cost: f64,
+    /// The cost is the one the log recorded (`costUSD`), not one computed from the prices: a
+    /// change of prices leaves it as it is.
+    pub logged_cost: bool,
 }
+
+/// Flags in a record's source byte (the source itself is the low bits).
+const LOGGED_COST: u8 = 0x80;
+/// A sixth count follows the five: the one-hour cache writes. Records written before it
+/// existed lack it (read as 0).
+const HAS_1H: u8 = 0x40;
 
 impl Entry {
     pub fn total(&self) -> u64 {
@@ -62,8 +72,16 @@ pub fn encode(entries: &[(i64, Entry)], out: &mut Vec<u8>) {
         put_varint(out, zigzag(e.ts));
         put_varint(out, zigzag(e.session));
         put_varint(out, zigzag(e.model));
-        out.push(e.source as u8);
-        for v in [t.input, t.output, t.cache_write, t.cache_read, t.reasoning] {
+        let logged = if e.logged_cost { LOGGED_COST } else { 0 };
+        out.push(e.source as u8 | HAS_1H | logged);
+        for v in [
+            t.input,
+            t.output,
+            t.cache_write,
+            t.cache_read,
+            t.reasoning,
+            t.cache_write_1h,
+        ] {
             put_varint(out, v);
         }
         out.extend_from_slice(&e.cost.to_le_bytes());
@@ -100,20 +118,29 @@ fn read_record(blob: &[u8], at: &mut usize, prev: i64) -> Option<(i64, Entry)> {
     let ts = unzigzag(get_varint(blob, at)?);
     let session = unzigzag(get_varint(blob, at)?);
     let model = unzigzag(get_varint(blob, at)?);
-    let source = Source::from_i64(i64::from(*blob.get(*at)?));
+    let flags = *blob.get(*at)?;
+    let source = Source::from_i64(i64::from(flags & !(LOGGED_COST | HAS_1H)));
     *at += 1;
-    let mut counts = [0u64; 5];
-    for c in &mut counts {
+    let mut counts = [0u64; 6];
+    let n = if flags & HAS_1H != 0 { 6 } else { 5 };
+    for c in &mut counts[..n] {
         *c = get_varint(blob, at)?;
     }
     let cost = f64::from_le_bytes(blob.get(*at..*at + 8)?.try_into().ok()?);
     *at += 8;
-    let [input, output, cache_write, cache_read, reasoning] = counts;
+    let [
+        input,
+        output,
+        cache_write,
+        cache_read,
+        reasoning,
+        cache_write_1h,
+    ] = counts;
     let tokens = Tokens {
         input,
         output,
         cache_write,
-        cache_write_1h: 0,
+        cache_write_1h,
         cache_read,
         reasoning,
     };
@@ -124,6 +151,7 @@ fn read_record(blob: &[u8], at: &mut usize, prev: i64) -> Option<(i64, Entry)> {
         model,
         tokens,
         cost,
+        logged_cost: flags & LOGGED_COST != 0,
     };
     Some((key, entry))
 }
@@ -325,6 +353,7 @@ mod tests {
                 ..Tokens::default()
             },
             cost: output as f64 / 1000.0,
+            logged_cost: false,
         }
     }
 
@@ -339,11 +368,12 @@ mod tests {
                 input: 1,
                 output: 2,
                 cache_write: 3,
-                cache_write_1h: 0,
+                cache_write_1h: 2,
                 cache_read: 4,
                 reasoning: 5,
             },
             cost: 0.25,
+            logged_cost: true,
         };
         let mut blob = Vec::new();
         let records = [
@@ -358,6 +388,38 @@ mod tests {
         blob.pop();
         assert_eq!(decode(&blob), records[..2]);
         assert!(decode(&[]).is_empty());
+    }
+
+    /// Records written before the flags existed (source byte 0 or 1, five counts) still read.
+    #[test]
+    fn records_of_the_earlier_format_read_as_priced_without_one_hour_writes() {
+        let mut blob = Vec::new();
+        put_varint(&mut blob, 1);
+        put_varint(&mut blob, 42);
+        for v in [zigzag(-5), zigzag(7), zigzag(9)] {
+            put_varint(&mut blob, v);
+        }
+        blob.push(Source::Codex as u8);
+        for v in [1, 2, 3, 4, 5] {
+            put_varint(&mut blob, v);
+        }
+        blob.extend_from_slice(&0.25f64.to_le_bytes());
+        let [(key, e)] = decode(&blob)[..] else {
+            panic!("one record")
+        };
+        assert_eq!(
+            (key, e.source, e.ts, e.session, e.model),
+            (42, Source::Codex, -5, 7, 9)
+        );
+        assert_eq!(
+            (
+                e.tokens.cache_write,
+                e.tokens.cache_write_1h,
+                e.tokens.reasoning
+            ),
+            (3, 0, 5)
+        );
+        assert_eq!((e.cost, e.logged_cost), (0.25, false));
     }
 
     /// The sizes the format is for: a shard's sorted keys and a busy day's counts.

@@ -17,7 +17,8 @@
 //! * Two processes never ingest at once: an exclusive lock on `cache/usage.lock` serialises
 //!   them (and SQLite's busy timeout covers readers).
 //! * Costs are computed at ingest with the prices in force; when prices change (a new table or
-//!   new overrides) the ledger rebuilds.
+//!   new overrides) the stored requests are re-priced in place (not rebuilt from the logs,
+//!   which Claude Code prunes); a cost the log itself recorded is kept.
 //!
 //! Never writes paios.db and never writes the logs.
 
@@ -40,7 +41,10 @@ use super::parse::{self, CodexState, Line, Record};
 use super::prices::Prices;
 
 /// Bump when the schema or the meaning of stored rows changes: the ledger then rebuilds.
-const SCHEMA_VERSION: &str = "7";
+const SCHEMA_VERSION: &str = "8";
+/// Earlier versions whose stored requests this one reads (their ledgers are re-priced and kept,
+/// not rebuilt).
+const READABLE_VERSIONS: &[&str] = &["7"];
 /// Lines longer than this are counted and skipped without being held in memory.
 pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 /// Files at least this large are mapped rather than read when mapping is on.
@@ -154,9 +158,13 @@ pub struct IngestStats {
     /// Logs that could not be opened this run (permissions): left as they were in the ledger,
     /// read when they can be.
     pub unreadable: Vec<PathBuf>,
-    /// Whether the ledger was rebuilt from scratch (first run, truncated/replaced file, new prices).
+    /// Whether the ledger was rebuilt from scratch (first run, truncated/replaced file, new
+    /// format).
     pub rebuilt: bool,
     pub rebuild_reason: Option<String>,
+    /// Requests whose cost was computed again because the prices changed (the ledger keeps
+    /// them, with the usage of logs pruned since).
+    pub repriced: u64,
     pub elapsed_ms: u64,
 }
 
@@ -170,6 +178,8 @@ pub struct Ledger {
     held_limit: usize,
     /// Why `open` emptied a ledger that had been built before (told by the next ingest).
     reset_reason: Option<&'static str>,
+    /// Requests `open` re-priced (told by the next ingest).
+    repriced: u64,
 }
 
 /// A 64-bit hash of `parts` (each prefixed with its length), eight bytes at a step, with a
@@ -299,16 +309,27 @@ impl Ledger {
             map_files: false,
             held_limit: entries::HELD_LIMIT,
             reset_reason: None,
+            repriced: 0,
         };
         let want = format!("{SCHEMA_VERSION}:{}", prices.fingerprint);
-        if had.as_deref() != Some(want.as_str()) {
+        let (had_schema, had_prices) = had
+            .as_deref()
+            .and_then(|h| h.split_once(':'))
+            .unwrap_or_default();
+        let readable = had_schema == SCHEMA_VERSION || READABLE_VERSIONS.contains(&had_schema);
+        if had.as_deref() != Some(want.as_str()) && readable {
+            // Claude Code prunes old logs, so a ledger rebuilt from them would lose that usage:
+            // the stored requests are kept, and re-priced when the prices changed.
+            if had_prices != prices.fingerprint.to_string() {
+                ledger.repriced = ledger.reprice(prices)?;
+            }
+            ledger.set_meta("version", &want)?;
+        } else if had.as_deref() != Some(want.as_str()) {
             ledger.reset()?;
             ledger.set_meta("version", &want)?;
             ledger.reset_reason = had.map(|old| {
                 if old == DAMAGED {
                     "the ledger file was damaged (set aside as usage.db.damaged)"
-                } else if old.split(':').next() == Some(SCHEMA_VERSION) {
-                    "prices changed"
                 } else {
                     "the ledger's format changed"
                 }
@@ -337,6 +358,64 @@ impl Ledger {
             )
             .map(drop)
             .map_err(self.db_err())
+    }
+
+    /// Compute again the cost of every stored request that was priced from the table (not
+    /// those whose log recorded its cost), and the `agg` sums from them, in one transaction.
+    /// Returns how many requests were re-priced.
+    fn reprice(&mut self, prices: &Prices) -> Result<u64, LedgerError> {
+        let path = self.path.display().to_string();
+        let db = |cause| LedgerError::Db {
+            path: path.clone(),
+            cause,
+        };
+        let tx = self.conn.transaction().map_err(db)?;
+        let repriced = (|| -> rusqlite::Result<u64> {
+            let mut name_of = tx.prepare("SELECT name FROM names WHERE id = ?1")?;
+            let mut load = tx.prepare("SELECT data FROM entries WHERE shard = ?1")?;
+            let mut store = tx.prepare("UPDATE entries SET data = ?2 WHERE shard = ?1")?;
+            let mut price_of: HashMap<i64, Option<super::prices::ModelPrice>> = HashMap::new();
+            let mut deltas = AggDeltas::default();
+            let mut repriced = 0u64;
+            let mut records = Vec::new();
+            let mut blob = Vec::new();
+            for shard in 0..SHARDS as i64 {
+                let Some(data) = load
+                    .query_row([shard], |r| r.get::<_, Vec<u8>>(0))
+                    .optional()?
+                else {
+                    continue;
+                };
+                records.clear();
+                entries::decode_into(&data, &mut records);
+                for (_, e) in &mut records {
+                    if !e.logged_cost {
+                        let price = match price_of.get(&e.model) {
+                            Some(p) => *p,
+                            None => {
+                                let name: Option<String> =
+                                    name_of.query_row([e.model], |r| r.get(0)).optional()?;
+                                let p = name.and_then(|n| prices.find(&n).copied());
+                                price_of.insert(e.model, p);
+                                p
+                            }
+                        };
+                        e.cost = price.map_or(0.0, |p| p.cost(&e.tokens));
+                        repriced += 1;
+                    }
+                    deltas.add(e, 1);
+                }
+                blob.clear();
+                entries::encode(&records, &mut blob);
+                store.execute(params![shard, blob])?;
+            }
+            tx.execute("DELETE FROM agg", [])?;
+            apply_deltas(&tx, deltas)?;
+            Ok(repriced)
+        })()
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(repriced)
     }
 
     /// Drop every derived table and recreate it empty.
@@ -391,7 +470,10 @@ impl Ledger {
         if std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_LIMIT) {
             self.checkpoint()?;
         }
-        let mut stats = IngestStats::default();
+        let mut stats = IngestStats {
+            repriced: std::mem::take(&mut self.repriced),
+            ..IngestStats::default()
+        };
         let discovered = discover(dirs);
         stats.files_seen = discovered.len() as u64;
         let known = self.known_files()?;
@@ -798,6 +880,8 @@ struct Prepared {
     model: u32,
     tokens: parse::Tokens,
     cost: f64,
+    /// `cost` is the log's own (`costUSD`).
+    logged: bool,
 }
 
 impl Prepared {
@@ -960,6 +1044,7 @@ fn read_file(
                 session: batch.name(session),
                 model: batch.name(model),
                 tokens: r.tokens,
+                logged: r.cost_usd.is_some(),
                 cost: r
                     .cost_usd
                     .or_else(|| {
@@ -1465,6 +1550,7 @@ fn write_all(
                             model: ids[p.model as usize],
                             tokens: p.tokens,
                             cost: p.cost,
+                            logged_cost: p.logged,
                         };
                         deltas.add_in_order(&entry);
                         pending.push(p.key, entry)?;
@@ -1626,6 +1712,18 @@ fn write_entries(
     if fresh {
         tx.execute("DELETE FROM agg", [])?;
     }
+    let mut total = read_deltas;
+    for part in deltas {
+        total.absorb(part);
+    }
+    apply_deltas(tx, total)?;
+    // A cell whose only request moved elsewhere (a replacement in another quarter-hour).
+    tx.execute("DELETE FROM agg WHERE requests <= 0", [])?;
+    Ok(())
+}
+
+/// Add changes to the `agg` rows (creating the rows they are the first of).
+fn apply_deltas(tx: &rusqlite::Transaction, total: AggDeltas) -> rusqlite::Result<()> {
     let mut apply = tx.prepare(
         "INSERT INTO agg(source, bucket, session, model, input, output, cache_write, cache_read,
            reasoning, cost_nanos, requests, last_ts) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)
@@ -1637,10 +1735,6 @@ fn write_entries(
            cost_nanos = cost_nanos + excluded.cost_nanos,
            requests = requests + excluded.requests, last_ts = max(last_ts, excluded.last_ts)",
     )?;
-    let mut total = read_deltas;
-    for part in deltas {
-        total.absorb(part);
-    }
     let mut cells: Vec<_> = total.into_cells().collect();
     cells.sort_unstable_by_key(|(k, _)| *k);
     for ((source, bucket, session, model), d) in cells {
@@ -1659,8 +1753,6 @@ fn write_entries(
             d.last_ts
         ])?;
     }
-    // A cell whose only request moved elsewhere (a replacement in another quarter-hour).
-    tx.execute("DELETE FROM agg WHERE requests <= 0", [])?;
     Ok(())
 }
 
@@ -2148,6 +2240,7 @@ mod tests {
                     model: 2,
                     tokens: parse::Tokens::default(),
                     cost,
+                    logged_cost: false,
                 });
             }
             let cells: Vec<_> = deltas.into_cells().map(|(_, d)| d.cost).collect();
@@ -2157,6 +2250,86 @@ mod tests {
         let forward = sums([0.1, 0.2, 0.3]);
         assert_eq!(forward, sums([0.3, 0.2, 0.1]));
         assert_eq!(forward.usd(), 0.6);
+    }
+
+    /// Claude Code prunes old logs: new prices re-price the requests the ledger holds instead
+    /// of rebuilding it from the logs left, so the pruned logs' usage stays, at the new prices
+    /// (a cost the log recorded stays as it was; one-hour cache writes keep their own rate).
+    #[test]
+    fn new_prices_reprice_the_stored_requests_and_keep_the_usage_of_pruned_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let write_logs = |root: &Path| {
+            let project = root.join("claude/projects/p");
+            std::fs::create_dir_all(&project).unwrap();
+            std::fs::write(project.join("one.jsonl"), line("a", 1000) + "\n").unwrap();
+            let cached = r#"{"timestamp":"2026-11-01T11:00:00Z","requestId":"r-c","message":{"id":"c","model":"claude-haiku-4-5","usage":{"input_tokens":5,"output_tokens":7,"cache_creation_input_tokens":300,"cache_creation":{"ephemeral_5m_input_tokens":100,"ephemeral_1h_input_tokens":200}}}}"#;
+            let logged = r#"{"timestamp":"2026-11-01T12:00:00Z","costUSD":0.5,"requestId":"r-d","message":{"id":"d","model":"claude-haiku-4-5","usage":{"input_tokens":1,"output_tokens":9}}}"#;
+            std::fs::write(
+                project.join("two.jsonl"),
+                format!("{}\n{cached}\n{logged}\n", line("b", 2000)),
+            )
+            .unwrap();
+        };
+        write_logs(dir.path());
+        let (old, dirs) = claude_tree(dir.path());
+        let cache = dir.path().join("cache");
+        Ledger::open(&cache, &old)
+            .unwrap()
+            .ingest(&dirs, &old)
+            .unwrap();
+        std::fs::remove_file(dir.path().join("claude/projects/p/one.jsonl")).unwrap();
+        Ledger::open(&cache, &old)
+            .unwrap()
+            .ingest(&dirs, &old)
+            .unwrap();
+
+        let mut overrides = std::collections::BTreeMap::new();
+        overrides.insert(
+            "claude-haiku-4-5".to_string(),
+            crate::usage::config::PriceOverride {
+                input: Some(3.0),
+                output: Some(20.0),
+                ..Default::default()
+            },
+        );
+        let new = Prices::load(&overrides);
+        let mut ledger = Ledger::open(&cache, &new).unwrap();
+        let stats = ledger.ingest(&dirs, &new).unwrap();
+        assert!(!stats.rebuilt, "{:?}", stats.rebuild_reason);
+        assert_eq!(stats.repriced, 3, "a, b and c; d's cost is the log's");
+
+        // The same as a ledger built at the new prices from all the logs.
+        let whole = tempfile::tempdir().unwrap();
+        write_logs(whole.path());
+        let (_, whole_dirs) = claude_tree(whole.path());
+        let mut fresh = Ledger::open(&whole.path().join("cache"), &new).unwrap();
+        fresh.ingest(&whole_dirs, &new).unwrap();
+        assert_eq!(sorted_rows(&ledger), sorted_rows(&fresh));
+        let total = |l: &Ledger| {
+            l.rows(None)
+                .unwrap()
+                .iter()
+                .map(|r| r.requests)
+                .sum::<u64>()
+        };
+        assert_eq!(total(&ledger), 4);
+        // And the prices did change the costs.
+        let mut before = Ledger::open(&whole.path().join("old-cache"), &old).unwrap();
+        before.ingest(&whole_dirs, &old).unwrap();
+        assert_ne!(sorted_rows(&before), sorted_rows(&fresh));
+        drop((ledger, fresh, before));
+
+        // A ledger of the previous format is read, re-priced and kept too.
+        {
+            let ledger = Ledger::open(&cache, &new).unwrap();
+            ledger
+                .set_meta("version", &format!("7:{}", old.fingerprint))
+                .unwrap();
+        }
+        let mut ledger = Ledger::open(&cache, &new).unwrap();
+        let stats = ledger.ingest(&dirs, &new).unwrap();
+        assert!(!stats.rebuilt && stats.repriced == 3, "{stats:?}");
+        assert_eq!(total(&ledger), 4);
     }
 
     #[test]
@@ -2181,10 +2354,8 @@ mod tests {
                 ..Default::default()
             },
         );
-        assert_eq!(
-            reason(&Prices::load(&overrides)).as_deref(),
-            Some("prices changed")
-        );
+        // New prices re-price what the ledger holds: no rebuild.
+        assert_eq!(reason(&Prices::load(&overrides)), None);
         // A ledger written by a build with another record format.
         {
             let ledger = Ledger::open(&cache, &prices).unwrap();
