@@ -261,8 +261,8 @@ impl Core {
         let writer = self.0.writer.lock().ok().and_then(|mut w| w.take());
         drop(self);
         if let Some(writer) = writer {
-            // The writer exits once the last Store handle is dropped; handles held by tasks that
-            // are still finishing go away within moments of the cancel above.
+            // The writer writes what is queued (the stop event included) and exits; handles
+            // still held elsewhere (the app's state, tasks finishing) get `Closed` from now on.
             let joined = tokio::task::spawn_blocking(move || writer.join());
             let _ = tokio::time::timeout(Duration::from_secs(10), joined).await;
         }

@@ -68,6 +68,8 @@ enum Op {
         f: WriteFn,
         reply: oneshot::Sender<Result<Value, String>>,
     },
+    /// Stop taking operations: those already queued are written, later ones fail (`Closed`).
+    Close,
 }
 
 /// Handle to the one writer. Clone freely.
@@ -77,15 +79,19 @@ pub struct Store {
     path: PathBuf,
 }
 
-/// Owns the writer thread; dropping every [`Store`] handle and calling [`StoreWriter::join`]
-/// flushes everything queued and stops it.
+/// Owns the writer thread; [`StoreWriter::join`] flushes everything queued and stops it.
 pub struct StoreWriter {
     thread: Option<std::thread::JoinHandle<()>>,
+    tx: mpsc::Sender<Op>,
 }
 
 impl StoreWriter {
-    /// Wait for the writer to drain its queue and exit (after all handles are dropped).
+    /// Write what is queued, then stop the writer and wait for it. [`Store`] handles still held
+    /// elsewhere (a task that has not finished yet) do not keep it waiting: their writes from
+    /// now on fail with [`StoreError::Closed`].
     pub fn join(mut self) {
+        // Queued behind every operation sent before it; fails only if the writer is gone.
+        let _ = self.tx.blocking_send(Op::Close);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -137,11 +143,12 @@ impl Store {
             .map_err(|e| StoreError::Write(format!("cannot start the store thread: {e}")))?;
         Ok((
             Store {
-                tx,
+                tx: tx.clone(),
                 path: path.to_path_buf(),
             },
             StoreWriter {
                 thread: Some(thread),
+                tx: tx.clone(),
             },
         ))
     }
@@ -212,14 +219,21 @@ fn writer_loop(
 ) {
     let mut batch: Vec<Op> = Vec::with_capacity(64);
     while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
+        // After `Close` the channel takes nothing new; what is buffered is still written.
+        match first {
+            Op::Close => rx.close(),
+            op => batch.push(op),
+        }
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
+                Ok(Op::Close) => rx.close(),
                 Ok(op) => batch.push(op),
                 Err(_) => break,
             }
         }
-        run_batch(&mut conn, &mut batch, &bus, &path);
+        if !batch.is_empty() {
+            run_batch(&mut conn, &mut batch, &bus, &path);
+        }
     }
     // Every handle is gone: checkpoint so the next start opens quickly.
     let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
@@ -262,6 +276,8 @@ fn run_batch(
                         }
                     }
                 }
+                // Never batched: the writer loop takes it out.
+                Op::Close => Outcome::Failed(String::new()),
             };
             outcomes.push(outcome);
         }
@@ -304,6 +320,7 @@ fn run_batch(
                     Op::Write { reply, .. } => {
                         let _ = reply.send(Err(msg.clone()));
                     }
+                    Op::Close => {}
                 }
             }
         }
@@ -391,6 +408,37 @@ mod tests {
         let (bad, good) = tokio::join!(bad, good);
         assert!(bad.is_err());
         assert!(good.is_ok());
+    }
+
+    /// A task still holding a handle (the app's state, a feed not yet finished) must not keep
+    /// shutdown waiting: join writes what was queued before it, and later writes fail.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn join_stops_the_writer_while_handles_are_still_held() {
+        let (dir, store, writer, _rx) = open_temp();
+        let queued: Vec<_> = (0..50)
+            .map(|_| {
+                let s = store.clone();
+                tokio::spawn(async move { s.append(Event::new("q.q", "t")).await })
+            })
+            .collect();
+        for q in queued {
+            q.await.unwrap().unwrap();
+        }
+        let joined = tokio::task::spawn_blocking(move || writer.join());
+        tokio::time::timeout(std::time::Duration::from_secs(30), joined)
+            .await
+            .expect("join waited for a handle that is still held")
+            .unwrap();
+        assert!(matches!(
+            store.append(Event::new("late.late", "t")).await,
+            Err(StoreError::Closed)
+        ));
+        let conn = open_reader(&dir.path().join("t.db")).unwrap();
+        let all = EventQuery {
+            limit: 1000,
+            ..Default::default()
+        };
+        assert_eq!(query_events(&conn, &all).unwrap().len(), 50);
     }
 
     #[tokio::test]
