@@ -212,8 +212,18 @@ pub fn create(app: &AppHandle) -> Option<TrayIcon> {
     }
 }
 
-/// Redraw the tray from a snapshot.
+/// Redraw the tray from a snapshot, on the main thread, without waiting for it. Each tray call
+/// made elsewhere blocks until the main thread has run it; a task blocked so holds a runtime
+/// worker and the core, and deadlocks against a main thread that is stopping the core on Quit
+/// (seen: a redraw queued as SIGTERM arrived hung the app).
 pub fn update(app: &AppHandle, snapshot: &Snapshot) {
+    let (handle, snapshot) = (app.clone(), snapshot.clone());
+    if let Err(e) = app.run_on_main_thread(move || redraw(&handle, &snapshot)) {
+        tracing::debug!(error = %e, "tray not redrawn (the app is stopping)");
+    }
+}
+
+fn redraw(app: &AppHandle, snapshot: &Snapshot) {
     let Some(tray) = app.tray_by_id(TRAY_ID) else {
         return;
     };

@@ -533,3 +533,57 @@ fn settings_page_toggles_the_login_item() {
         log().matches("panel opened").count() == 2
     });
 }
+
+/// Quit (SIGTERM) while services flap and the tray is being redrawn: the app stops its core and
+/// exits at once. It once deadlocked here — a tray redraw waiting for the main thread, the main
+/// thread waiting for the core's store, the store waiting for the redrawing task's handle —
+/// and otherwise waited out the store's 10 s shutdown limit on every quit.
+#[test]
+fn quitting_while_the_tray_redraws_does_not_wait_for_a_timeout() {
+    let desktop = Desktop::start();
+    for (round, delay_ms) in [0u64, 300, 700].into_iter().enumerate() {
+        let home = tempfile::tempdir().unwrap();
+        let mut config = String::from("[api]\nport = 0\n");
+        for i in 0..4 {
+            config.push_str(&format!(
+                "[[service]]\nname = \"flap{i}\"\ncommand = [\"false\"]\n"
+            ));
+        }
+        std::fs::write(home.path().join("paios.toml"), config).unwrap();
+        let log_path = home.path().join("app.log");
+        let app = desktop
+            .app(home.path(), &[])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .expect("cannot start paios-app");
+        let pid = app.id();
+        let mut app = Guard(app);
+        wait_for("the core's API", Duration::from_secs(60), || {
+            home.path().join("api.port").exists()
+        });
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let term = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(term.success());
+        let deadline = Instant::now() + Duration::from_secs(8);
+        let status = loop {
+            if let Some(status) = app.0.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: still running 8 s after SIGTERM; log:\n{}",
+                read(&log_path)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert!(
+            status.success(),
+            "round {round}: {status}; log:\n{}",
+            read(&log_path)
+        );
+    }
+}
