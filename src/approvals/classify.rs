@@ -1150,6 +1150,7 @@ mod tests {
                 "env LESSOPEN='|rm -rf ~' less x",
                 "strace -f -o /dev/null rm -rf /",
                 "runuser -u root -- rm -rf /",
+                "runuser -u root rm -rf / -c x",
                 "su -c 'rm -rf ~' bob",
                 "sg staff 'rm -rf ~'",
                 "systemd-run --user -p Nice=5 rm -rf ~",

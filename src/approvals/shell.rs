@@ -862,9 +862,28 @@ impl Walker {
                 ),
                 // `runuser -u USER -- cmd`, `runuser -l USER -c 'cmd'`, `su -c 'cmd' USER`,
                 // `sg GROUP -c 'cmd'`, `script -c 'cmd' FILE`.
+                // `runuser -u USER [--] cmd …`: the command's own words follow (its `-c` is its
+                // own, not a script).
+                "runuser" if rest.iter().any(|w| w.text == "-u" || w.text == "--user") => {
+                    skip_options(
+                        rest,
+                        &[
+                            "-u",
+                            "--user",
+                            "-g",
+                            "--group",
+                            "-G",
+                            "--supp-group",
+                            "-s",
+                            "--shell",
+                            "-w",
+                            "--whitelist-environment",
+                        ],
+                    )
+                }
                 "runuser" | "su" | "sg" | "script" => {
                     let script = match (command_option(rest), program.as_str()) {
-                        (Some(script), _) => Some(script.clone()),
+                        (Some(script), _) => Some(script),
                         // `sg GROUP cmd …`: the rest is the command line.
                         (None, "sg") => rest.get(1..).filter(|v| !v.is_empty()).map(|v| Word {
                             text: v
@@ -888,27 +907,7 @@ impl Walker {
                         );
                         return;
                     }
-                    if program == "runuser"
-                        && rest.iter().any(|w| w.text == "-u" || w.text == "--user")
-                    {
-                        skip_options(
-                            rest,
-                            &[
-                                "-u",
-                                "--user",
-                                "-g",
-                                "--group",
-                                "-G",
-                                "--supp-group",
-                                "-s",
-                                "--shell",
-                                "-w",
-                                "--whitelist-environment",
-                            ],
-                        )
-                    } else {
-                        None
-                    }
+                    None
                 }
                 "nice" | "renice" => skip_options(rest, &["-n", "--adjustment"]),
                 "ionice" => skip_options(rest, &["-c", "-n", "--class", "--classdata"]),
