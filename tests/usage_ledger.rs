@@ -12,12 +12,17 @@ use support::daemon::TestHome;
 use support::usage_logs::{claude_line, write_claude_tree, write_codex_tree};
 
 fn usage(home: &TestHome, logs: &Path, extra: &[&str]) -> Value {
+    usage_from(home, logs.as_os_str(), &logs.join("no-codex"), extra)
+}
+
+/// `paios usage daily --json` with these `CLAUDE_CONFIG_DIR` and `CODEX_HOME`.
+fn usage_from(home: &TestHome, claude: &std::ffi::OsStr, codex: &Path, extra: &[&str]) -> Value {
     let out = home
         .paios()
         .args(["usage", "daily", "--json", "--timezone", "UTC"])
         .args(extra)
-        .env("CLAUDE_CONFIG_DIR", logs)
-        .env("CODEX_HOME", logs.join("no-codex"))
+        .env("CLAUDE_CONFIG_DIR", claude)
+        .env("CODEX_HOME", codex)
         .output()
         .unwrap();
     assert!(
@@ -382,28 +387,8 @@ fn log_folders_with_a_comma_in_their_name_are_read() {
     write_claude_tree(&claude, 2, 2, 5);
     write_codex_tree(&codex, 7, 2, 3);
     let home = TestHome::new();
-    let run = |claude_env: &std::ffi::OsStr, source: &str| -> Value {
-        let out = home
-            .paios()
-            .args([
-                "usage",
-                "daily",
-                "--json",
-                "--timezone",
-                "UTC",
-                "--source",
-                source,
-            ])
-            .env("CLAUDE_CONFIG_DIR", claude_env)
-            .env("CODEX_HOME", &codex)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+    let run = |claude_env: &std::ffi::OsStr, source: &str| {
+        usage_from(&home, claude_env, &codex, &["--source", source])
     };
     let claude_tokens = total(&run(claude.as_os_str(), "claude"), "totalTokens");
     assert!(claude_tokens > 0);

@@ -189,6 +189,7 @@ fn main() -> ExitCode {
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_autostart::Builder::new().build())
         .setup(move |app| {
+            quit_on_signals(app.handle());
             let backend = tauri::async_runtime::block_on(backend::start(paths, config))?;
             tracing::info!("{}", backend.describe());
             eprintln!(
@@ -217,7 +218,6 @@ fn main() -> ExitCode {
             tray::create(&handle);
             alerts::check_notification_service();
             start_feed(&handle);
-            quit_on_signals(&handle);
             apply(&handle, &first_options, false);
             Ok(())
         })
@@ -247,17 +247,23 @@ fn main() -> ExitCode {
 }
 
 /// SIGTERM/SIGINT quit like the menu's Quit: supervised children stop, the store is flushed.
+/// Called first thing in set-up: the handlers are in place before the core starts anything, and
+/// a quit asked for during set-up is carried out once it is done.
 fn quit_on_signals(app: &AppHandle) {
     use tokio::signal::unix::{SignalKind, signal};
-    let app = app.clone();
-    tauri::async_runtime::spawn(async move {
-        let (Ok(mut term), Ok(mut int)) = (
+    let registered = {
+        let _runtime = tauri::async_runtime::handle().inner().enter();
+        (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
-        ) else {
-            tracing::warn!("cannot watch SIGTERM/SIGINT");
-            return;
-        };
+        )
+    };
+    let (Ok(mut term), Ok(mut int)) = registered else {
+        tracing::warn!("cannot watch SIGTERM/SIGINT");
+        return;
+    };
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
         tokio::select! {
             _ = term.recv() => tracing::info!("SIGTERM: quitting"),
             _ = int.recv() => tracing::info!("SIGINT: quitting"),

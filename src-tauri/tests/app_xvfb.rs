@@ -139,6 +139,23 @@ fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
     }
 }
 
+/// The child's exit status, once it has exited; fails with `why()` if that takes longer than
+/// `within`.
+fn exit_status_within(
+    child: &mut Child,
+    within: Duration,
+    why: impl Fn() -> String,
+) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "{}", why());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
@@ -421,17 +438,9 @@ fn settings_page_toggles_the_login_item() {
                 .spawn()
                 .unwrap(),
         );
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(status) = launched.0.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "a second launch did not hand over to the app"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        let status = exit_status_within(&mut launched.0, Duration::from_secs(20), || {
+            "a second launch did not hand over to the app".to_string()
+        });
         assert!(status.success(), "second launch failed: {status}");
         let deadline = Instant::now() + Duration::from_secs(10);
         while !out.exists() && Instant::now() < deadline {
@@ -568,18 +577,12 @@ fn quitting_while_the_tray_redraws_does_not_wait_for_a_timeout() {
             .status()
             .unwrap();
         assert!(term.success());
-        let deadline = Instant::now() + Duration::from_secs(8);
-        let status = loop {
-            if let Some(status) = app.0.try_wait().unwrap() {
-                break status;
-            }
-            assert!(
-                Instant::now() < deadline,
+        let status = exit_status_within(&mut app.0, Duration::from_secs(8), || {
+            format!(
                 "round {round}: still running 8 s after SIGTERM; log:\n{}",
                 read(&log_path)
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
+            )
+        });
         assert!(
             status.success(),
             "round {round}: {status}; log:\n{}",
