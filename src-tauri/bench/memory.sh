@@ -127,7 +127,15 @@ echo "  p50 ${sorted[$(( (${#sorted[@]} - 1) / 2 ))]} ms, max ${sorted[-1]} ms"
 printf '%s\n' "${why[@]}"
 
 # Cold reopens: a fresh app with a 1 s keep period, so each show needs a new window host.
-kill "$app_pid"; wait "$app_pid" 2>/dev/null || true
+# Quit it; an app that does not exit promptly is a finding of its own, not something to wait on.
+kill "$app_pid"
+for _ in $(seq 300); do kill -0 "$app_pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$app_pid" 2>/dev/null; then
+  echo "the app did not quit within 30 s of SIGTERM; its log ends:" >&2
+  tail -n 5 "$work/app.log" >&2
+  exit 1
+fi
+wait "$app_pid" 2>/dev/null || true
 PAIOS_APP_PANEL_KEEP_S=1 "$app" --open-panel --keep-panel-on-blur >"$work/app.log" 2>&1 &
 app_pid=$!
 until grep -q 'panel opened' "$work/app.log"; do sleep 0.2; kill -0 "$app_pid" || { cat "$work/app.log"; exit 1; }; done
