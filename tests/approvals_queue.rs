@@ -188,3 +188,38 @@ fn an_unanswered_ask_is_denied_at_the_timeout() {
     let rows: Vec<Value> = serde_json::from_str(&out).unwrap();
     assert_eq!(rows[0]["state"], "expired");
 }
+
+/// A hook that goes away while it waits (the agent was stopped, the hook killed) leaves no
+/// request to answer: it is settled as expired at once, an answer given later is refused, and
+/// so it can never count towards trust for a call that never ran.
+#[test]
+fn a_request_whose_hook_was_killed_expires_and_cannot_be_approved_later() {
+    let mut home = TestHome::new();
+    home.write_config("[api]\nport = 0\n[approvals]\ntrust_after = 1\nautonomy = 1\n");
+    home.start_daemon();
+    let cwd = home.path().to_str().unwrap().to_string();
+    let cmd = "make deploy";
+    let mut child = spawn_hook(&home, &hook_input(cmd, &cwd));
+    let id = wait_pending(&home, cmd)["id"].to_string();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pending(&home).iter().any(|r| r["summary"] == cmd) {
+        assert!(
+            Instant::now() < deadline,
+            "the request of a killed hook is still pending"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_, out, _) = home.run(&["approvals", "list", "--all", "--json"]);
+    let rows: Vec<Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(rows[0]["state"], "expired", "{rows:?}");
+    let (code, _, err) = home.run(&["approvals", "approve", &id]);
+    assert_eq!(code, 1);
+    assert!(err.contains("already answered"), "{err}");
+    // Nothing was learnt: the same call still waits for an answer.
+    let child = spawn_hook(&home, &hook_input(cmd, &cwd));
+    let id = wait_pending(&home, cmd)["id"].to_string();
+    assert_eq!(home.run(&["approvals", "deny", &id]).0, 0);
+    assert_eq!(decision_of(child).0, "deny");
+}

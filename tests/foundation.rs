@@ -346,6 +346,29 @@ fn a_malformed_events_filter_is_refused_not_ignored() {
     assert_eq!(answer["error"]["code"], "bad_request", "{answer}");
 }
 
+/// A client that shuts down its writing side after its request (as `socat` does) still gets
+/// the answer: only a client that closed its socket is taken for gone.
+#[test]
+fn a_request_from_a_half_closed_socket_is_answered() {
+    use std::io::{BufRead, Read};
+    let mut home = TestHome::new();
+    home.start_daemon();
+    let mut socket = std::os::unix::net::UnixStream::connect(home.socket()).unwrap();
+    socket
+        .write_all(b"{\"op\":\"core.events\",\"args\":{\"limit\":1}}\n")
+        .unwrap();
+    socket.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answer = String::new();
+    std::io::BufReader::new(&socket)
+        .read_line(&mut answer)
+        .unwrap();
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["ok"], true, "{answer}");
+    let mut rest = Vec::new();
+    socket.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+}
+
 #[test]
 fn a_broken_config_exits_2_with_file_line_and_column() {
     let home = TestHome::new();

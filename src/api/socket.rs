@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Interest};
 use tokio::net::{UnixListener, UnixStream};
 use tokio_util::sync::CancellationToken;
 
@@ -80,10 +80,20 @@ async fn handle(core: Core, stream: UnixStream, shutdown: CancellationToken) {
             json!({"ok": false, "error": {"code": "bad_request", "message": "request line too long"}})
         } else {
             match serde_json::from_slice::<Request>(&line) {
-                Ok(req) => match dispatch(&core, &req.op, req.args).await {
-                    Ok(result) => json!({"ok": true, "result": result}),
-                    Err(e) => json!({"ok": false, "error": e}),
-                },
+                Ok(req) => {
+                    // A client that has closed its socket (a hook killed while it waits for an
+                    // approval) is gone: the work is dropped, not finished for nobody. Only a
+                    // full close counts (hang-up): a client that just shut down its writing side
+                    // still waits for this answer.
+                    let gone = peer_gone(reader.get_ref().as_ref());
+                    tokio::select! {
+                        answer = dispatch(&core, &req.op, req.args) => match answer {
+                            Ok(result) => json!({"ok": true, "result": result}),
+                            Err(e) => json!({"ok": false, "error": e}),
+                        },
+                        _ = gone => break,
+                    }
+                }
                 Err(e) => {
                     json!({"ok": false, "error": {"code": "bad_request", "message": format!("not a request: {e}")}})
                 }
@@ -98,4 +108,57 @@ async fn handle(core: Core, stream: UnixStream, shutdown: CancellationToken) {
             break;
         }
     }
+}
+
+/// Resolves once the peer has closed its socket (hang-up); never for a peer that only shut down
+/// its writing side or has sent more bytes (those are read later, as usual).
+async fn peer_gone(stream: &UnixStream) {
+    use std::os::fd::AsRawFd;
+    loop {
+        let Ok(ready) = stream.ready(Interest::READABLE).await else {
+            return;
+        };
+        if ready.is_write_closed() {
+            return;
+        }
+        // The readiness may be left over from reading the request: peek to learn whether
+        // anything is there, which clears it when nothing is.
+        let peeked = stream.try_io(Interest::READABLE, || {
+            let mut byte = 0u8;
+            // SAFETY: a one-byte peek into a local buffer on a socket this stream owns.
+            let n = unsafe {
+                libc::recv(
+                    stream.as_raw_fd(),
+                    (&mut byte as *mut u8).cast(),
+                    1,
+                    libc::MSG_PEEK | libc::MSG_DONTWAIT,
+                )
+            };
+            if n < 0 {
+                Err(std::io::Error::last_os_error())
+            } else {
+                Ok(n)
+            }
+        });
+        match peeked {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(_) => return,
+            // End of stream: closed, or only its writing side shut down — the hang-up flag
+            // tells which.
+            Ok(0) if hung_up(stream.as_raw_fd()) => return,
+            // Bytes waiting, or the writing side shut down: the peer is still there.
+            Ok(_) => std::future::pending::<()>().await,
+        }
+    }
+}
+
+fn hung_up(fd: std::os::fd::RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one pollfd on the stack, no wait.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n > 0 && pfd.revents & libc::POLLHUP != 0
 }

@@ -326,68 +326,113 @@ async fn request(core: &Core, args: Value) -> Result<Value, ApiError> {
         .map_err(internal)?
         .as_i64()
         .ok_or_else(|| ApiError::internal("no request id"))?;
-    let mut requested = call.clone();
-    if let Some(o) = requested.as_object_mut() {
-        o.insert("id".into(), json!(id));
-        o.insert("rule".into(), json!(verdict.rule));
-        o.insert("rules".into(), json!(rules));
-        o.insert("reason".into(), json!(verdict.reason));
-        o.insert("autonomy".into(), json!(level));
-    }
-    core.emit(
-        Event::new(kind::APPROVAL_REQUESTED, "approvals")
-            .subject(id.to_string())
-            .data(requested),
-    )
-    .await;
-
-    if let Some((approve, by, why)) = auto {
-        if let Some(answer) = settle(core, id, approve, by, &why, &verdict, &call).await? {
-            return Ok(answer);
+    // A hook that goes away (the agent stopped, the hook was killed) drops this future: the
+    // request is then settled as expired, so a later answer in the panel cannot count as
+    // trust for a call that never ran.
+    let mut guard = Abandoned {
+        core: core.clone(),
+        id,
+        verdict: verdict.clone(),
+        call: call.clone(),
+        armed: true,
+    };
+    let answer = async {
+        let mut requested = call.clone();
+        if let Some(o) = requested.as_object_mut() {
+            o.insert("id".into(), json!(id));
+            o.insert("rule".into(), json!(verdict.rule));
+            o.insert("rules".into(), json!(rules));
+            o.insert("reason".into(), json!(verdict.reason));
+            o.insert("autonomy".into(), json!(level));
         }
-    }
+        core.emit(
+            Event::new(kind::APPROVAL_REQUESTED, "approvals")
+                .subject(id.to_string())
+                .data(requested),
+        )
+        .await;
 
-    let timeout = Duration::from_secs(config.timeout_s.max(1));
-    let deadline = tokio::time::sleep(timeout);
-    tokio::pin!(deadline);
-    let shutdown = core.shutdown_token();
-    loop {
-        tokio::select! {
-            _ = &mut deadline => {
-                let why = format!("no answer within {} s", timeout.as_secs());
-                if let Some(answer) = settle(core, id, false, "timeout", &why, &verdict, &call).await? {
-                    return Ok(answer);
-                }
-                return current_answer(core, id).await;
+        if let Some((approve, by, why)) = auto {
+            if let Some(answer) = settle(core, id, approve, by, &why, &verdict, &call).await? {
+                return Ok(answer);
             }
-            _ = shutdown.cancelled() => {
-                let why = "the PAIOS daemon stopped before an answer".to_string();
-                if let Some(answer) = settle(core, id, false, "timeout", &why, &verdict, &call).await? {
-                    return Ok(answer);
-                }
-                return current_answer(core, id).await;
-            }
-            ev = bus.recv() => match ev {
-                Ok(ev) if ev.kind == kind::APPROVAL_DECIDED
-                    && ev.data.get("id").and_then(Value::as_i64) == Some(id) => {
-                    return Ok(json!({
-                        "id": id,
-                        "decision": ev.data.get("decision").cloned().unwrap_or(json!("deny")),
-                        "rule": verdict.rule,
-                        "reason": ev.data.get("reason").cloned().unwrap_or(json!("")),
-                        "by": ev.data.get("by").cloned().unwrap_or(json!("user")),
-                    }));
-                }
-                Ok(_) => {}
-                Err(RecvError::Lagged(_)) => {
-                    let answer = current_answer(core, id).await?;
-                    if answer.get("decision").is_some_and(|d| !d.is_null()) {
+        }
+
+        let timeout = Duration::from_secs(config.timeout_s.max(1));
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let shutdown = core.shutdown_token();
+        loop {
+            tokio::select! {
+                _ = &mut deadline => {
+                    let why = format!("no answer within {} s", timeout.as_secs());
+                    if let Some(answer) = settle(core, id, false, "timeout", &why, &verdict, &call).await? {
                         return Ok(answer);
                     }
+                    return current_answer(core, id).await;
                 }
-                Err(RecvError::Closed) => return current_answer(core, id).await,
+                _ = shutdown.cancelled() => {
+                    let why = "the PAIOS daemon stopped before an answer".to_string();
+                    if let Some(answer) = settle(core, id, false, "timeout", &why, &verdict, &call).await? {
+                        return Ok(answer);
+                    }
+                    return current_answer(core, id).await;
+                }
+                ev = bus.recv() => match ev {
+                    Ok(ev) if ev.kind == kind::APPROVAL_DECIDED
+                        && ev.data.get("id").and_then(Value::as_i64) == Some(id) => {
+                        return Ok(json!({
+                            "id": id,
+                            "decision": ev.data.get("decision").cloned().unwrap_or(json!("deny")),
+                            "rule": verdict.rule,
+                            "reason": ev.data.get("reason").cloned().unwrap_or(json!("")),
+                            "by": ev.data.get("by").cloned().unwrap_or(json!("user")),
+                        }));
+                    }
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => {
+                        let answer = current_answer(core, id).await?;
+                        if answer.get("decision").is_some_and(|d| !d.is_null()) {
+                            return Ok(answer);
+                        }
+                    }
+                    Err(RecvError::Closed) => return current_answer(core, id).await,
+                }
             }
         }
+    }
+    .await;
+    guard.armed = false;
+    answer
+}
+
+/// Settles a pending request as expired if the wait for its answer is dropped before the end.
+struct Abandoned {
+    core: Core,
+    id: i64,
+    verdict: Verdict,
+    call: Value,
+    armed: bool,
+}
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (core, id, verdict, call) = (
+            self.core.clone(),
+            self.id,
+            self.verdict.clone(),
+            self.call.clone(),
+        );
+        runtime.spawn(async move {
+            let why = "the agent stopped waiting for an answer";
+            let _ = settle(&core, id, false, "gone", why, &verdict, &call).await;
+        });
     }
 }
 
@@ -404,7 +449,7 @@ async fn settle(
     let now = format_ts(&chrono::Utc::now());
     let state = if approve {
         "approved"
-    } else if by == "timeout" {
+    } else if by == "timeout" || by == "gone" {
         "expired"
     } else {
         "denied"
