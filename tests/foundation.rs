@@ -326,22 +326,34 @@ fn an_event_for_a_daemon_that_does_not_answer_is_spooled_and_stored_once_it_does
     assert_eq!(home.events("qa.while_stopped").len(), 1);
 }
 
+/// Send one request line straight to the daemon's socket (shutting down the writing side after
+/// it when `half_close`) and read the answer line; the rest of the stream is left to read.
+fn raw_socket_call(
+    home: &TestHome,
+    request: &[u8],
+    half_close: bool,
+) -> (Value, std::io::BufReader<std::os::unix::net::UnixStream>) {
+    use std::io::BufRead;
+    let mut socket = std::os::unix::net::UnixStream::connect(home.socket()).unwrap();
+    socket.write_all(request).unwrap();
+    if half_close {
+        socket.shutdown(std::net::Shutdown::Write).unwrap();
+    }
+    let mut answer = String::new();
+    let mut reader = std::io::BufReader::new(socket);
+    reader.read_line(&mut answer).unwrap();
+    (serde_json::from_str(&answer).unwrap(), reader)
+}
+
 #[test]
 fn a_malformed_events_filter_is_refused_not_ignored() {
-    use std::io::BufRead;
     let mut home = TestHome::new();
     home.start_daemon();
-    let mut socket = std::os::unix::net::UnixStream::connect(home.socket()).unwrap();
-    socket
-        .write_all(
-            b"{\"op\":\"core.events\",\"args\":{\"kind\":\"daemon.started\",\"limit\":\"5\"}}\n",
-        )
-        .unwrap();
-    let mut answer = String::new();
-    std::io::BufReader::new(&socket)
-        .read_line(&mut answer)
-        .unwrap();
-    let answer: Value = serde_json::from_str(&answer).unwrap();
+    let (answer, _) = raw_socket_call(
+        &home,
+        b"{\"op\":\"core.events\",\"args\":{\"kind\":\"daemon.started\",\"limit\":\"5\"}}\n",
+        false,
+    );
     assert_eq!(answer["ok"], false, "{answer}");
     assert_eq!(answer["error"]["code"], "bad_request", "{answer}");
 }
@@ -350,23 +362,17 @@ fn a_malformed_events_filter_is_refused_not_ignored() {
 /// the answer: only a client that closed its socket is taken for gone.
 #[test]
 fn a_request_from_a_half_closed_socket_is_answered() {
-    use std::io::{BufRead, Read};
     let mut home = TestHome::new();
     home.start_daemon();
-    let mut socket = std::os::unix::net::UnixStream::connect(home.socket()).unwrap();
-    socket
-        .write_all(b"{\"op\":\"core.events\",\"args\":{\"limit\":1}}\n")
-        .unwrap();
-    socket.shutdown(std::net::Shutdown::Write).unwrap();
-    let mut answer = String::new();
-    std::io::BufReader::new(&socket)
-        .read_line(&mut answer)
-        .unwrap();
-    let answer: Value = serde_json::from_str(&answer).unwrap();
+    let (answer, mut rest) = raw_socket_call(
+        &home,
+        b"{\"op\":\"core.events\",\"args\":{\"limit\":1}}\n",
+        true,
+    );
     assert_eq!(answer["ok"], true, "{answer}");
-    let mut rest = Vec::new();
-    socket.read_to_end(&mut rest).unwrap();
-    assert!(rest.is_empty());
+    let mut after = Vec::new();
+    std::io::Read::read_to_end(&mut rest, &mut after).unwrap();
+    assert!(after.is_empty());
 }
 
 #[test]

@@ -139,6 +139,24 @@ fn wait_for(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
     }
 }
 
+/// Start the app with its stderr (the log) in `log`.
+fn spawn_logged(mut app: Command, log: &Path) -> Guard {
+    let child = app
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .expect("cannot start paios-app");
+    Guard(child)
+}
+
+fn sigterm(pid: u32) {
+    let term = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+}
+
 /// The child's exit status, once it has exited; fails with `why()` if that takes longer than
 /// `within`.
 fn exit_status_within(
@@ -225,18 +243,13 @@ fn app_starts_opens_a_rendered_panel_and_releases_it_when_hidden() {
     .unwrap();
     let dump = home.path().join("panel.txt");
     let log_path = home.path().join("app.log");
-    let app = desktop
-        .app(
-            home.path(),
-            &["--open-panel", "--keep-panel-on-blur", "--dump-panel-text"],
-        )
-        .arg(&dump)
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .expect("cannot start paios-app");
-    let pid = app.id();
-    let mut app = Guard(app);
+    let mut command = desktop.app(
+        home.path(),
+        &["--open-panel", "--keep-panel-on-blur", "--dump-panel-text"],
+    );
+    command.arg(&dump);
+    let mut app = spawn_logged(command, &log_path);
+    let pid = app.0.id();
     let log = || read(&log_path);
 
     // It hosts the core (so `api.port` appears) and the panel page loads and renders its data.
@@ -388,11 +401,7 @@ fn app_starts_opens_a_rendered_panel_and_releases_it_when_hidden() {
     drop(second);
 
     // SIGTERM quits cleanly: the core stops and the process exits 0.
-    let term = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(term.success());
+    sigterm(pid);
     let status = app.0.wait().unwrap();
     assert!(status.success(), "exit status {status}; log:\n{}", log());
 }
@@ -415,12 +424,10 @@ fn settings_page_toggles_the_login_item() {
             .env("PAIOS_APP_TEST_HOOKS", "1");
         c
     };
-    let app = with_home(desktop.app(home.path(), &["--settings"]))
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .expect("cannot start paios-app");
-    let mut app = Guard(app);
+    let mut app = spawn_logged(
+        with_home(desktop.app(home.path(), &["--settings"])),
+        &log_path,
+    );
     let log = || read(&log_path);
     let entry = user_home.join(".config/autostart/PAIOS.desktop");
     assert!(!entry.exists());
@@ -560,23 +567,13 @@ fn quitting_while_the_tray_redraws_does_not_wait_for_a_timeout() {
         }
         std::fs::write(home.path().join("paios.toml"), config).unwrap();
         let log_path = home.path().join("app.log");
-        let app = desktop
-            .app(home.path(), &[])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log_path).unwrap())
-            .spawn()
-            .expect("cannot start paios-app");
-        let pid = app.id();
-        let mut app = Guard(app);
+        let mut app = spawn_logged(desktop.app(home.path(), &[]), &log_path);
+        let pid = app.0.id();
         wait_for("the core's API", Duration::from_secs(60), || {
             home.path().join("api.port").exists()
         });
         std::thread::sleep(Duration::from_millis(delay_ms));
-        let term = Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(term.success());
+        sigterm(pid);
         let status = exit_status_within(&mut app.0, Duration::from_secs(8), || {
             format!(
                 "round {round}: still running 8 s after SIGTERM; log:\n{}",

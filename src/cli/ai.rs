@@ -236,6 +236,48 @@ fn route(ctx: &Ctx, args: RouteArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `ai --json`'s answer: the last attempt, the decision and every attempt; with no attempt (no
+/// brain could run) the same fields, empty, and `not_run` as the error.
+fn run_json(decision: &Decision, attempts: &[RunResult], not_run: &str) -> Value {
+    let all = attempts
+        .iter()
+        .map(|a| {
+            json!({
+                "brain": a.brain,
+                "outcome": a.outcome(),
+                "duration_ms": a.duration_ms,
+                "error": a.error,
+            })
+        })
+        .collect::<Vec<_>>();
+    let mut answer = match attempts.last() {
+        Some(last) => json!({
+            "brain": last.brain,
+            "outcome": last.outcome(),
+            "text": last.text,
+            "usage": last.usage,
+            "tokens": last.usage.total(),
+            "cost_usd": last.cost_usd,
+            "duration_ms": last.duration_ms,
+            "error": last.error,
+        }),
+        None => json!({
+            "brain": null,
+            "outcome": "no_brain",
+            "text": null,
+            "usage": null,
+            "tokens": 0,
+            "cost_usd": null,
+            "duration_ms": 0,
+            "error": not_run,
+        }),
+    };
+    answer["category"] = json!(decision.category.name());
+    answer["decision"] = decision.to_json();
+    answer["attempts"] = json!(all);
+    answer
+}
+
 /// The adapter of a brain.
 pub fn adapter_for(paths: &Paths, brain: Brain) -> Box<dyn Adapter> {
     match brain {
@@ -279,19 +321,7 @@ fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitCode> {
         let error = format!("no brain can take this task: {why}");
         if args.json {
             // A script reading the JSON gets an answer of the same shape, with nothing run.
-            print_json(&json!({
-                "brain": null,
-                "category": decision.category.name(),
-                "outcome": "no_brain",
-                "text": null,
-                "usage": null,
-                "tokens": 0,
-                "cost_usd": null,
-                "duration_ms": 0,
-                "error": error,
-                "decision": decision.to_json(),
-                "attempts": [],
-            }));
+            print_json(&run_json(&decision, &[], &error));
         }
         return Err(super::failed(error));
     }
@@ -403,24 +433,7 @@ fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitCode> {
 
     let last = attempts.last().expect("at least one attempt");
     if args.json {
-        print_json(&json!({
-            "brain": last.brain,
-            "category": decision.category.name(),
-            "outcome": last.outcome(),
-            "text": last.text,
-            "usage": last.usage,
-            "tokens": last.usage.total(),
-            "cost_usd": last.cost_usd,
-            "duration_ms": last.duration_ms,
-            "error": last.error,
-            "decision": decision.to_json(),
-            "attempts": attempts.iter().map(|a| json!({
-                "brain": a.brain,
-                "outcome": a.outcome(),
-                "duration_ms": a.duration_ms,
-                "error": a.error,
-            })).collect::<Vec<_>>(),
-        }));
+        print_json(&run_json(&decision, &attempts, ""));
     }
     match &last.error {
         None => {
