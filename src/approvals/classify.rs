@@ -364,8 +364,7 @@ impl Policy {
                 // judged by the same web rules.
                 let url = match url_host(&w.text) {
                     Some(_) => Some(w.text.clone()),
-                    None => bare_host(&w.text, in_set(self.set("downloaders"), program))
-                        .map(|h| format!("http://{h}/")),
+                    None => bare_url(&w.text, in_set(self.set("downloaders"), program)),
                 };
                 if let Some(h) = url.and_then(|u| self.web_hit(&u, false)) {
                     hits.push(h);
@@ -840,27 +839,22 @@ fn from_a_system_folder(cmd: &SimpleCommand) -> bool {
     })
 }
 
-/// The host of an argument written without a scheme (`example.com/x`, `user@10.0.0.1`,
-/// `[fd00::1]:80`, `localhost:8080`), when the argument looks like one. For a downloader,
-/// whose every argument is a URL, a single name (`metadata/x`) counts too.
-fn bare_host(text: &str, any_name: bool) -> Option<&str> {
+/// An argument written without a scheme (`example.com/x`, `user@10.0.0.1`, `[fd00::1]:80`,
+/// `localhost:8080`) as a URL, when it names a host. For a downloader, whose every argument is a
+/// URL, a single name (`metadata/x`) counts too.
+fn bare_url(text: &str, any_name: bool) -> Option<String> {
     if text.contains("://") || text.starts_with(['-', '.', '/', '~', '@']) {
         return None;
     }
-    let authority = text.split(['/', '?', '#']).next()?;
-    let host_port = authority.rsplit('@').next()?;
-    let host = match host_port.strip_prefix('[') {
-        Some(v6) => &host_port[..v6.find(']')? + 2],
-        None => host_port.split(':').next()?,
-    };
-    let name_like = !host.is_empty()
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    let url = format!("http://{text}");
+    // `url_host` has spelt IPv4 addresses in dotted decimal and kept IPv6 ones bracketed.
+    let host = url_host(&url)?;
+    let name_like = host
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
     let looks_like_host = host.starts_with('[')
-        || (name_like && (any_name || host == "localhost" || host.contains('.')))
-        || ipv4_any_spelling(host).is_some();
-    looks_like_host.then_some(host_port)
+        || (name_like && (any_name || host == "localhost" || host.contains('.')));
+    looks_like_host.then_some(url)
 }
 
 fn url_host(text: &str) -> Option<String> {
