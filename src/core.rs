@@ -1,299 +1,232 @@
-//! `Core`: the running PAIOS — store, event bus, live configuration, and every module's
-//! background work. The headless daemon and the menu-bar app both run exactly this.
-//!
-//! Architecture invariants:
-//! * one `Core` per `PAIOS_HOME` at a time, enforced by an exclusive lock on `daemon.lock`
-//!   held for the Core's whole life (a second daemon or app fails with [`CoreError::AlreadyRunning`]);
-//! * the Core owns the only writer of `paios.db`;
-//! * shutdown is one path: cancel → modules stop their children → the store drains and closes.
+//! `paios init`, `daemon`, `status`, `events`, `emit`.
 
-use std::fs::File;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::ExitCode;
 
-use chrono::{DateTime, Utc};
-use fs2::FileExt;
 use serde_json::{Value, json};
-use tokio::sync::{broadcast, watch};
-use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
-use crate::events::{Event, kind};
-use crate::paths::Paths;
-use crate::store::{Store, StoreError, StoreWriter};
+use crate::{Ctx, failed, print_json, usage_error};
+use paios_core::client::{Client, ClientError, Delivery};
+use paios_core::events::Event;
+use paios_core::store::{EventQuery, open_reader, query_events};
 
-#[derive(Debug, thiserror::Error)]
-pub enum CoreError {
-    #[error(
-        "another PAIOS (pid {pid}) is already running for {home}; stop it first, or use it: `paios status`"
-    )]
-    AlreadyRunning { pid: String, home: String },
-    #[error("cannot prepare {home}: {source}")]
-    Home {
-        home: String,
-        source: std::io::Error,
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {}
+
+pub fn init(ctx: &Ctx, _a: InitArgs) -> anyhow::Result<ExitCode> {
+    ctx.paths.ensure()?;
+    let path = ctx.paths.config_file();
+    let written = paios_core::config::write_default(&path)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    if written {
+        eprintln!("wrote {}", path.display());
+    } else {
+        eprintln!("{} already exists; left it unchanged", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DaemonArgs {
+    /// Also log to stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub action: Option<DaemonAction>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum DaemonAction {
+    /// Install a login service for the daemon (launchd on macOS, systemd --user on Linux).
+    Install {
+        /// Print the unit/agent instead of writing it.
+        #[arg(long)]
+        print: bool,
     },
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
-struct Inner {
-    paths: Paths,
-    store: Store,
-    writer: Mutex<Option<StoreWriter>>,
-    bus: broadcast::Sender<Event>,
-    config: watch::Sender<Arc<Config>>,
-    shutdown: CancellationToken,
-    started: Instant,
-    started_at: DateTime<Utc>,
-    _lock: File,
+pub fn daemon(ctx: &Ctx, a: DaemonArgs) -> anyhow::Result<ExitCode> {
+    if let Some(DaemonAction::Install { print }) = a.action {
+        return crate::watchdog::daemon_install(ctx, print);
+    }
+    let config = ctx.config()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("paios")
+        .build()?;
+    let options = paios_core::daemon::DaemonOptions { verbose: a.verbose };
+    runtime.block_on(paios_core::daemon::run(ctx.paths.clone(), config, options))?;
+    Ok(ExitCode::SUCCESS)
 }
 
-/// Handle to the running core. Clone freely.
-#[derive(Clone)]
-pub struct Core(Arc<Inner>);
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Print JSON (the `paios status --json` contract).
+    #[arg(long)]
+    pub json: bool,
+}
 
-impl Core {
-    /// Take the home's lock, open the store, replay the spool, and start every module.
-    pub async fn start(paths: Paths, config: Config) -> Result<Core, CoreError> {
-        paths.ensure().map_err(|source| CoreError::Home {
-            home: paths.home().display().to_string(),
-            source,
-        })?;
-        let lock = acquire_lock(&paths)?;
-        let (bus, _) = broadcast::channel(4096);
-        let (store, writer) = Store::open(&paths.database(), bus.clone())?;
-        let (config_tx, _) = watch::channel(Arc::new(config));
-        let core = Core(Arc::new(Inner {
-            paths,
-            store,
-            writer: Mutex::new(Some(writer)),
-            bus,
-            config: config_tx,
-            shutdown: CancellationToken::new(),
-            started: Instant::now(),
-            started_at: Utc::now(),
-            _lock: lock,
-        }));
-        core.replay_spool().await;
-        core.emit(
-            Event::new(kind::DAEMON_STARTED, "core")
-                .data(json!({"pid": std::process::id(), "version": crate::VERSION})),
-        )
-        .await;
-        // Clients that could not reach us while we were starting spool; pick those up too.
-        let this = core.clone();
-        tokio::spawn(async move { this.spool_sweeper().await });
-        if let Err(e) = crate::watchdog::start(&core).await {
-            tracing::error!(error = %e, "watchdog failed to start");
-        }
-        for (name, result) in [
-            ("approvals", crate::approvals::start(&core).await),
-            ("usage", crate::usage::start(&core).await),
-        ] {
-            if let Err(e) = result {
-                tracing::error!(module = name, error = %e, "module failed to start");
-            }
-        }
-        Ok(core)
-    }
-
-    pub fn paths(&self) -> &Paths {
-        &self.0.paths
-    }
-    pub fn store(&self) -> &Store {
-        &self.0.store
-    }
-    /// The last good configuration.
-    pub fn config(&self) -> Arc<Config> {
-        self.0.config.borrow().clone()
-    }
-    /// Follow configuration changes (only valid configurations are ever published).
-    pub fn watch_config(&self) -> watch::Receiver<Arc<Config>> {
-        self.0.config.subscribe()
-    }
-    /// Every committed event, live.
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.0.bus.subscribe()
-    }
-    /// Cancelled when the core begins shutting down.
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.0.shutdown.clone()
-    }
-    pub fn uptime(&self) -> Duration {
-        self.0.started.elapsed()
-    }
-    pub fn started_at(&self) -> DateTime<Utc> {
-        self.0.started_at
-    }
-
-    /// Record an event; failures are logged (the store only fails when the disk does).
-    pub async fn emit(&self, event: Event) -> Option<Event> {
-        match self.0.store.append(event).await {
-            Ok(ev) => Some(ev),
-            Err(e) => {
-                tracing::error!(error = %e, "could not store an event");
-                None
-            }
-        }
-    }
-
-    /// Re-read paios.toml: a valid file replaces the configuration (`config.changed`); an invalid
-    /// one is reported (`config.invalid`) and the last good configuration stays in force.
-    pub async fn reload_config(&self) -> bool {
-        let path = self.0.paths.config_file();
-        match Config::load(&path) {
-            Ok(new) => {
-                let changed = *self.config() != new;
-                if changed {
-                    self.0.config.send_replace(Arc::new(new));
-                    self.emit(
-                        Event::new(kind::CONFIG_CHANGED, "core")
-                            .subject(path.display().to_string()),
-                    )
-                    .await;
+pub fn status(ctx: &Ctx, a: StatusArgs) -> anyhow::Result<ExitCode> {
+    let status =
+        match Client::connect(&ctx.paths).and_then(|mut c| c.call("core.status", Value::Null)) {
+            Ok(s) => s,
+            Err(ClientError::NotRunning { .. }) => {
+                if a.json {
+                    print_json(&json!({"daemon": null, "services": []}));
                 }
-                changed
+                return Err(failed(format!(
+                    "the PAIOS daemon is not running for {} (start it with `paios daemon`)",
+                    ctx.paths.home().display()
+                )));
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "paios.toml is invalid; keeping the last good configuration");
-                self.emit(
-                    Event::new(kind::CONFIG_INVALID, "core")
-                        .subject(path.display().to_string())
-                        .data(json!({"error": e.to_string()})),
-                )
-                .await;
-                false
-            }
-        }
-    }
-
-    /// `paios status --json`.
-    pub fn status_json(&self) -> Value {
-        json!({
-            "daemon": {
-                "pid": std::process::id(),
-                "uptime_s": self.uptime().as_secs(),
-                "version": crate::VERSION,
-                "home": self.0.paths.home().display().to_string(),
-                "started_at": crate::events::format_ts(&self.0.started_at),
-            },
-            "services": crate::watchdog::status_json(self),
-        })
-    }
-
-    /// Replay every spooled event exactly once (idempotent on uid), quarantining bad lines.
-    pub async fn replay_spool(&self) {
-        let dir = self.0.paths.spool_dir();
-        let claimed = match crate::spool::claim(&dir) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot claim the spool");
-                return;
-            }
+            Err(e) => return Err(e.into()),
         };
-        for file in claimed {
-            let (events, corrupt) = match crate::spool::read_claimed(&file) {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::error!(file = %file.path.display(), error = %e, "cannot read spool file");
-                    continue;
-                }
-            };
-            let count = events.len();
-            if let Err(e) = self.0.store.append_many(events).await {
-                tracing::error!(error = %e, "spool replay failed; will retry on next start");
-                continue;
-            }
-            if !corrupt.is_empty() {
-                match crate::spool::quarantine(&dir, &file.path, &corrupt) {
-                    Ok(q) => {
-                        self.emit(
-                            Event::new(kind::STORE_SPOOL_CORRUPT, "store")
-                                .subject(q.display().to_string())
-                                .data(json!({
-                                    "lines": corrupt.iter().map(|c| c.line_number).collect::<Vec<_>>(),
-                                    "errors": corrupt.iter().take(5).map(|c| c.error.clone()).collect::<Vec<_>>(),
-                                    "quarantine": q.display().to_string(),
-                                })),
-                        )
-                        .await;
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot quarantine corrupt spool lines; keeping the spool file");
-                        continue;
-                    }
-                }
-            }
-            if count > 0 {
-                self.emit(
-                    Event::new(kind::STORE_SPOOL_REPLAYED, "store").data(json!({"events": count})),
-                )
-                .await;
-            }
-            if let Err(e) = file.finish() {
-                tracing::error!(error = %e, "cannot remove a replayed spool file");
-            }
-        }
+    if a.json {
+        print_json(&status);
+        return Ok(ExitCode::SUCCESS);
     }
-
-    async fn spool_sweeper(&self) {
-        let live = self.0.paths.spool_dir().join(crate::spool::SPOOL_FILE);
-        loop {
-            tokio::select! {
-                _ = self.0.shutdown.cancelled() => return,
-                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-            }
-            if live.exists() {
-                self.replay_spool().await;
-            }
-        }
+    let d = &status["daemon"];
+    outln!(
+        "daemon  pid {}  up {}s  version {}",
+        d["pid"],
+        d["uptime_s"],
+        d["version"].as_str().unwrap_or("?")
+    );
+    let services = status["services"].as_array().cloned().unwrap_or_default();
+    if services.is_empty() {
+        outln!("no services configured");
     }
-
-    /// Graceful stop: modules stop their children, then the store drains and closes.
-    pub async fn shutdown(self) {
-        self.0.shutdown.cancel();
-        crate::watchdog::stop(&self).await;
-        self.emit(
-            Event::new(kind::DAEMON_STOPPED, "core").data(json!({"pid": std::process::id()})),
-        )
-        .await;
-        let writer = self.0.writer.lock().ok().and_then(|mut w| w.take());
-        drop(self);
-        if let Some(writer) = writer {
-            // The writer writes what is queued (the stop event included) and exits; handles
-            // still held elsewhere (the app's state, tasks finishing) get `Closed` from now on.
-            let joined = tokio::task::spawn_blocking(move || writer.join());
-            let _ = tokio::time::timeout(Duration::from_secs(10), joined).await;
-        }
+    for s in services {
+        let probe = &s["probe"];
+        outln!(
+            "{:<24} {:<9} pid {:<8} restarts {:<3} probe {}",
+            s["name"].as_str().unwrap_or("?"),
+            s["state"].as_str().unwrap_or("?"),
+            s["pid"],
+            s["restarts"],
+            if probe.is_null() {
+                "-".to_string()
+            } else if probe["ok"].as_bool() == Some(true) {
+                format!("ok ({} ms)", probe["latency_ms"])
+            } else {
+                format!("FAIL: {}", probe["error"].as_str().unwrap_or("?"))
+            }
+        );
     }
+    Ok(ExitCode::SUCCESS)
 }
 
-fn acquire_lock(paths: &Paths) -> Result<File, CoreError> {
-    use std::io::{Read, Seek, Write};
-    let path = paths.daemon_lock();
-    let home = paths.home().display().to_string();
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(|source| CoreError::Home {
-            home: home.clone(),
-            source,
-        })?;
-    if file.try_lock_exclusive().is_err() {
-        let mut pid = String::new();
-        let _ = file.read_to_string(&mut pid);
-        return Err(CoreError::AlreadyRunning {
-            pid: pid.trim().to_string(),
-            home,
-        });
+#[derive(Debug, clap::Args)]
+pub struct EventsArgs {
+    /// Print JSON (an array, oldest first).
+    #[arg(long)]
+    pub json: bool,
+    /// Only kinds starting with this prefix, e.g. `service.` or `alert.raised`.
+    #[arg(long, value_name = "PREFIX")]
+    pub kind: Option<String>,
+    /// Only events about this subject (a service name, a brain, …).
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// Only events at or after this time (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    pub since: Option<String>,
+    /// Only events before this time (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    pub until: Option<String>,
+    /// At most this many (the newest ones).
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+}
+
+fn parse_ts(
+    s: &Option<String>,
+    flag: &str,
+) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    s.as_ref()
+        .map(|s| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|e| usage_error(format!("--{flag} {s:?}: not an RFC 3339 time ({e})")))
+        })
+        .transpose()
+}
+
+pub fn events(ctx: &Ctx, a: EventsArgs) -> anyhow::Result<ExitCode> {
+    let query = EventQuery {
+        kind_prefix: a.kind.clone(),
+        subject: a.subject.clone(),
+        since: parse_ts(&a.since, "since")?,
+        until: parse_ts(&a.until, "until")?,
+        after_id: None,
+        limit: a.limit.max(1),
+    };
+    let db = ctx.paths.database();
+    // Reads go straight to SQLite (WAL readers never block the writer), so this works whether
+    // or not the daemon is running.
+    let events = if db.exists() {
+        let conn = open_reader(&db)?;
+        query_events(&conn, &query)?
+    } else {
+        Vec::new()
+    };
+    if a.json {
+        print_json(&Value::Array(
+            events.iter().map(Event::to_contract_json).collect(),
+        ));
+    } else {
+        for e in &events {
+            outln!(
+                "{:>6}  {}  {:<22} {:<10} {:<20} {}",
+                e.id.unwrap_or_default(),
+                paios_core::events::format_ts(&e.ts),
+                e.kind,
+                e.source,
+                e.subject,
+                e.data
+            );
+        }
     }
-    let _ = file.set_len(0);
-    let _ = file.rewind();
-    let _ = write!(file, "{}", std::process::id());
-    let _ = file.flush();
-    Ok(file)
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EmitArgs {
+    /// Event kind, e.g. `note.added`.
+    pub kind: String,
+    /// What the event is about.
+    #[arg(long, default_value = "")]
+    pub subject: String,
+    /// Event details as a JSON value.
+    #[arg(long, default_value = "{}")]
+    pub data: String,
+    /// Who is recording it.
+    #[arg(long, default_value = "cli")]
+    pub source: String,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn emit(ctx: &Ctx, a: EmitArgs) -> anyhow::Result<ExitCode> {
+    let data: Value = serde_json::from_str(&a.data)
+        .map_err(|e| usage_error(format!("--data is not valid JSON: {e}")))?;
+    let event = Event::new(a.kind, a.source).subject(a.subject).data(data);
+    event.validate().map_err(usage_error)?;
+    let outcome = paios_core::client::emit(&ctx.paths, &event)?;
+    match outcome {
+        Delivery::Stored(id) => {
+            if a.json {
+                print_json(&json!({"id": id, "uid": event.uid, "spooled": false}));
+            }
+        }
+        Delivery::Spooled => {
+            if a.json {
+                print_json(&json!({"id": null, "uid": event.uid, "spooled": true}));
+            }
+            eprintln!(
+                "paios: the daemon is not running; the event was spooled and will be recorded when it starts"
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,7 @@
 //! `ai route --dry-run --json` against the contract of DESIGN.md §3, the policy in paios.toml,
 //! and how the live state (which brains are installed) changes the choice.
 
-mod support;
+use paios_testkit as support;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -2,7 +2,7 @@
 //! `PAIOS_TOOLS_DIR`, see `paios brains install`) against the fake model servers, a real
 //! daemon recording the events, and checks that no brain process outlives a run.
 
-mod support;
+use paios_testkit as support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -1,7 +1,7 @@
 //! The approval gate enforced on the real Claude Code CLI through `paios hooks install`: the fake
 //! Anthropic server asks for Bash tool calls and the PAIOS hooks decide them.
 
-mod support;
+use paios_testkit as support;
 
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! Codex runs a newly added hook only once the user has trusted it (its hook review); the test
 //! stands in for that review with `--dangerously-bypass-hook-trust`.
 
-mod support;
+use paios_testkit as support;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};

@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use paios::approvals::classify::Context;
-use paios::approvals::policy::{Decision, Policy};
+use paios_core::approvals::classify::Context;
+use paios_core::approvals::policy::{Decision, Policy};
 use proptest::prelude::*;
 
 const HOME: &str = "/home/user";

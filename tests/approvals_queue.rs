@@ -2,7 +2,7 @@
 //! brain): ask → queued → answered from the CLI → the waiting hook gets the answer; trust and
 //! autonomy; never without a daemon; the timeout.
 
-mod support;
+use paios_testkit as support;
 
 use std::io::Write;
 use std::process::{Child, Stdio};
@@ -95,7 +95,7 @@ fn an_ask_waits_in_the_queue_until_approved_from_the_cli() {
     assert!(reason.contains("approved by user"), "{reason}");
     assert!(pending(&home).is_empty());
     // The panel's view (daemon op): pending first, then recent answers.
-    let rows = paios::client::Client::connect(&paios::paths::Paths::at(home.path()))
+    let rows = paios_core::client::Client::connect(&paios_core::paths::Paths::at(home.path()))
         .unwrap()
         .call("approvals.list", json!({}))
         .unwrap();

@@ -1,6 +1,6 @@
 //! `paios brains` without network: the status contract and clear errors when nothing is installed.
 
-mod support;
+use paios_testkit as support;
 
 use serde_json::Value;
 use support::daemon::TestHome;
@@ -97,13 +97,13 @@ fn install_then_status_shows_every_brain_managed_and_working() {
     let node_version = report["node"]["version"]
         .as_str()
         .expect("a node for the gateway");
-    let range = paios::brains::pins::pins()
-        .brain(paios::brains::Brain::Openclaw)
+    let range = paios_core::brains::pins::pins()
+        .brain(paios_core::brains::Brain::Openclaw)
         .node
         .clone()
         .unwrap();
     assert!(
-        paios::brains::version_satisfies(node_version, &range),
+        paios_core::brains::version_satisfies(node_version, &range),
         "gateway Node {node_version} does not satisfy {range}"
     );
 }

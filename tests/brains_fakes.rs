@@ -1,7 +1,7 @@
 //! The fake model servers drive the real CLIs through failures: API errors, hangs, and the
 //! non-streaming form. (The happy paths are in `brains_smoke.rs`.)
 
-mod support;
+use paios_testkit as support;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! Smoke tests: the real brains (installed by `paios brains install`, found through
 //! `PAIOS_TOOLS_DIR`) answer from the fake model servers, run a tool, and the gateway starts.
 
-mod support;
+use paios_testkit as support;
 
 use std::time::{Duration, Instant};
 

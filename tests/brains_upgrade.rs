@@ -1,12 +1,12 @@
 //! `paios brains upgrade` and `rollback` with real npm installs, in a private tools folder that
 //! borrows the shared install of the pinned claude (so the shared one is never switched).
 
-mod support;
+use paios_testkit as support;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use paios::brains::Brain;
+use paios_core::brains::Brain;
 use serde_json::Value;
 use support::daemon::TestHome;
 use support::env::{BrainEnv, Finished};
@@ -17,7 +17,7 @@ const OTHER_CLAUDE: &str = "2.1.331";
 
 /// The pinned claude version, from the data file this build ships.
 fn pinned_claude() -> String {
-    let pins: toml::Value = toml::from_str(paios::brains::pins::PINS_TOML).unwrap();
+    let pins: toml::Value = toml::from_str(paios_core::brains::pins::PINS_TOML).unwrap();
     pins["brains"]["claude"]["version"]
         .as_str()
         .unwrap()
@@ -35,7 +35,7 @@ fn private_tools(env: &BrainEnv) -> PathBuf {
 /// Link the shared managed install of `brain` into `tools` (as `as_version`, default its own
 /// version); returns its real version.
 fn borrow(env: &BrainEnv, tools: &Path, brain: Brain, as_version: Option<&str>) -> String {
-    let shared = paios::brains::resolve(&env.paths(), brain)
+    let shared = paios_core::brains::resolve(&env.paths(), brain)
         .filter(|r| r.managed)
         .unwrap_or_else(|| {
             panic!(
@@ -54,7 +54,7 @@ fn borrow(env: &BrainEnv, tools: &Path, brain: Brain, as_version: Option<&str>) 
 
 /// Link the shared managed Node (when there is one) into `tools` and make it current.
 fn borrow_node(env: &BrainEnv, tools: &Path) {
-    let Some(node) = paios::brains::node(&env.paths()).filter(|n| n.managed) else {
+    let Some(node) = paios_core::brains::node(&env.paths()).filter(|n| n.managed) else {
         return;
     };
     let version = node.version.unwrap();

@@ -1,5 +1,5 @@
 //! The daemon comes up, records events, and refuses a second copy.
-mod support;
+use paios_testkit as support;
 
 use support::daemon::TestHome;
 

@@ -1,6 +1,6 @@
 //! Foundation acceptance: a lossless event store under concurrency and crashes, the spool, the
 //! daemon's security checks, single instance, configuration errors and reloads.
-mod support;
+use paios_testkit as support;
 
 use std::collections::HashSet;
 use std::io::{Read, Write};

@@ -2,9 +2,9 @@
 //! (`tests/data/routing/heldout.tsv`, never used for training), printed and held to a floor.
 //! `cargo test --test router_accuracy -- --nocapture` shows the figures and every miss.
 
-use paios::router::classify::{Classifier, Example, TRAINING_SET, parse_dataset};
-use paios::router::config::Policy;
-use paios::router::{LiveState, Router};
+use paios_core::router::classify::{Classifier, Example, TRAINING_SET, parse_dataset};
+use paios_core::router::config::Policy;
+use paios_core::router::{LiveState, Router};
 
 const HELD_OUT: &str = include_str!("data/routing/heldout.tsv");
 

@@ -3,7 +3,7 @@
 //!
 //! Needs Node, Chromium (`CHROMIUM`, default `/usr/bin/chromium`) and `playwright-core`
 //! (`npm install --prefix tests/ui`); a missing piece fails the test with the command to fix it.
-mod support;
+use paios_testkit as support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

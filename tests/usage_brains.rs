@@ -1,7 +1,7 @@
 //! Logs written by the real `claude` and `codex` CLIs, run against the fake model servers with
 //! known usage numbers, are read back by `paios usage` as exactly those numbers.
 
-mod support;
+use paios_testkit as support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! `paios usage daily --json` agrees with the real ccusage (pinned 20.0.24) on generated
 //! Claude Code and Codex log trees: tokens exactly, cost to the cent.
 
-mod support;
+use paios_testkit as support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

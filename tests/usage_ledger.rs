@@ -1,7 +1,7 @@
 //! The usage ledger: incremental reads, truncation, deleted files, concurrent runs, kill -9,
 //! budgets and the daemon's summary.
 
-mod support;
+use paios_testkit as support;
 
 use std::io::Write;
 use std::path::Path;
@@ -337,8 +337,8 @@ fn budgets_raise_alerts_once_and_the_daemon_summarises() {
     let mut client_summary = Value::Null;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while std::time::Instant::now() < deadline {
-        let paths = paios::paths::Paths::at(home.path());
-        client_summary = paios::client::Client::connect(&paths)
+        let paths = paios_core::paths::Paths::at(home.path());
+        client_summary = paios_core::client::Client::connect(&paths)
             .and_then(|mut c| c.call("usage.summary", serde_json::json!({})))
             .unwrap();
         let today = client_summary

@@ -5,7 +5,7 @@
 //! time (a file lock shared by every test process) and each uses a fresh state dir (the gateway
 //! keeps its own crash counter).
 
-mod support;
+use paios_testkit as support;
 
 use std::time::{Duration, Instant};
 
@@ -17,20 +17,19 @@ use support::env::{BrainEnv, GATEWAY_TOKEN, free_port};
 struct GatewayLock(std::fs::File);
 
 fn gateway_lock() -> GatewayLock {
-    use fs2::FileExt;
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(std::env::temp_dir().join("paios-test-openclaw-gateway.lock"))
         .unwrap();
-    file.lock_exclusive().unwrap();
+    file.lock().unwrap();
     GatewayLock(file)
 }
 
 impl Drop for GatewayLock {
     fn drop(&mut self) {
-        let _ = fs2::FileExt::unlock(&self.0);
+        let _ = self.0.unlock();
     }
 }
 

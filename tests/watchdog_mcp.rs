@@ -2,7 +2,7 @@
 //! the watchdog spawns it, talks JSON-RPC over its pipes (`initialize`, then `ping`), and treats
 //! a server that stops answering as hung.
 
-mod support;
+use paios_testkit as support;
 
 use std::time::{Duration, Instant};
 

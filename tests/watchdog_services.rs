@@ -2,7 +2,7 @@
 //! `paios daemon`: restarts, backoff, crash-loop breaker, hang detection, adoption, config edits,
 //! the `service`/`incidents`/`runbook` commands.
 
-mod support;
+use paios_testkit as support;
 
 use std::time::{Duration, Instant};
 
@@ -146,7 +146,8 @@ command = ["sh", "-c", "echo 'Invalid config: unrecognized key \"bogus\"' >&2; e
         e["subject"] == "badconf"
     });
     // The control API the panel uses answers the same.
-    let mut client = paios::client::Client::connect(&paios::paths::Paths::at(home.path())).unwrap();
+    let mut client =
+        paios_core::client::Client::connect(&paios_core::paths::Paths::at(home.path())).unwrap();
     let incidents = client
         .call("watchdog.incidents", serde_json::json!({"limit": 5}))
         .unwrap();

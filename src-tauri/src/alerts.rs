@@ -29,10 +29,10 @@ impl Alerts {
         let data = &event["data"];
         let message = data["message"].as_str().unwrap_or("an alert was raised");
         let key = format!("{subject}\u{1f}{message}");
-        if let Some((_, at)) = self.shown.get(&key) {
-            if now.duration_since(*at) < REPEAT_AFTER {
-                return None;
-            }
+        if let Some((_, at)) = self.shown.get(&key)
+            && now.duration_since(*at) < REPEAT_AFTER
+        {
+            return None;
         }
         self.shown.insert(key, (subject.clone(), now));
         let severity = data["severity"].as_str().unwrap_or("alert");
@@ -66,9 +66,11 @@ fn desktop_enabled(app: &AppHandle) -> bool {
     let state = app.state::<AppState>();
     match &state.backend.mode {
         Mode::Hosted(core) => core.config().alerts.desktop,
-        Mode::Attached { .. } => paios::config::Config::load(&state.backend.paths.config_file())
-            .map(|c| c.alerts.desktop)
-            .unwrap_or(true),
+        Mode::Attached { .. } => {
+            paios_core::config::Config::load(&state.backend.paths.config_file())
+                .map(|c| c.alerts.desktop)
+                .unwrap_or(true)
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! Where the app's PAIOS runs: hosted in this process (the app takes the home's lock and runs the
-//! same `paios::Core` and listeners as `paios daemon`), or — when a daemon already holds the
+//! same `paios_core::Core` and listeners as `paios daemon`), or — when a daemon already holds the
 //! lock — attached to that daemon as a client over its loopback API.
 //!
 //! Invariant: the app and `paios daemon` never both supervise a home; the lock inside
@@ -8,10 +8,10 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use paios::Core;
-use paios::config::Config;
-use paios::core::CoreError;
-use paios::paths::Paths;
+use paios_core::Core;
+use paios_core::config::Config;
+use paios_core::core::CoreError;
+use paios_core::paths::Paths;
 
 /// How this app reaches PAIOS.
 pub enum Mode {
@@ -61,14 +61,15 @@ pub async fn start(paths: Paths, config: Config) -> anyhow::Result<Backend> {
     match Core::start(paths.clone(), config).await {
         Ok(core) => {
             let shutdown = core.shutdown_token();
-            let listeners = match paios::daemon::start_listeners(&core, shutdown.clone()).await {
+            let listeners = match paios_core::daemon::start_listeners(&core, shutdown.clone()).await
+            {
                 Ok(l) => l,
                 Err(e) => {
                     core.shutdown().await;
                     return Err(e);
                 }
             };
-            paios::daemon::watch_config(&core, shutdown)?;
+            paios_core::daemon::watch_config(&core, shutdown)?;
             Ok(Backend {
                 mode: Mode::Hosted(core),
                 paths,

@@ -101,10 +101,10 @@ impl Api {
             while let Some(end) = buffer.find("\n\n") {
                 let message: String = buffer.drain(..end + 2).collect();
                 let event = parse_sse(&message);
-                if let Some(event) = event {
-                    if tx.send(event).await.is_err() {
-                        return Ok(());
-                    }
+                if let Some(event) = event
+                    && tx.send(event).await.is_err()
+                {
+                    return Ok(());
                 }
             }
         }

@@ -154,21 +154,21 @@ fn main() -> ExitCode {
     if handed_over_to_running_app() {
         return ExitCode::SUCCESS;
     }
-    let paths = match paios::paths::Paths::from_env() {
+    let paths = match paios_core::paths::Paths::from_env() {
         Ok(p) => p,
         Err(e) => {
             eprintln!("paios-app: cannot find the PAIOS home: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let config = match paios::config::Config::load(&paths.config_file()) {
+    let config = match paios_core::config::Config::load(&paths.config_file()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("paios-app: {e}\nFix paios.toml (or move it away to start with defaults).");
             return ExitCode::FAILURE;
         }
     };
-    let _log_guard = match paios::daemon::init_logging(&paths, &config, true) {
+    let _log_guard = match paios_core::daemon::init_logging(&paths, &config, true) {
         Ok(g) => Some(g),
         Err(e) => {
             eprintln!("paios-app: logging to files is off: {e}");
@@ -435,12 +435,10 @@ pub fn set_login_item(app: &AppHandle, enabled: bool) -> Result<bool, String> {
     // Linux: the plugin writes `$HOME/.config/autostart/PAIOS.desktop` but creates only the last
     // folder, so a home without `.config` yet would fail.
     #[cfg(target_os = "linux")]
-    if enabled {
-        if let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
-            let dir = PathBuf::from(home).join(".config").join("autostart");
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        }
+    if enabled && let Some(home) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        let dir = PathBuf::from(home).join(".config").join("autostart");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     let result = if enabled {
         manager.enable()

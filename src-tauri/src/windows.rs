@@ -51,9 +51,9 @@ pub fn run() -> ExitCode {
     #[cfg(target_os = "linux")]
     draw_on_the_cpu();
     // Logging is set up while this may still be a spare, before the app needs a window.
-    let _log_guard = paios::paths::Paths::from_env().ok().and_then(|paths| {
-        let config = paios::config::Config::load(&paths.config_file()).unwrap_or_default();
-        paios::daemon::init_logging(&paths, &config, true).ok()
+    let _log_guard = paios_core::paths::Paths::from_env().ok().and_then(|paths| {
+        let config = paios_core::config::Config::load(&paths.config_file()).unwrap_or_default();
+        paios_core::daemon::init_logging(&paths, &config, true).ok()
     });
     let mut stdin = std::io::stdin().lock();
     let mut first = String::new();
@@ -105,10 +105,10 @@ pub fn run() -> ExitCode {
     };
     app.run(|_app, event| {
         // Closing the last window does not end the host: the app decides when it goes.
-        if let RunEvent::ExitRequested { api, code, .. } = event {
-            if code.is_none() {
-                api.prevent_exit();
-            }
+        if let RunEvent::ExitRequested { api, code, .. } = event
+            && code.is_none()
+        {
+            api.prevent_exit();
         }
     });
     ExitCode::SUCCESS

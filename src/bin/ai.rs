@@ -1,4 +1,4 @@
-//! The unified `ai` CLI. All logic lives in the library.
+//! The unified `ai` CLI: a thin adapter over `paios-core` (see `src/ai.rs`).
 fn main() -> std::process::ExitCode {
-    paios::cli::ai::main()
+    paios_cli::ai::main()
 }

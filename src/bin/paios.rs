@@ -1,4 +1,4 @@
-//! The `paios` admin CLI and daemon. All logic lives in the library.
+//! The `paios` admin CLI and daemon: a thin adapter over `paios-core` (see `src/lib.rs`).
 fn main() -> std::process::ExitCode {
-    paios::cli::paios_main()
+    paios_cli::paios_main()
 }

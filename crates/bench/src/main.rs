@@ -1,0 +1,101 @@
+//! `paios-bench TARGET` (also reached as `paios bench TARGET`): performance figures, printed and
+//! never asserted. Each target measures the real thing — the release `paios` and `ai` binaries
+//! beside this one, a real core in a throw-away home — and, where there is one, the peer in the
+//! same run (ccusage for the ledger, supervisord for the watchdog).
+//!
+//! This binary is its own crate so that the product's library and command-line programs carry
+//! no benchmark code and no test scaffolding (the log generator lives in `paios-testkit`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+mod hook;
+mod router;
+mod store;
+mod usage;
+mod watchdog;
+
+#[derive(Debug, Parser)]
+#[command(name = "paios-bench", version = paios_core::VERSION, about = "PAIOS benchmarks (figures, never asserted)")]
+struct Cli {
+    /// PAIOS home to read the configuration and tools from (default: $PAIOS_HOME or the
+    /// platform folder). Benchmarks run their cores in throw-away homes of their own.
+    #[arg(long, global = true, env = "PAIOS_HOME")]
+    home: Option<PathBuf>,
+    /// What to measure.
+    #[arg(value_enum)]
+    target: Target,
+    /// Events per in-process run (store bench).
+    #[arg(long, default_value_t = 200_000)]
+    events: usize,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Target {
+    /// Event store: in-process appends and appends through the socket.
+    Store,
+    /// Watchdog: crash→respawn latency and hang detection, against supervisord.
+    Watchdog,
+    /// Router decision latency and `ai route --dry-run` as a process.
+    Router,
+    /// `paios hook pre-tool-use` latency and classify throughput.
+    Hook,
+    /// Usage ledger against ccusage.
+    Usage,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let paths = match &cli.home {
+        Some(home) => paios_core::paths::Paths::at(home),
+        None => match paios_core::paths::Paths::from_env() {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("paios-bench: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let result = match cli.target {
+        Target::Store => store::run(cli.events),
+        Target::Watchdog => watchdog::run(),
+        Target::Router => router::run(&paths),
+        Target::Hook => hook::run(&paths),
+        Target::Usage => usage::run(&paths),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("paios-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// p-th percentile of sorted durations, in microseconds.
+pub fn percentile_us(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[idx].as_secs_f64() * 1e6
+}
+
+/// A program built beside this one (`paios`, `ai`): benchmarks time the real binaries.
+pub fn sibling(name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let path = exe
+        .parent()
+        .map(|d| d.join(name))
+        .filter(|p| p.exists())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no `{name}` beside {}: build it first (cargo build --release --bin {name})",
+                exe.display()
+            )
+        })?;
+    Ok(path)
+}

@@ -1,0 +1,310 @@
+//! The loopback HTTP transport (axum): the panel's files and the JSON API.
+//!
+//! Security model: binds 127.0.0.1 only; every `/api/*` request needs the bearer token (header
+//! `Authorization: Bearer …`, or `?token=` for `EventSource`, which cannot set headers); any
+//! request whose `Host` is not a loopback name, or whose `Origin` is not this server (or the
+//! Tauri app), is refused with 403 before anything else runs — this defeats DNS rebinding and
+//! cross-site requests from pages in the user's browser.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::extract::{Path as UrlPath, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::stream::Stream;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::{ApiError, EventsArgs, dispatch};
+use crate::core::Core;
+
+#[derive(Clone)]
+struct AppState {
+    core: Core,
+    token: String,
+    port: u16,
+}
+
+/// Read the API token, creating it (0600, random) on first start.
+pub fn load_or_create_token(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Write;
+    match std::fs::read_to_string(path) {
+        Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let token: String = {
+        use rand::RngExt;
+        let mut rng = rand::rng();
+        (0..32)
+            .map(|_| format!("{:02x}", rng.random::<u8>()))
+            .collect()
+    };
+    let tmp = path.with_extension("tmp");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&tmp)?;
+    f.write_all(token.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(token)
+}
+
+/// Bind 127.0.0.1:`port` (0 = any free port).
+pub async fn bind(port: u16) -> std::io::Result<TcpListener> {
+    TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await
+}
+
+/// Where the panel's files are: `PAIOS_UI_DIR`, else the `ui/` folder this binary was built from.
+pub fn ui_dir() -> PathBuf {
+    std::env::var_os("PAIOS_UI_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../ui")))
+}
+
+pub fn router(core: Core, token: String, port: u16) -> Router {
+    let state = AppState { core, token, port };
+    let api = Router::new()
+        .route("/status", get(status))
+        .route("/events", get(events))
+        .route("/stream", get(stream))
+        .route("/rpc/{op}", post(rpc))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new()
+        .nest("/api", api)
+        .fallback_service(tower_http::services::ServeDir::new(ui_dir()))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            check_origin_and_host,
+        ))
+        .with_state(state)
+}
+
+/// Serve until `shutdown` is cancelled.
+pub async fn serve(core: Core, listener: TcpListener, token: String, shutdown: CancellationToken) {
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    let app = router(core, token, port);
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "HTTP server stopped");
+    }
+}
+
+fn forbidden(why: &str) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        Json(json!({"error": {"code": "forbidden", "message": why}})),
+    )
+        .into_response()
+}
+
+fn host_is_loopback(host: &str, port: u16) -> bool {
+    let allowed = [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("[::1]:{port}"),
+    ];
+    allowed.iter().any(|a| a.eq_ignore_ascii_case(host))
+}
+
+fn origin_allowed(origin: &str, port: u16) -> bool {
+    let origin = origin.trim_end_matches('/');
+    if matches!(
+        origin,
+        "tauri://localhost" | "http://tauri.localhost" | "https://tauri.localhost"
+    ) {
+        return true;
+    }
+    origin
+        .strip_prefix("http://")
+        .is_some_and(|hostport| host_is_loopback(hostport, port))
+}
+
+async fn check_origin_and_host(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if !host_is_loopback(host, st.port) {
+        return forbidden("this server only answers requests addressed to 127.0.0.1 or localhost");
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let ok = origin
+            .to_str()
+            .map(|o| origin_allowed(o, st.port))
+            .unwrap_or(false);
+        if !ok {
+            return forbidden("cross-origin requests are refused");
+        }
+    }
+    next.run(req).await
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+fn query_token(query: Option<&str>) -> Option<String> {
+    query?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("token="))
+        .map(|t| t.to_string())
+}
+
+/// Constant-time comparison, so the token cannot be guessed byte by byte from timings.
+fn token_matches(given: &str, expected: &str) -> bool {
+    let (a, b) = (given.as_bytes(), expected.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn require_token(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let given = bearer(req.headers())
+        .map(str::to_string)
+        .or_else(|| query_token(req.uri().query()));
+    match given {
+        Some(t) if token_matches(&t, &st.token) => next.run(req).await,
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            Json(json!({"error": {"code": "unauthorized", "message": "missing or wrong bearer token (see $PAIOS_HOME/token)"}})),
+        )
+            .into_response(),
+    }
+}
+
+fn api_error(e: ApiError) -> Response {
+    let status = match e.code.as_str() {
+        "bad_request" => StatusCode::BAD_REQUEST,
+        "not_found" | "unknown_op" => StatusCode::NOT_FOUND,
+        "conflict" => StatusCode::CONFLICT,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (status, Json(json!({"error": e}))).into_response()
+}
+
+async fn status(State(st): State<AppState>) -> Response {
+    Json(st.core.status_json()).into_response()
+}
+
+async fn events(State(st): State<AppState>, Query(p): Query<EventsArgs>) -> Response {
+    let args = serde_json::to_value(p).unwrap_or_default();
+    match dispatch(&st.core, "core.events", args).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => api_error(e),
+    }
+}
+
+async fn rpc(
+    State(st): State<AppState>,
+    UrlPath(op): UrlPath<String>,
+    body: Option<Json<Value>>,
+) -> Response {
+    let args = body.map(|Json(v)| v).unwrap_or(Value::Null);
+    match dispatch(&st.core, &op, args).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => api_error(e),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct StreamParams {
+    kind: Option<String>,
+}
+
+/// Server-sent events: every committed event (optionally only kinds with a prefix), live.
+async fn stream(
+    State(st): State<AppState>,
+    Query(p): Query<StreamParams>,
+) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let mut rx = st.core.subscribe();
+    let shutdown = st.core.shutdown_token();
+    let prefix = p.kind.unwrap_or_default();
+    let s = async_stream(move |tx| async move {
+        loop {
+            let ev = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                ev = rx.recv() => ev,
+            };
+            match ev {
+                Ok(ev) if ev.kind.starts_with(&prefix) => {
+                    let data = ev.to_contract_json().to_string();
+                    let sse = SseEvent::default()
+                        .event("event")
+                        .id(ev.id.unwrap_or_default().to_string())
+                        .data(data);
+                    if tx.send(Ok(sse)).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    // Tell the client to resynchronise from the API rather than silently miss events.
+                    let sse = SseEvent::default().event("lagged").data(n.to_string());
+                    if tx.send(Ok(sse)).await.is_err() {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    });
+    Sse::new(s).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// A stream fed by a task (keeps the dependency list short).
+fn async_stream<F, Fut>(f: F) -> impl Stream<Item = Result<SseEvent, Infallible>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<SseEvent, Infallible>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    tokio::spawn(f(tx));
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_hosts_and_origins_pass() {
+        assert!(host_is_loopback("127.0.0.1:7878", 7878));
+        assert!(host_is_loopback("localhost:7878", 7878));
+        assert!(!host_is_loopback("evil.example:7878", 7878));
+        assert!(!host_is_loopback("127.0.0.1:80", 7878));
+        assert!(origin_allowed("http://127.0.0.1:7878", 7878));
+        assert!(origin_allowed("tauri://localhost", 7878));
+        assert!(!origin_allowed("http://evil.example", 7878));
+        assert!(!origin_allowed("https://127.0.0.1:7878.evil.example", 7878));
+    }
+
+    #[test]
+    fn token_comparison() {
+        assert!(token_matches("abc", "abc"));
+        assert!(!token_matches("abd", "abc"));
+        assert!(!token_matches("ab", "abc"));
+    }
+}

@@ -1,0 +1,298 @@
+//! `Core`: the running PAIOS — store, event bus, live configuration, and every module's
+//! background work. The headless daemon and the menu-bar app both run exactly this.
+//!
+//! Architecture invariants:
+//! * one `Core` per `PAIOS_HOME` at a time, enforced by an exclusive lock on `daemon.lock`
+//!   held for the Core's whole life (a second daemon or app fails with [`CoreError::AlreadyRunning`]);
+//! * the Core owns the only writer of `paios.db`;
+//! * shutdown is one path: cancel → modules stop their children → the store drains and closes.
+
+use std::fs::File;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::events::{Event, kind};
+use crate::paths::Paths;
+use crate::store::{Store, StoreError, StoreWriter};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error(
+        "another PAIOS (pid {pid}) is already running for {home}; stop it first, or use it: `paios status`"
+    )]
+    AlreadyRunning { pid: String, home: String },
+    #[error("cannot prepare {home}: {source}")]
+    Home {
+        home: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+struct Inner {
+    paths: Paths,
+    store: Store,
+    writer: Mutex<Option<StoreWriter>>,
+    bus: broadcast::Sender<Event>,
+    config: watch::Sender<Arc<Config>>,
+    shutdown: CancellationToken,
+    started: Instant,
+    started_at: DateTime<Utc>,
+    _lock: File,
+}
+
+/// Handle to the running core. Clone freely.
+#[derive(Clone)]
+pub struct Core(Arc<Inner>);
+
+impl Core {
+    /// Take the home's lock, open the store, replay the spool, and start every module.
+    pub async fn start(paths: Paths, config: Config) -> Result<Core, CoreError> {
+        paths.ensure().map_err(|source| CoreError::Home {
+            home: paths.home().display().to_string(),
+            source,
+        })?;
+        let lock = acquire_lock(&paths)?;
+        let (bus, _) = broadcast::channel(4096);
+        let (store, writer) = Store::open(&paths.database(), bus.clone())?;
+        let (config_tx, _) = watch::channel(Arc::new(config));
+        let core = Core(Arc::new(Inner {
+            paths,
+            store,
+            writer: Mutex::new(Some(writer)),
+            bus,
+            config: config_tx,
+            shutdown: CancellationToken::new(),
+            started: Instant::now(),
+            started_at: Utc::now(),
+            _lock: lock,
+        }));
+        core.replay_spool().await;
+        core.emit(
+            Event::new(kind::DAEMON_STARTED, "core")
+                .data(json!({"pid": std::process::id(), "version": crate::VERSION})),
+        )
+        .await;
+        // Clients that could not reach us while we were starting spool; pick those up too.
+        let this = core.clone();
+        tokio::spawn(async move { this.spool_sweeper().await });
+        if let Err(e) = crate::watchdog::start(&core).await {
+            tracing::error!(error = %e, "watchdog failed to start");
+        }
+        for (name, result) in [
+            ("approvals", crate::approvals::start(&core).await),
+            ("usage", crate::usage::start(&core).await),
+        ] {
+            if let Err(e) = result {
+                tracing::error!(module = name, error = %e, "module failed to start");
+            }
+        }
+        Ok(core)
+    }
+
+    pub fn paths(&self) -> &Paths {
+        &self.0.paths
+    }
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+    /// The last good configuration.
+    pub fn config(&self) -> Arc<Config> {
+        self.0.config.borrow().clone()
+    }
+    /// Follow configuration changes (only valid configurations are ever published).
+    pub fn watch_config(&self) -> watch::Receiver<Arc<Config>> {
+        self.0.config.subscribe()
+    }
+    /// Every committed event, live.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.0.bus.subscribe()
+    }
+    /// Cancelled when the core begins shutting down.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.0.shutdown.clone()
+    }
+    pub fn uptime(&self) -> Duration {
+        self.0.started.elapsed()
+    }
+    pub fn started_at(&self) -> DateTime<Utc> {
+        self.0.started_at
+    }
+
+    /// Record an event; failures are logged (the store only fails when the disk does).
+    pub async fn emit(&self, event: Event) -> Option<Event> {
+        match self.0.store.append(event).await {
+            Ok(ev) => Some(ev),
+            Err(e) => {
+                tracing::error!(error = %e, "could not store an event");
+                None
+            }
+        }
+    }
+
+    /// Re-read paios.toml: a valid file replaces the configuration (`config.changed`); an invalid
+    /// one is reported (`config.invalid`) and the last good configuration stays in force.
+    pub async fn reload_config(&self) -> bool {
+        let path = self.0.paths.config_file();
+        match Config::load(&path) {
+            Ok(new) => {
+                let changed = *self.config() != new;
+                if changed {
+                    self.0.config.send_replace(Arc::new(new));
+                    self.emit(
+                        Event::new(kind::CONFIG_CHANGED, "core")
+                            .subject(path.display().to_string()),
+                    )
+                    .await;
+                }
+                changed
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "paios.toml is invalid; keeping the last good configuration");
+                self.emit(
+                    Event::new(kind::CONFIG_INVALID, "core")
+                        .subject(path.display().to_string())
+                        .data(json!({"error": e.to_string()})),
+                )
+                .await;
+                false
+            }
+        }
+    }
+
+    /// `paios status --json`.
+    pub fn status_json(&self) -> Value {
+        json!({
+            "daemon": {
+                "pid": std::process::id(),
+                "uptime_s": self.uptime().as_secs(),
+                "version": crate::VERSION,
+                "home": self.0.paths.home().display().to_string(),
+                "started_at": crate::events::format_ts(&self.0.started_at),
+            },
+            "services": crate::watchdog::status_json(self),
+        })
+    }
+
+    /// Replay every spooled event exactly once (idempotent on uid), quarantining bad lines.
+    pub async fn replay_spool(&self) {
+        let dir = self.0.paths.spool_dir();
+        let claimed = match crate::spool::claim(&dir) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot claim the spool");
+                return;
+            }
+        };
+        for file in claimed {
+            let (events, corrupt) = match crate::spool::read_claimed(&file) {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::error!(file = %file.path.display(), error = %e, "cannot read spool file");
+                    continue;
+                }
+            };
+            let count = events.len();
+            if let Err(e) = self.0.store.append_many(events).await {
+                tracing::error!(error = %e, "spool replay failed; will retry on next start");
+                continue;
+            }
+            if !corrupt.is_empty() {
+                match crate::spool::quarantine(&dir, &file.path, &corrupt) {
+                    Ok(q) => {
+                        self.emit(
+                            Event::new(kind::STORE_SPOOL_CORRUPT, "store")
+                                .subject(q.display().to_string())
+                                .data(json!({
+                                    "lines": corrupt.iter().map(|c| c.line_number).collect::<Vec<_>>(),
+                                    "errors": corrupt.iter().take(5).map(|c| c.error.clone()).collect::<Vec<_>>(),
+                                    "quarantine": q.display().to_string(),
+                                })),
+                        )
+                        .await;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot quarantine corrupt spool lines; keeping the spool file");
+                        continue;
+                    }
+                }
+            }
+            if count > 0 {
+                self.emit(
+                    Event::new(kind::STORE_SPOOL_REPLAYED, "store").data(json!({"events": count})),
+                )
+                .await;
+            }
+            if let Err(e) = file.finish() {
+                tracing::error!(error = %e, "cannot remove a replayed spool file");
+            }
+        }
+    }
+
+    async fn spool_sweeper(&self) {
+        let live = self.0.paths.spool_dir().join(crate::spool::SPOOL_FILE);
+        loop {
+            tokio::select! {
+                _ = self.0.shutdown.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            }
+            if live.exists() {
+                self.replay_spool().await;
+            }
+        }
+    }
+
+    /// Graceful stop: modules stop their children, then the store drains and closes.
+    pub async fn shutdown(self) {
+        self.0.shutdown.cancel();
+        crate::watchdog::stop(&self).await;
+        self.emit(
+            Event::new(kind::DAEMON_STOPPED, "core").data(json!({"pid": std::process::id()})),
+        )
+        .await;
+        let writer = self.0.writer.lock().ok().and_then(|mut w| w.take());
+        drop(self);
+        if let Some(writer) = writer {
+            // The writer writes what is queued (the stop event included) and exits; handles
+            // still held elsewhere (the app's state, tasks finishing) get `Closed` from now on.
+            let joined = tokio::task::spawn_blocking(move || writer.join());
+            let _ = tokio::time::timeout(Duration::from_secs(10), joined).await;
+        }
+    }
+}
+
+fn acquire_lock(paths: &Paths) -> Result<File, CoreError> {
+    use std::io::{Read, Seek, Write};
+    let path = paths.daemon_lock();
+    let home = paths.home().display().to_string();
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|source| CoreError::Home {
+            home: home.clone(),
+            source,
+        })?;
+    if file.try_lock().is_err() {
+        let mut pid = String::new();
+        let _ = file.read_to_string(&mut pid);
+        return Err(CoreError::AlreadyRunning {
+            pid: pid.trim().to_string(),
+            home,
+        });
+    }
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = write!(file, "{}", std::process::id());
+    let _ = file.flush();
+    Ok(file)
+}

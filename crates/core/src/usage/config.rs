@@ -1,0 +1,156 @@
+//! `[usage]` and `[budgets]` sections of paios.toml.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// `[usage]`: where the logs are and how prices are adjusted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UsageConfig {
+    /// Claude Code's config folder (its logs are in `projects/`). Default: `$CLAUDE_CONFIG_DIR`,
+    /// else `~/.claude`.
+    pub claude_dir: Option<String>,
+    /// Codex's home (its logs are in `sessions/`). Default: `$CODEX_HOME`, else `~/.codex`.
+    pub codex_dir: Option<String>,
+    /// The daemon re-reads the logs this long after the last change it saw.
+    pub debounce_ms: u64,
+    /// Price overrides in USD per million tokens, by model name:
+    /// `[usage.prices."claude-sonnet-4-5"] input = 3.0`.
+    pub prices: BTreeMap<String, PriceOverride>,
+}
+
+/// The highest price accepted, in USD per million tokens (today's dearest models cost $150).
+pub const MAX_PRICE: f64 = 1_000_000.0;
+
+impl UsageConfig {
+    /// Checks serde cannot express. Returns (key, message).
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        for (model, p) in &self.prices {
+            let fields = [
+                ("input", p.input),
+                ("output", p.output),
+                ("cache_write", p.cache_write),
+                ("cache_read", p.cache_read),
+            ];
+            for (field, value) in fields {
+                if let Some(v) = value
+                    && !(v.is_finite() && (0.0..=MAX_PRICE).contains(&v))
+                {
+                    return Err((
+                        format!("usage.prices.\"{model}\".{field}"),
+                        format!(
+                            "a price is USD per million tokens, from 0 to {MAX_PRICE}, not {v}"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Default for UsageConfig {
+    fn default() -> Self {
+        Self {
+            claude_dir: None,
+            codex_dir: None,
+            debounce_ms: 1000,
+            prices: BTreeMap::new(),
+        }
+    }
+}
+
+/// One model's prices, USD per million tokens; unset fields keep the table's price.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PriceOverride {
+    pub input: Option<f64>,
+    pub output: Option<f64>,
+    pub cache_write: Option<f64>,
+    pub cache_read: Option<f64>,
+}
+
+/// `[budgets]`: USD limits, overall and per brain. Unset means no limit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BudgetsConfig {
+    /// Limit for all brains together, per local calendar day.
+    pub daily_usd: Option<f64>,
+    /// Limit for all brains together, per local calendar month.
+    pub monthly_usd: Option<f64>,
+    /// Warn (a `warning` alert) at this share of a limit, in percent; 100% raises `critical`.
+    pub warn_percent: f64,
+    /// `[budgets.claude]`.
+    pub claude: BrainBudget,
+    /// `[budgets.codex]`.
+    pub codex: BrainBudget,
+}
+
+impl Default for BudgetsConfig {
+    fn default() -> Self {
+        Self {
+            daily_usd: None,
+            monthly_usd: None,
+            warn_percent: 80.0,
+            claude: BrainBudget::default(),
+            codex: BrainBudget::default(),
+        }
+    }
+}
+
+/// Limits for one brain.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrainBudget {
+    pub daily_usd: Option<f64>,
+    pub monthly_usd: Option<f64>,
+}
+
+impl BudgetsConfig {
+    /// Whether any limit is set at all.
+    pub fn has_limits(&self) -> bool {
+        [
+            self.daily_usd,
+            self.monthly_usd,
+            self.claude.daily_usd,
+            self.claude.monthly_usd,
+            self.codex.daily_usd,
+            self.codex.monthly_usd,
+        ]
+        .iter()
+        .any(Option::is_some)
+    }
+
+    /// Checks serde cannot express. Returns (key, message).
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let limits = [
+            ("budgets.daily_usd", self.daily_usd),
+            ("budgets.monthly_usd", self.monthly_usd),
+            ("budgets.claude.daily_usd", self.claude.daily_usd),
+            ("budgets.claude.monthly_usd", self.claude.monthly_usd),
+            ("budgets.codex.daily_usd", self.codex.daily_usd),
+            ("budgets.codex.monthly_usd", self.codex.monthly_usd),
+        ];
+        for (key, value) in limits {
+            if let Some(v) = value
+                && !(v.is_finite() && v >= 0.0)
+            {
+                return Err((
+                    key.into(),
+                    format!("a budget must be a positive amount in USD, not {v}"),
+                ));
+            }
+        }
+        if !(self.warn_percent > 0.0 && self.warn_percent < 100.0) {
+            return Err((
+                "budgets.warn_percent".into(),
+                format!(
+                    "warn_percent must be between 0 and 100, not {}",
+                    self.warn_percent
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
