@@ -7,8 +7,8 @@ use crate::Ctx;
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// What to measure and how (`paios bench TARGET`; `paios-bench --help` lists the targets: router,
-    /// store, watchdog, router, hook, usage).
+    /// The target and its options (`paios-bench --help` lists them: store, watchdog, router,
+    /// hook, usage).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
 }
