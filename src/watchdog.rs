@@ -233,9 +233,8 @@ pub fn daemon_install(ctx: &Ctx, print: bool) -> anyhow::Result<ExitCode> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, &text)?;
-    std::fs::rename(&tmp, &path)?;
+    // A unit or agent file, read by the service manager: readable by all, like its neighbours.
+    paios_core::atomic::write_atomic(&path, text.as_bytes(), paios_core::atomic::Mode::Set(0o644))?;
     eprintln!("wrote {}", path.display());
     if cfg!(target_os = "macos") {
         eprintln!(

@@ -90,7 +90,11 @@ pub async fn start_listeners(
         format!("cannot listen on 127.0.0.1:{port} (set [api] port in paios.toml, or 0 for any free port)")
     })?;
     let http_port = tcp.local_addr()?.port();
-    write_atomically(&paths.api_port_file(), http_port.to_string().as_bytes())?;
+    crate::atomic::write_atomic(
+        &paths.api_port_file(),
+        http_port.to_string().as_bytes(),
+        crate::atomic::Mode::Keep,
+    )?;
     tokio::spawn(crate::api::http::serve(
         core.clone(),
         tcp,
@@ -141,12 +145,6 @@ pub fn watch_config(core: &Core, shutdown: CancellationToken) -> anyhow::Result<
         }
     });
     Ok(())
-}
-
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(tmp, path)
 }
 
 /// Run the daemon until SIGTERM, SIGINT, SIGHUP or SIGQUIT. Exit code 0 on a clean stop.

@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod api;
 pub mod approvals;
+pub mod atomic;
 pub mod brains;
 pub mod client;
 pub mod config;

@@ -36,7 +36,6 @@ struct AppState {
 
 /// Read the API token, creating it (0600, random) on first start.
 pub fn load_or_create_token(path: &std::path::Path) -> std::io::Result<String> {
-    use std::io::Write;
     match std::fs::read_to_string(path) {
         Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_string()),
         Ok(_) => {}
@@ -50,18 +49,11 @@ pub fn load_or_create_token(path: &std::path::Path) -> std::io::Result<String> {
             .map(|_| format!("{:02x}", rng.random::<u8>()))
             .collect()
     };
-    let tmp = path.with_extension("tmp");
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(&tmp)?;
-    f.write_all(token.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
+    crate::atomic::write_atomic(
+        path,
+        token.as_bytes(),
+        crate::atomic::Mode::Set(crate::atomic::PRIVATE),
+    )?;
     Ok(token)
 }
 

@@ -13,7 +13,6 @@
 //! api key or credential (top-level, table or inline-table keys); a hidden placeholder that
 //! comes back unchanged is replaced by the value from the file on disk.
 
-use std::io::Write;
 use std::ops::Range;
 use std::path::Path;
 
@@ -69,7 +68,7 @@ pub async fn handle(core: &Core, verb: &str, args: Value) -> Result<Value, ApiEr
             }
             let text = restore(text_arg(&args)?, current.as_deref().unwrap_or(""))?;
             Config::parse_str(&path, &text).map_err(|e| ApiError::bad_request(e.to_string()))?;
-            write_atomically(&path, text.as_bytes())
+            crate::atomic::write_atomic(&path, text.as_bytes(), crate::atomic::Mode::Keep)
                 .map_err(|e| ApiError::internal(format!("cannot write {}: {e}", path.display())))?;
             let changed = core.reload_config().await;
             Ok(json!({"ok": true, "revision": revision(Some(&text)), "changed": changed}))
@@ -119,27 +118,6 @@ fn revision(text: Option<&str>) -> String {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     });
     format!("{hash:016x}")
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path)
-            .map(|m| m.permissions().mode() & 0o777)
-            .unwrap_or(0o600);
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode))?;
-    }
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 const SECRET_WORDS: [&str; 7] = [

@@ -7,7 +7,6 @@
 //! write is atomic (temp file + rename in the same folder), so a crash leaves the old or the new
 //! file, never half of one. Uninstall removes exactly the entries PAIOS added.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
@@ -314,13 +313,7 @@ fn write_if_changed(
     }
     let mut text = serde_json::to_string_pretty(new).expect("JSON values serialise");
     text.push('\n');
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
-    tmp.write_all(text.as_bytes()).map_err(err)?;
-    tmp.as_file().sync_all().map_err(err)?;
-    if let Ok(meta) = std::fs::metadata(file) {
-        let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
-    }
-    tmp.persist(file).map_err(|e| err(e.error))?;
+    crate::atomic::write_atomic(file, text.as_bytes(), crate::atomic::Mode::Keep).map_err(err)?;
     Ok(Outcome {
         path: file.to_path_buf(),
         changed: true,

@@ -17,7 +17,7 @@
 //! working. This module never deletes the version `current` or `previous` points at.
 
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -130,15 +130,17 @@ impl Layout {
     /// Replace a pointer file atomically.
     fn set_pointer(&self, tool: Tool, which: &str, version: &str) -> Result<(), BrainsError> {
         let dir = self.tool_dir(tool);
-        let mut tmp =
-            tempfile::NamedTempFile::new_in(&dir).map_err(|e| BrainsError::io(&dir, e))?;
-        writeln!(tmp, "{version}").map_err(|e| BrainsError::io(tmp.path(), e))?;
-        tmp.as_file()
-            .sync_all()
-            .map_err(|e| BrainsError::io(tmp.path(), e))?;
         let target = dir.join(which);
-        tmp.persist(&target)
-            .map_err(|e| BrainsError::io(&target, e.error))?;
+        crate::atomic::write_atomic(
+            &target,
+            format!(
+                "{version}
+"
+            )
+            .as_bytes(),
+            crate::atomic::Mode::Keep,
+        )
+        .map_err(|e| BrainsError::io(&target, e))?;
         Ok(())
     }
 

@@ -311,23 +311,12 @@ pub fn default_file_text() -> String {
 
 /// Write the default file unless one exists. Returns `false` when it already existed.
 pub fn write_default(path: &Path) -> std::io::Result<bool> {
-    use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
     crate::paths::create_private_dir(dir)?;
-    if path.exists() {
-        return Ok(false);
-    }
-    // Written whole beside it, then linked into place: a full disk or a crash never leaves a
-    // half-written paios.toml that a later `init` would keep, and an existing file (another
-    // `init` meanwhile) is never replaced.
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(default_file_text().as_bytes())?;
-    tmp.as_file().sync_all()?;
-    match std::fs::hard_link(tmp.path(), path) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(e) => Err(e),
-    }
+    // Written whole beside it, then put in place only if no file is there: a full disk or a
+    // crash never leaves a half-written paios.toml that a later `init` would keep, and an
+    // existing file (another `init` meanwhile) is never replaced.
+    crate::atomic::create_new_atomic(path, default_file_text().as_bytes(), crate::atomic::PRIVATE)
 }
 
 #[cfg(test)]
