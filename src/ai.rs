@@ -12,18 +12,16 @@
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use serde_json::{Value, json};
 
 use crate::{Ctx, Failure, print_json, usage_error};
-use paios_core::brains::adapter::{self, Adapter, BrainEvent, RunRequest, RunResult};
-use paios_core::brains::{Brain, claude::Claude, codex::Codex, openclaw::OpenClaw};
-use paios_core::events::{Event, kind};
-use paios_core::paths::Paths;
+use paios_core::brains::Brain;
+use paios_core::brains::adapter::{self, BrainEvent};
 use paios_core::router::config::RouterConfig;
-use paios_core::router::{BrainState, Decision, LiveState, Router};
+use paios_core::router::run::{self, Progress, TaskRequest, live_state};
+use paios_core::router::{Decision, LiveState, Router};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -158,47 +156,6 @@ fn router_config(ctx: &Ctx) -> anyhow::Result<(RouterConfig, Router)> {
     Ok((config, Router::new(policy)))
 }
 
-/// What can be known cheaply about each brain: installed (file checks), and for the gateway
-/// whether it is up (the daemon's watchdog, or one bounded connect).
-pub fn live_state(paths: &Paths) -> LiveState {
-    let mut live = LiveState::all_usable();
-    for brain in Brain::ALL {
-        if paios_core::brains::resolve(paths, brain).is_none() {
-            live = live.with(brain, BrainState::missing());
-        } else if brain == Brain::Openclaw {
-            let health = paios_core::brains::openclaw::gateway_health(paths);
-            if !health.ok {
-                live = live.with(
-                    brain,
-                    BrainState {
-                        unhealthy: Some(health.detail),
-                        ..Default::default()
-                    },
-                );
-            }
-        }
-    }
-    // Budgets: consulted only when a limit is set, since the first read of a large log tree
-    // takes a moment (later reads only look at what was appended).
-    if let Ok(config) = paios_core::config::Config::load(&paths.config_file())
-        && config.budgets.has_limits()
-    {
-        match paios_core::usage::budget_state(paths, &config) {
-            Ok(budgets) => {
-                for brain in Brain::ALL {
-                    if let Some(why) = budgets.reason(brain.name()) {
-                        let mut state = live.state(brain);
-                        state.over_budget = Some(why);
-                        live = live.with(brain, state);
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot read the usage ledger for budgets"),
-        }
-    }
-    live
-}
-
 fn decide(
     router: &Router,
     task: &str,
@@ -236,61 +193,6 @@ fn route(ctx: &Ctx, args: RouteArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `ai --json`'s answer: the last attempt, the decision and every attempt; with no attempt (no
-/// brain could run) the same fields, empty, and `not_run` as the error.
-fn run_json(decision: &Decision, attempts: &[RunResult], not_run: &str) -> Value {
-    let all = attempts
-        .iter()
-        .map(|a| {
-            json!({
-                "brain": a.brain,
-                "outcome": a.outcome(),
-                "duration_ms": a.duration_ms,
-                "error": a.error,
-            })
-        })
-        .collect::<Vec<_>>();
-    let mut answer = match attempts.last() {
-        Some(last) => json!({
-            "brain": last.brain,
-            "outcome": last.outcome(),
-            "text": last.text,
-            "usage": last.usage,
-            "tokens": last.usage.total(),
-            "cost_usd": last.cost_usd,
-            "duration_ms": last.duration_ms,
-            "error": last.error,
-        }),
-        None => json!({
-            "brain": null,
-            "outcome": "no_brain",
-            "text": null,
-            "usage": null,
-            "tokens": 0,
-            "cost_usd": null,
-            "duration_ms": 0,
-            "error": not_run,
-        }),
-    };
-    answer["category"] = json!(decision.category.name());
-    answer["decision"] = decision.to_json();
-    answer["attempts"] = json!(all);
-    answer
-}
-
-/// The adapter of a brain.
-pub fn adapter_for(paths: &Paths, brain: Brain) -> Box<dyn Adapter> {
-    match brain {
-        Brain::Claude => Box::new(Claude::new(paths)),
-        Brain::Codex => Box::new(Codex::new(paths)),
-        Brain::Openclaw => Box::new(OpenClaw::new(paths)),
-    }
-}
-
-fn run_event(kind: &str, brain: Brain, data: Value) -> Event {
-    Event::new(kind, "router").subject(brain.name()).data(data)
-}
-
 fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = args.cwd.as_ref().filter(|d| !d.is_dir()) {
         return Err(usage_error(format!(
@@ -298,143 +200,60 @@ fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitCode> {
             dir.display()
         )));
     }
-    let task = read_task(&args.task)?;
-    let (config, router) = router_config(ctx)?;
-    let live = live_state(&ctx.paths);
-    let decision = decide(&router, &task, args.brain.as_deref(), &live)?;
-    let task_id = uuid::Uuid::now_v7().to_string();
-    let mut decided = decision.to_json();
-    decided["task_id"] = json!(task_id);
-    decided["task_chars"] = json!(task.chars().count());
-    paios_core::client::emit_quietly(
-        &ctx.paths,
-        &run_event(kind::ROUTE_DECIDED, decision.brain, decided),
-    );
-
-    if !decision.runnable {
-        let why = decision
-            .skipped
-            .iter()
-            .map(|(_, why)| why.as_str())
-            .collect::<Vec<_>>()
-            .join("; ");
-        let error = format!("no brain can take this task: {why}");
-        if args.json {
-            // A script reading the JSON gets an answer of the same shape, with nothing run.
-            print_json(&run_json(&decision, &[], &error));
-        }
-        return Err(crate::failed(error));
-    }
-
-    adapter::install_interrupt_handler();
-    // Both are at least 1 s: clap and the config validation check the range.
-    let timeout = Duration::from_secs(args.timeout.unwrap_or(config.timeout_s));
-    let mut request = RunRequest::new(task, timeout);
+    let mut request = TaskRequest::new(read_task(&args.task)?);
+    request.brain = args.brain.as_deref().map(parse_brain).transpose()?;
+    request.timeout = args.timeout.map(Duration::from_secs);
+    request.fallback = !args.no_fallback;
     request.append_system_prompt = args.append_system_prompt.clone();
     request.cwd = args.cwd.clone();
+    let (config, router) = router_config(ctx)?;
 
-    let mut order = vec![decision.brain];
-    if config.fallback && !args.no_fallback {
-        order.extend(decision.fallbacks.iter().copied());
-    }
+    adapter::install_interrupt_handler();
     let quiet = args.json;
-    eprintln!("ai: {} — {}", decision.brain, decision.reason);
-
-    let mut attempts: Vec<RunResult> = Vec::new();
-    for (i, &brain) in order.iter().enumerate() {
-        if i > 0 {
-            let previous = &attempts[i - 1];
-            let why = previous
-                .error
-                .as_ref()
-                .map(|e| e.to_string())
-                .unwrap_or_default();
-            eprintln!(
-                "ai: {} failed ({why}); falling back to {brain}",
-                order[i - 1]
-            );
-            paios_core::client::emit_quietly(
-                &ctx.paths,
-                &run_event(
-                    kind::ROUTE_FALLBACK,
-                    brain,
-                    json!({
-                        "task_id": task_id,
-                        "from": order[i - 1].name(),
-                        "to": brain.name(),
-                        "reason": why,
-                        "outcome": previous.outcome(),
-                        "category": decision.category.name(),
-                    }),
-                ),
-            );
-        }
-        paios_core::client::emit_quietly(
-            &ctx.paths,
-            &run_event(
-                kind::TASK_STARTED,
-                brain,
-                json!({
-                    "task_id": task_id,
-                    "brain": brain.name(),
-                    "category": decision.category.name(),
-                    "attempt": i + 1,
-                    "timeout_s": timeout.as_secs(),
-                }),
-            ),
-        );
-        let started = Instant::now();
-        let mut printed_any = false;
-        let mut on_event = |event: &BrainEvent| match event {
-            BrainEvent::Text(text) if !quiet => {
+    let mut printed_any = false;
+    let outcome = run::run(
+        &ctx.paths,
+        &config,
+        &router,
+        &request,
+        &ctx.paths,
+        &mut |progress| match progress {
+            Progress::Decided(decision) if decision.runnable => {
+                eprintln!("ai: {} — {}", decision.brain, decision.reason);
+            }
+            Progress::Decided(_) => {}
+            Progress::FallingBack { from, to, reason } => {
+                if printed_any && !quiet {
+                    outln!();
+                    printed_any = false;
+                }
+                eprintln!("ai: {from} failed ({reason}); falling back to {to}");
+            }
+            Progress::Brain(_, BrainEvent::Text(text)) if !quiet => {
                 let mut out = std::io::stdout().lock();
                 let _ = out.write_all(text.as_bytes());
                 let _ = out.flush();
                 printed_any = true;
             }
-            BrainEvent::Tool { name, detail } => {
+            Progress::Brain(brain, BrainEvent::Tool { name, detail }) => {
                 eprintln!("ai: [{brain}] {name} {detail}");
             }
-            BrainEvent::Progress(text) => eprintln!("ai: [{brain}] {text}"),
-            _ => {}
-        };
-        let mut result = adapter_for(&ctx.paths, brain).run(&request, &mut on_event);
-        result.duration_ms = started.elapsed().as_millis() as u64;
-        if printed_any && !quiet {
-            outln!();
-        }
-        paios_core::client::emit_quietly(
-            &ctx.paths,
-            &run_event(
-                kind::TASK_FINISHED,
-                brain,
-                json!({
-                    "task_id": task_id,
-                    "brain": brain.name(),
-                    "category": decision.category.name(),
-                    "duration_ms": result.duration_ms,
-                    "tokens": result.usage.total(),
-                    "usage": result.usage,
-                    "cost_usd": result.cost_usd,
-                    "outcome": result.outcome(),
-                    "error": result.error.as_ref().map(|e| e.message().to_string()),
-                    "session": result.session,
-                }),
-            ),
-        );
-        let failure = result.error.clone();
-        attempts.push(result);
-        match failure {
-            None => break,
-            Some(f) if !f.falls_back() => break,
-            Some(_) => {}
-        }
+            Progress::Brain(brain, BrainEvent::Progress(text)) => {
+                eprintln!("ai: [{brain}] {text}");
+            }
+            Progress::Brain(..) => {}
+        },
+    );
+    if printed_any && !quiet {
+        outln!();
     }
-
-    let last = attempts.last().expect("at least one attempt");
     if args.json {
-        print_json(&run_json(&decision, &attempts, ""));
+        // A script reading the JSON gets an answer of the same shape, even with nothing run.
+        print_json(&outcome.to_json());
     }
+    let Some(last) = outcome.last() else {
+        return Err(crate::failed(outcome.not_run().unwrap_or_default()));
+    };
     match &last.error {
         None => {
             if std::io::stderr().is_terminal() {
@@ -459,12 +278,10 @@ fn run(ctx: &Ctx, args: RunArgs) -> anyhow::Result<ExitCode> {
             if !args.json {
                 eprintln!("ai: {} failed: {error}", last.brain);
             }
-            if attempts.len() < order.len() || order.len() == 1 {
-                Ok(ExitCode::from(1))
-            } else {
-                eprintln!("ai: every brain failed ({} tried)", attempts.len());
-                Ok(ExitCode::from(1))
+            if outcome.attempts.len() == outcome.planned && outcome.planned > 1 {
+                eprintln!("ai: every brain failed ({} tried)", outcome.attempts.len());
             }
+            Ok(ExitCode::from(1))
         }
     }
 }

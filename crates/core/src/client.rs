@@ -132,6 +132,13 @@ pub fn emit(paths: &Paths, event: &Event) -> Result<Delivery, ClientError> {
 /// How long [`emit`] waits for the daemon to store an event (it takes milliseconds).
 pub const EMIT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A short-lived process records through the home's daemon, or its spool when it is down.
+impl crate::events::EventSink for Paths {
+    fn emit(&self, event: Event) {
+        emit_quietly(self, &event);
+    }
+}
+
 /// Best-effort emit for callers that must not fail because of bookkeeping (logs a warning).
 pub fn emit_quietly(paths: &Paths, event: &Event) {
     if let Err(e) = emit(paths, event) {

@@ -268,6 +268,17 @@ impl Core {
     }
 }
 
+/// Parts of the core that run on blocking threads (a task run by an MCP bridge tool or the
+/// scheduler) record straight into the store. Never call it on an async worker thread: it
+/// waits for the store's answer.
+impl crate::events::EventSink for Core {
+    fn emit(&self, event: Event) {
+        if let Err(e) = self.0.store.append_blocking(vec![event]) {
+            tracing::error!(error = %e, "could not store an event");
+        }
+    }
+}
+
 fn acquire_lock(paths: &Paths) -> Result<File, CoreError> {
     use std::io::{Read, Seek, Write};
     let path = paths.daemon_lock();

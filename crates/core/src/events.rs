@@ -45,6 +45,13 @@ pub mod kind {
     pub const CREDENTIAL_INVALID: &str = "credential.invalid";
 }
 
+/// Where a part of PAIOS records the events it makes: the core's store when it runs inside the
+/// core, the daemon's socket (or the spool when it is down) when it runs in a short-lived
+/// process. Recording never fails the caller: a sink logs what it could not store.
+pub trait EventSink {
+    fn emit(&self, event: Event);
+}
+
 /// One thing that happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {

@@ -168,6 +168,9 @@ pub struct RunRequest {
     pub timeout: Duration,
     /// Working directory of the brain (default: the current one).
     pub cwd: Option<std::path::PathBuf>,
+    /// Set by the caller to stop the run (the brain's process group is stopped and the run
+    /// ends [`Failure::Cancelled`]); Ctrl-C does the same for the `ai` command.
+    pub cancel: Option<std::sync::Arc<AtomicBool>>,
 }
 
 impl RunRequest {
@@ -177,6 +180,7 @@ impl RunRequest {
             append_system_prompt: None,
             timeout,
             cwd: None,
+            cancel: None,
         }
     }
 }
@@ -289,12 +293,13 @@ pub struct ProcessEnd {
 }
 
 /// Run `command` in its own process group with `stdin` as input, feeding each stdout line to
-/// `on_line`, until it exits, `timeout` passes, or the user interrupts. The whole group is
-/// stopped before this returns.
+/// `on_line`, until it exits, `timeout` passes, the user interrupts, or `cancel` is set. The
+/// whole group is stopped before this returns.
 pub fn run_process(
     mut command: Command,
     stdin: &[u8],
     timeout: Duration,
+    cancel: Option<&AtomicBool>,
     on_line: &mut dyn FnMut(&str),
 ) -> ProcessEnd {
     use std::os::unix::process::CommandExt;
@@ -377,6 +382,10 @@ pub fn run_process(
     loop {
         if interrupted() {
             failure = Some(Failure::Cancelled("interrupted by the user".into()));
+            break;
+        }
+        if cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
+            failure = Some(Failure::Cancelled("cancelled by the caller".into()));
             break;
         }
         let now = Instant::now();
@@ -466,21 +475,48 @@ fn join_with_timeout<T: Send + 'static>(
     handle.join().ok()
 }
 
-/// Run a parsed brain process: the shared body of the CLI adapters' `run`.
-pub fn run_parsed(
+/// How a CLI brain runs one request: its arguments, what it reads on stdin, the parser of its
+/// output, and how much past the request's own time limit PAIOS lets it run (a brain with a
+/// deadline of its own gets a moment to report it).
+pub struct CliRun {
+    pub args: Vec<String>,
+    pub stdin: Vec<u8>,
+    pub parser: Box<dyn LineParser>,
+    pub grace: Duration,
+}
+
+/// Run `request` on a CLI brain: the shared body of the adapters' `run` (start the brain's own
+/// command in the request's folder, feed it, parse it, stop it at the deadline or on cancel).
+pub fn run_cli(
+    paths: &crate::paths::Paths,
     brain: Brain,
-    command: Command,
-    stdin: &[u8],
-    timeout: Duration,
-    mut parser: Box<dyn LineParser>,
+    request: &RunRequest,
+    run: CliRun,
     on_event: &mut dyn FnMut(&BrainEvent),
 ) -> RunResult {
     let started = Instant::now();
-    let end = run_process(command, stdin, timeout, &mut |line| {
-        for event in parser.line(line) {
-            on_event(&event);
+    let mut command = match super::command(paths, brain) {
+        Ok(c) => c,
+        Err(e) => {
+            return RunResult::failed(brain, Failure::Unavailable(e.to_string()), Duration::ZERO);
         }
-    });
+    };
+    command.args(&run.args);
+    if let Some(cwd) = &request.cwd {
+        command.current_dir(cwd);
+    }
+    let mut parser = run.parser;
+    let end = run_process(
+        command,
+        &run.stdin,
+        request.timeout + run.grace,
+        request.cancel.as_deref(),
+        &mut |line| {
+            for event in parser.line(line) {
+                on_event(&event);
+            }
+        },
+    );
     let mut result = parser.finish(end.exit, &end.stderr_tail);
     if let Some(failure) = end.failure {
         result.error = Some(failure);
@@ -519,6 +555,7 @@ mod tests {
             sh("cat; echo done"),
             b"one\ntwo\n",
             Duration::from_secs(10),
+            None,
             &mut |l| seen.push(l.to_string()),
         );
         assert_eq!(seen, ["one", "two", "done"]);
@@ -536,7 +573,13 @@ mod tests {
             p = pidfile.display()
         );
         let started = Instant::now();
-        let end = run_process(sh(&script), b"", Duration::from_millis(500), &mut |_| {});
+        let end = run_process(
+            sh(&script),
+            b"",
+            Duration::from_millis(500),
+            None,
+            &mut |_| {},
+        );
         assert!(matches!(end.failure, Some(Failure::Timeout(_))), "{end:?}");
         assert!(started.elapsed() < Duration::from_secs(5));
         let pids = std::fs::read_to_string(&pidfile).unwrap();
@@ -563,11 +606,38 @@ mod tests {
     }
 
     #[test]
+    fn a_run_is_cancelled_when_its_caller_sets_the_flag() {
+        let cancel = std::sync::Arc::new(AtomicBool::new(false));
+        let setter = cancel.clone();
+        let mut seen = Vec::new();
+        let end = run_process(
+            sh("echo started; sleep 300"),
+            b"",
+            Duration::from_secs(600),
+            Some(&cancel),
+            &mut |l| {
+                seen.push(l.to_string());
+                setter.store(true, Ordering::SeqCst);
+            },
+        );
+        assert_eq!(seen, ["started"]);
+        assert!(
+            matches!(end.failure, Some(Failure::Cancelled(_))),
+            "{end:?}"
+        );
+        assert!(
+            end.exit.is_none(),
+            "the process was stopped, not waited for"
+        );
+    }
+
+    #[test]
     fn a_missing_program_is_unavailable_not_a_panic() {
         let end = run_process(
             Command::new("/nonexistent/brain"),
             b"",
             Duration::from_secs(1),
+            None,
             &mut |_| {},
         );
         assert!(matches!(end.failure, Some(Failure::Unavailable(_))));
@@ -579,6 +649,7 @@ mod tests {
             sh("echo boom >&2; exit 3"),
             b"",
             Duration::from_secs(10),
+            None,
             &mut |_| {},
         );
         assert_eq!(end.exit.unwrap().code(), Some(3));

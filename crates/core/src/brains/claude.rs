@@ -16,8 +16,8 @@ use serde_json::Value;
 
 use super::Brain;
 use super::adapter::{
-    Adapter, Availability, BrainEvent, Failure, Health, LineParser, RunRequest, RunResult, Usage,
-    run_parsed, stderr_summary,
+    Adapter, Availability, BrainEvent, CliRun, Failure, Health, LineParser, RunRequest, RunResult,
+    Usage, run_cli, stderr_summary,
 };
 use crate::paths::Paths;
 
@@ -66,28 +66,13 @@ impl Adapter for Claude {
     }
 
     fn run(&self, request: &RunRequest, on_event: &mut dyn FnMut(&BrainEvent)) -> RunResult {
-        let mut command = match super::command(&self.paths, Brain::Claude) {
-            Ok(c) => c,
-            Err(e) => {
-                return RunResult::failed(
-                    Brain::Claude,
-                    Failure::Unavailable(e.to_string()),
-                    Duration::ZERO,
-                );
-            }
+        let run = CliRun {
+            args: Self::args(request),
+            stdin: request.prompt.clone().into_bytes(),
+            parser: Box::new(StreamParser::default()),
+            grace: Duration::ZERO,
         };
-        command.args(Self::args(request));
-        if let Some(cwd) = &request.cwd {
-            command.current_dir(cwd);
-        }
-        run_parsed(
-            Brain::Claude,
-            command,
-            request.prompt.as_bytes(),
-            request.timeout,
-            Box::new(StreamParser::default()),
-            on_event,
-        )
+        run_cli(&self.paths, Brain::Claude, request, run, on_event)
     }
 }
 

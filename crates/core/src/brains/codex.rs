@@ -17,8 +17,8 @@ use serde_json::Value;
 
 use super::Brain;
 use super::adapter::{
-    Adapter, Availability, BrainEvent, Failure, Health, LineParser, RunRequest, RunResult, Usage,
-    run_parsed, stderr_summary,
+    Adapter, Availability, BrainEvent, CliRun, Failure, Health, LineParser, RunRequest, RunResult,
+    Usage, run_cli, stderr_summary,
 };
 use crate::paths::Paths;
 
@@ -64,28 +64,13 @@ impl Adapter for Codex {
     }
 
     fn run(&self, request: &RunRequest, on_event: &mut dyn FnMut(&BrainEvent)) -> RunResult {
-        let mut command = match super::command(&self.paths, Brain::Codex) {
-            Ok(c) => c,
-            Err(e) => {
-                return RunResult::failed(
-                    Brain::Codex,
-                    Failure::Unavailable(e.to_string()),
-                    Duration::ZERO,
-                );
-            }
+        let run = CliRun {
+            args: Self::args(),
+            stdin: Self::stdin(request).into_bytes(),
+            parser: Box::new(JsonParser::default()),
+            grace: Duration::ZERO,
         };
-        command.args(Self::args());
-        if let Some(cwd) = &request.cwd {
-            command.current_dir(cwd);
-        }
-        run_parsed(
-            Brain::Codex,
-            command,
-            Self::stdin(request).as_bytes(),
-            request.timeout,
-            Box::new(JsonParser::default()),
-            on_event,
-        )
+        run_cli(&self.paths, Brain::Codex, request, run, on_event)
     }
 }
 

@@ -21,8 +21,8 @@ use serde_json::Value;
 
 use super::Brain;
 use super::adapter::{
-    Adapter, Availability, BrainEvent, Failure, Health, LineParser, RunRequest, RunResult, Usage,
-    run_parsed, stderr_summary,
+    Adapter, Availability, BrainEvent, CliRun, Failure, Health, LineParser, RunRequest, RunResult,
+    Usage, run_cli, stderr_summary,
 };
 use crate::paths::Paths;
 
@@ -181,16 +181,6 @@ impl Adapter for OpenClaw {
                 started.elapsed(),
             );
         }
-        let mut command = match super::command(&self.paths, Brain::Openclaw) {
-            Ok(c) => c,
-            Err(e) => {
-                return RunResult::failed(
-                    Brain::Openclaw,
-                    Failure::Unavailable(e.to_string()),
-                    started.elapsed(),
-                );
-            }
-        };
         // The task goes in a private temp file (0600), removed when the run ends.
         let message = match &request.append_system_prompt {
             Some(system) => format!("{system}\n\n{}", request.prompt),
@@ -211,19 +201,14 @@ impl Adapter for OpenClaw {
                 );
             }
         };
-        command.args(self.args(file.path(), request.timeout));
-        if let Some(cwd) = &request.cwd {
-            command.current_dir(cwd);
-        }
         // The CLI's own deadline is the request's; ours is a little later so it can report.
-        let result = run_parsed(
-            Brain::Openclaw,
-            command,
-            b"",
-            request.timeout + Duration::from_secs(5),
-            Box::new(JsonParser::default()),
-            on_event,
-        );
+        let run = CliRun {
+            args: self.args(file.path(), request.timeout),
+            stdin: Vec::new(),
+            parser: Box::new(JsonParser::default()),
+            grace: Duration::from_secs(5),
+        };
+        let result = run_cli(&self.paths, Brain::Openclaw, request, run, on_event);
         if !result.text.is_empty() {
             on_event(&BrainEvent::Text(result.text.clone()));
         }

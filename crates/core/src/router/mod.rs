@@ -6,11 +6,14 @@
 //! the live state from what it can see (managed installs, the daemon's watchdog, the usage
 //! budgets); tests fill it by hand.
 //!
-//! This module never runs a brain, never does I/O and never blocks: running is the adapters'
-//! job (`crate::brains::adapter`), gathering the live state is the caller's.
+//! The decision never runs a brain, never does I/O and never blocks. Running a task — live
+//! state, decision, attempts, fallbacks, events — is [`run`], the one run loop every caller uses
+//! (the `ai` command, the MCP bridge tools, the scheduler); the brains' processes are the
+//! adapters' job (`crate::brains::adapter`).
 
 pub mod classify;
 pub mod config;
+pub mod run;
 
 use std::collections::BTreeMap;
 
