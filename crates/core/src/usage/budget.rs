@@ -12,8 +12,8 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::config::BudgetsConfig;
-use super::ledger::Source;
 use super::report::SpendSummary;
+use super::source::Source;
 use crate::events::{Event, kind};
 
 /// Spend against the limits of one scope (a brain, or all brains together).

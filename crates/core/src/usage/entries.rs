@@ -19,8 +19,8 @@ use std::fs::File;
 use std::io;
 use std::path::Path;
 
-use super::ledger::Source;
 use super::parse::Tokens;
+use super::source::Source;
 
 /// Shards of the `entries` table: a cold ingest writes a few hundred rows instead of one per
 /// request, and a later one rewrites only the shards its requests fall in.

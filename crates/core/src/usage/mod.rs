@@ -25,6 +25,7 @@ pub mod ledger;
 pub mod parse;
 pub mod prices;
 pub mod report;
+pub mod source;
 
 use std::time::Duration;
 

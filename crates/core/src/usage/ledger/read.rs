@@ -1,0 +1,275 @@
+//! The reader threads' side of an ingest: one file's new lines parsed into keyed, priced
+//! requests, sent to the writer in batches.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::mpsc;
+
+use super::files::{Discovered, HEAD_BYTES, KnownFile, read_head};
+use super::hash::hash_of;
+use super::scan::scan_lines;
+use crate::usage::parse::{self, CodexState, Line, Record};
+use crate::usage::prices::Prices;
+use crate::usage::source::Source;
+
+pub(super) struct Work {
+    pub(super) id: Option<i64>,
+    pub(super) path: PathBuf,
+    pub(super) source: Source,
+    pub(super) start: u64,
+    pub(super) size: u64,
+    pub(super) dev: i64,
+    pub(super) ino: i64,
+    /// Claude: file stem; Codex: path under `sessions/` without extension.
+    pub(super) session: String,
+    /// Read through a memory map (see [`Ledger::map_files`](super::Ledger::map_files)).
+    pub(super) map: bool,
+    pub(super) codex: CodexState,
+}
+
+impl Work {
+    pub(super) fn new(file: &Discovered, known: Option<&KnownFile>) -> Work {
+        let session = match file.source {
+            Source::Claude => file
+                .path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            Source::Codex => file
+                .path
+                .strip_prefix(&file.root)
+                .unwrap_or(&file.path)
+                .with_extension("")
+                .to_string_lossy()
+                .into_owned(),
+        };
+        Work {
+            id: known.map(|k| k.id),
+            path: file.path.clone(),
+            source: file.source,
+            start: known.map(|k| k.offset).unwrap_or(0),
+            size: file.size,
+            dev: file.dev,
+            ino: file.ino,
+            session,
+            map: false,
+            codex: known
+                .and_then(|k| k.state.as_deref())
+                .and_then(|s| serde_json::from_str(s).ok())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// A request as a reader thread prepares it: everything but the database ids of its names,
+/// which are indexes into its batch's `names`.
+pub(super) struct Prepared {
+    pub(super) key: i64,
+    pub(super) ts: i64,
+    pub(super) session: u32,
+    pub(super) model: u32,
+    pub(super) tokens: parse::Tokens,
+    pub(super) cost: f64,
+    /// `cost` is the log's own (`costUSD`).
+    pub(super) logged: bool,
+}
+
+impl Prepared {
+    pub(super) fn total(&self) -> u64 {
+        self.tokens.total()
+    }
+}
+
+/// Requests read from one file, with the names they use.
+#[derive(Default)]
+pub(super) struct Batch {
+    pub(super) names: Vec<String>,
+    pub(super) index: HashMap<String, u32>,
+    pub(super) entries: Vec<Prepared>,
+}
+
+impl Batch {
+    pub(super) fn name(&mut self, name: &str) -> u32 {
+        // Lines of one file mostly repeat the names of the line before.
+        if let Some(i) = self.names.iter().rev().take(2).position(|n| n == name) {
+            return (self.names.len() - 1 - i) as u32;
+        }
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.index.insert(name.to_string(), i);
+        i
+    }
+}
+
+pub(super) enum Msg {
+    Records(usize, Batch),
+    Done(usize, FileDone),
+}
+
+/// A reader thread's messages to the writer, sent together once they hold about [`BATCH`]
+/// requests: most files hold a few hundred, and a wake-up of the writer per file (twice: its
+/// requests, then its end) cost more than handling them.
+pub(super) struct Outbox {
+    pub(super) tx: mpsc::SyncSender<Vec<Msg>>,
+    pub(super) msgs: Vec<Msg>,
+    pub(super) requests: usize,
+}
+
+impl Outbox {
+    /// Queue `msg`, sending the queue when it is full; `false` once the writer has stopped
+    /// listening.
+    pub(super) fn push(&mut self, msg: Msg) -> bool {
+        if let Msg::Records(_, batch) = &msg {
+            self.requests += batch.entries.len();
+        }
+        self.msgs.push(msg);
+        self.requests < BATCH && self.msgs.len() < 64 || self.flush()
+    }
+
+    /// Send what is queued; `false` once the writer has stopped listening.
+    pub(super) fn flush(&mut self) -> bool {
+        self.requests = 0;
+        self.msgs.is_empty() || self.tx.send(std::mem::take(&mut self.msgs)).is_ok()
+    }
+}
+
+pub(super) struct FileDone {
+    pub(super) end: u64,
+    pub(super) codex: CodexState,
+    pub(super) head_len: usize,
+    pub(super) head_hash: i64,
+    pub(super) bytes_read: u64,
+    pub(super) lines_parsed: u64,
+    pub(super) malformed: u64,
+    pub(super) oversized: u64,
+}
+
+pub(super) const BATCH: usize = 4096;
+
+/// The key a request is counted under. Claude: its message and request ids (a message logged
+/// again, in this file or another, has the same key). Codex: its place in its file.
+pub(super) fn request_key(work: &Work, offset: u64, r: &Record, session: &str) -> i64 {
+    match &r.dedupe_key {
+        Some((id, req)) => hash_of(&[
+            id.as_bytes(),
+            req.as_deref().unwrap_or("").as_bytes(),
+            if req.is_none() {
+                session.as_bytes()
+            } else {
+                b""
+            },
+        ]),
+        None => hash_of(&[
+            work.path.as_os_str().as_encoded_bytes(),
+            &offset.to_le_bytes(),
+        ]),
+    }
+}
+
+/// Read one file from where the ledger stopped, sending its requests in batches.
+/// Read one file's new lines (`buf`: the reader thread's buffer, kept from file to file).
+pub(super) fn read_file(
+    work: &Work,
+    index: usize,
+    prices: &Prices,
+    buf: &mut Vec<u8>,
+    out: &mut Outbox,
+) -> FileDone {
+    let mut codex = work.codex.clone();
+    let mut done = FileDone {
+        end: work.start,
+        codex: CodexState::default(),
+        head_len: 0,
+        head_hash: 0,
+        bytes_read: 0,
+        lines_parsed: 0,
+        malformed: 0,
+        oversized: 0,
+    };
+    let mut batch = Batch::default();
+    // Prices of the models this file names (a handful).
+    let mut price_of: Vec<(String, Option<&crate::usage::prices::ModelPrice>)> = Vec::new();
+    let needles: Vec<memchr::memmem::Finder> = match work.source {
+        Source::Claude => parse::CLAUDE_NEEDLES,
+        Source::Codex => parse::CODEX_NEEDLES,
+    }
+    .iter()
+    .map(memchr::memmem::Finder::new)
+    .collect();
+    let result = scan_lines(
+        &work.path,
+        work.start,
+        &mut done,
+        work.map,
+        buf,
+        &needles,
+        |line, offset, done| {
+            done.lines_parsed += 1;
+            let parsed = match work.source {
+                Source::Claude => parse::parse_claude_candidate(line),
+                Source::Codex => parse::parse_codex_candidate(line, &mut codex),
+            };
+            let r = match parsed {
+                Line::Usage(r) => r,
+                Line::Malformed => return done.malformed += 1,
+                Line::Ignored => return,
+            };
+            let session = r.session.as_deref().unwrap_or(&work.session);
+            let key = request_key(work, offset, &r, session);
+            // Claude Code logs a streamed message on consecutive lines with the same ids: keep the
+            // largest here, so the writer sees each message about once.
+            if let Some(last) = batch.entries.last()
+                && last.key == key
+                && last.total() >= r.tokens.total()
+            {
+                return;
+            }
+            let model = r.model.as_deref().unwrap_or("unknown");
+            let prepared = Prepared {
+                key,
+                ts: r.ts_ms,
+                session: batch.name(session),
+                model: batch.name(model),
+                tokens: r.tokens,
+                logged: r.cost_usd.is_some(),
+                cost: r
+                    .cost_usd
+                    .or_else(|| {
+                        let price = match price_of.iter().find(|(m, _)| m == model) {
+                            Some((_, p)) => *p,
+                            None => {
+                                let p = prices.find(model);
+                                price_of.push((model.to_string(), p));
+                                p
+                            }
+                        };
+                        price.map(|p| p.cost(&r.tokens))
+                    })
+                    .unwrap_or(0.0),
+            };
+            match batch.entries.last_mut() {
+                Some(last) if last.key == key => *last = prepared,
+                _ => batch.entries.push(prepared),
+            }
+            if batch.entries.len() >= BATCH {
+                out.push(Msg::Records(index, std::mem::take(&mut batch)));
+            }
+        },
+    );
+    if result.is_err() {
+        // Unreadable now (permissions, vanished): keep what was read; retry next run.
+        tracing::debug!(path = %work.path.display(), "could not read a usage log");
+    }
+    if !batch.entries.is_empty() {
+        out.push(Msg::Records(index, batch));
+    }
+    done.codex = codex;
+    let head_len = (done.end as usize).min(HEAD_BYTES);
+    let (len, hash) = read_head(&work.path, head_len).unwrap_or((0, 0));
+    done.head_len = len;
+    done.head_hash = hash;
+    done
+}
