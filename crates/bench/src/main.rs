@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+mod approvals;
 mod hook;
 mod router;
 mod store;
@@ -31,6 +32,22 @@ struct Cli {
     /// Events per in-process run (store bench).
     #[arg(long, default_value_t = 200_000)]
     events: usize,
+    /// A folder with `dangerous.txt` and `benign.txt`, one command a line (approvals bench).
+    #[arg(long, value_name = "DIR", required_if_eq("target", "approvals"))]
+    corpus: Option<PathBuf>,
+    /// Another `paios` binary to time in the same run, alternating with this one (approvals
+    /// bench).
+    #[arg(long, value_name = "BIN")]
+    compare: Option<PathBuf>,
+    /// Hook processes per corpus line and binary; 0 skips the hook timing (approvals bench).
+    #[arg(long, default_value_t = 1)]
+    hook_runs: usize,
+    /// Also list every benign line that asks, with its rule (approvals bench).
+    #[arg(long)]
+    verbose: bool,
+    /// Write the per-line verdicts as JSON lines to this file (approvals bench).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -43,6 +60,9 @@ enum Target {
     Router,
     /// `paios hook pre-tool-use` latency and classify throughput.
     Hook,
+    /// The approval gate on a labelled corpus (`--corpus DIR`): never/ask/safe table, the rules
+    /// that still ask, and hook process latency.
+    Approvals,
     /// Usage ledger against ccusage.
     Usage,
 }
@@ -64,6 +84,16 @@ fn main() -> ExitCode {
         Target::Watchdog => watchdog::run(),
         Target::Router => router::run(&paths),
         Target::Hook => hook::run(&paths),
+        Target::Approvals => approvals::run(
+            &paths,
+            &approvals::Options {
+                corpus: cli.corpus.clone().unwrap_or_default(),
+                compare: cli.compare.clone(),
+                hook_runs: cli.hook_runs,
+                verbose: cli.verbose,
+                out: cli.out.clone(),
+            },
+        ),
         Target::Usage => usage::run(&paths),
     };
     match result {
