@@ -3,10 +3,10 @@
 use std::process::ExitCode;
 
 use paios_core::paths::Paths;
-use paios_testkit::usage_logs::shapes as bench_logs;
+use paios_testkit::usage_logs::{self as bench_logs, Shape, Size};
 
 /// `paios bench usage`: ~1 GB of generated Claude Code logs (`PAIOS_BENCH_USAGE_MB` to change
-/// it, `PAIOS_BENCH_USAGE_SHAPE=sessions|dense|busy|uniform` for their shape, see [`bench_logs`]);
+/// it, `PAIOS_BENCH_USAGE_SHAPE=sessions|dense|busy|many|quirks` for their shape, see [`bench_logs`]);
 /// `paios usage daily --json` cold, unchanged, and after a one-line append, against
 /// `ccusage claude daily --json --offline` on the same tree (cold runs of both interleaved,
 /// `PAIOS_BENCH_ROUNDS` times, default 3; medians). Prints wall time, CPU time and peak RSS.
@@ -17,9 +17,9 @@ pub fn run(paths: &Paths) -> anyhow::Result<ExitCode> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1024);
-    let shape: bench_logs::Shape = match std::env::var("PAIOS_BENCH_USAGE_SHAPE") {
+    let shape: Shape = match std::env::var("PAIOS_BENCH_USAGE_SHAPE") {
         Ok(v) => v.parse().map_err(anyhow::Error::msg)?,
-        Err(_) => bench_logs::Shape::Sessions,
+        Err(_) => Shape::Sessions,
     };
     let dir = tempfile::Builder::new()
         .prefix("paios-bench-usage-")
@@ -32,10 +32,13 @@ pub fn run(paths: &Paths) -> anyhow::Result<ExitCode> {
     if kept.is_some() && logs.join("projects").is_dir() {
         eprintln!("reusing the logs in {}", logs.display());
     } else {
-        let (bytes, files, messages) = bench_logs::write_tree(&logs, megabytes << 20, shape)?;
+        let w = bench_logs::write_claude(&logs, shape, 1, Size::Bytes(megabytes << 20))?;
         eprintln!(
-            "generated {:.0} MB of Claude Code logs, shape {shape:?} ({files} files, {messages} messages) in {:.1}s",
-            bytes as f64 / 1048576.0,
+            "generated {:.0} MB of Claude Code logs, shape {} ({} files, {} messages) in {:.1}s",
+            w.bytes as f64 / 1048576.0,
+            shape.name(),
+            w.files,
+            w.messages,
             started.elapsed().as_secs_f64()
         );
     }
