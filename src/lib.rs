@@ -23,6 +23,7 @@ pub mod approvals;
 pub mod bench;
 pub mod brains;
 pub mod core;
+pub mod mcp;
 pub mod usage;
 pub mod watchdog;
 
@@ -133,6 +134,9 @@ pub enum Command {
 
     /// Token usage and costs from the Claude Code and Codex logs.
     Usage(usage::UsageArgs),
+
+    /// Serve PAIOS's tools over MCP on stdin/stdout (what the brains start).
+    Mcp(mcp::McpArgs),
 }
 
 /// Entry point of the `paios` binary.
@@ -163,6 +167,7 @@ pub fn paios_main() -> ExitCode {
         Command::Autonomy(a) => approvals::autonomy(&ctx, a),
         Command::Policy(a) => approvals::policy(&ctx, a),
         Command::Usage(a) => usage::run(&ctx, a),
+        Command::Mcp(a) => mcp::mcp(&ctx, a),
     };
     match result {
         Ok(code) => code,

@@ -13,6 +13,7 @@ pub mod config;
 pub mod core;
 pub mod daemon;
 pub mod events;
+pub mod mcp;
 pub mod paths;
 pub mod router;
 pub mod spool;

@@ -12,6 +12,7 @@ pub mod env;
 pub mod fake_anthropic;
 pub mod fake_http;
 pub mod fake_openai;
+pub mod mcp;
 pub mod rng;
 pub mod usage_logs;
 

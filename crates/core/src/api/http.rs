@@ -77,8 +77,12 @@ pub fn router(core: Core, token: String, port: u16) -> Router {
         .route("/stream", get(stream))
         .route("/rpc/{op}", post(rpc))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    // MCP over streamable HTTP: the same token and Origin/Host checks as the API.
+    let mcp = crate::mcp::http::router(state.core.clone())
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new()
         .nest("/api", api)
+        .merge(mcp)
         .fallback_service(tower_http::services::ServeDir::new(ui_dir()))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -68,6 +68,7 @@ pub async fn dispatch(core: &Core, op: &str, args: Value) -> Result<Value, ApiEr
         "watchdog" => crate::watchdog::api::handle(core, verb, args).await,
         "approvals" => crate::approvals::api::handle(core, verb, args).await,
         "usage" => crate::usage::api::handle(core, verb, args).await,
+        "mcp" => crate::mcp::api::handle(core, verb, args).await,
         _ => Err(ApiError::unknown_op(module, verb)),
     }
 }

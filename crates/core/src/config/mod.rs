@@ -29,6 +29,7 @@ pub struct Config {
     pub approvals: crate::approvals::config::ApprovalsConfig,
     pub usage: crate::usage::config::UsageConfig,
     pub budgets: crate::usage::config::BudgetsConfig,
+    pub mcp: crate::mcp::config::McpConfig,
 }
 
 /// `[api]`: the daemon's listeners.
@@ -188,6 +189,7 @@ impl Config {
         self.router.validate()?;
         self.approvals.validate()?;
         self.usage.validate()?;
+        self.mcp.validate()?;
         Ok(())
     }
 }
@@ -305,6 +307,7 @@ pub fn default_file_text() -> String {
         include_str!("../router/default.toml"),
         include_str!("../approvals/default.toml"),
         include_str!("../usage/default.toml"),
+        include_str!("../mcp/default.toml"),
     ]
     .join("\n")
 }

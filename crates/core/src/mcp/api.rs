@@ -1,0 +1,32 @@
+//! Control-API operations of this module (`mcp.*`):
+//!
+//! * `mcp.call {tool, arguments}` → the tool's result JSON: what the stdio shim forwards (errors:
+//!   `invalid_params`, `unknown_tool`, `tool_failed`);
+//! * `mcp.tools` → the tool definitions, as `tools/list` answers.
+
+use serde_json::{Value, json};
+
+use super::tools::ToolError;
+use crate::api::ApiError;
+use crate::core::Core;
+
+pub async fn handle(core: &Core, verb: &str, args: Value) -> Result<Value, ApiError> {
+    match verb {
+        "call" => {
+            let tool = args
+                .get("tool")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ApiError::bad_request("mcp.call needs `tool` (a tool name)"))?;
+            let arguments = args.get("arguments").cloned().unwrap_or(Value::Null);
+            super::server::call_in_core(core, tool, arguments)
+                .await
+                .map_err(|e| match e {
+                    ToolError::InvalidArgs { .. } => ApiError::new("invalid_params", e.to_string()),
+                    ToolError::Unknown(_) => ApiError::new("unknown_tool", e.to_string()),
+                    ToolError::Failed(m) => ApiError::new("tool_failed", m),
+                })
+        }
+        "tools" => Ok(json!({"tools": super::tools::list()})),
+        _ => Err(ApiError::unknown_op("mcp", verb)),
+    }
+}
