@@ -137,6 +137,8 @@ pub enum Command {
 
     /// Serve PAIOS's tools over MCP on stdin/stdout (what the brains start).
     Mcp(mcp::McpArgs),
+    /// Register the brains with PAIOS and with each other over MCP, and check every link.
+    Mesh(mcp::MeshArgs),
 }
 
 /// Entry point of the `paios` binary.
@@ -168,6 +170,7 @@ pub fn paios_main() -> ExitCode {
         Command::Policy(a) => approvals::policy(&ctx, a),
         Command::Usage(a) => usage::run(&ctx, a),
         Command::Mcp(a) => mcp::mcp(&ctx, a),
+        Command::Mesh(a) => mcp::mesh(&ctx, a),
     };
     match result {
         Ok(code) => code,

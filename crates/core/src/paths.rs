@@ -86,6 +86,10 @@ impl Paths {
     pub fn snapshots_dir(&self) -> PathBuf {
         self.home.join("snapshots")
     }
+    /// The MCP mesh's record of the brains' files it changed, with their backups.
+    pub fn mesh_dir(&self) -> PathBuf {
+        self.home.join("mesh")
+    }
     /// Managed brain installs: `tools/<name>/<version>/`. `PAIOS_TOOLS_DIR` moves them elsewhere
     /// (tests share one install across many throw-away homes).
     pub fn tools_dir(&self) -> PathBuf {

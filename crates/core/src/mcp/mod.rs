@@ -10,6 +10,9 @@
 //!   the API, body limit, bounded sessions that expire when idle);
 //! * [`stdio`] — `paios mcp`: the shim a brain starts (cheap to start, dies cleanly on SIGTERM
 //!   or end of input, degraded read-only answers when the daemon is down);
+//! * [`mesh`] — `paios mesh install|uninstall|check`: the links between the brains and PAIOS,
+//!   through each CLI's own `mcp add`, with backups and an exact restore;
+//! * [`probe`] — an MCP client that starts a server as registered and lists its tools;
 //! * [`api`] — the `mcp.*` operations of the control API.
 //!
 //! Architecture invariants: state lives in the daemon (the shim holds none beyond one socket
@@ -20,6 +23,8 @@ pub mod api;
 pub mod bridge;
 pub mod config;
 pub mod http;
+pub mod mesh;
+pub mod probe;
 pub mod server;
 pub mod stdio;
 pub mod tools;

@@ -20,6 +20,13 @@ pub const RUNBOOKS: &[(&str, &str)] = &[
         )),
     ),
     (
+        "mcp-mesh",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/runbooks/mcp-mesh.md"
+        )),
+    ),
+    (
         "claude",
         include_str!(concat!(
             env!("CARGO_MANIFEST_DIR"),
