@@ -7,7 +7,8 @@
 //!   only costs a re-read of the logs).
 //! * [`entries`]: counted requests as the ledger stores them, and an ingest's requests before
 //!   they are merged (held in bounded memory, spilled to a temporary file beyond).
-//! * [`report`]: daily / monthly / session reports, JSON and table.
+//! * [`report`]: daily / weekly / monthly / session reports, JSON and table.
+//! * [`blocks`]: Claude's 5-hour windows, as ccusage computes them.
 //! * [`budget`]: limits, over-budget state for the router, alerts.
 //!
 //! Everything works with the daemon down: the CLI ingests, then reports. The daemon keeps the
@@ -17,6 +18,7 @@
 //! touches the brains' logs except to read them.
 
 pub mod api;
+pub mod blocks;
 pub mod budget;
 pub mod config;
 pub mod entries;

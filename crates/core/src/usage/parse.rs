@@ -21,6 +21,9 @@ use serde::{Deserialize, Serialize};
 
 use super::json::{self, Reader};
 
+/// The model Claude Code names on the errors it logs itself (no API use).
+pub const SYNTHETIC_MODEL: &str = "<synthetic>";
+
 /// Token counts of one model request, in ccusage's meaning.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tokens {
@@ -376,10 +379,9 @@ pub fn parse_claude_candidate(line: &[u8]) -> Line<'_> {
     {
         return Line::Ignored;
     }
-    // Client-side errors Claude Code logs itself: not API use.
-    if message.model.as_deref() == Some("<synthetic>") {
-        return Line::Ignored;
-    }
+    // Client-side errors Claude Code logs itself: not API use, so no tokens; but ccusage
+    // counts them as requests of a 5-hour window (their times shape the windows too).
+    let synthetic = message.model.as_deref() == Some(SYNTHETIC_MODEL);
     // As ccusage counts them: when the line has the breakdown object, the cache writes are its
     // two parts (a part it lacks counts 0), whatever `cache_creation_input_tokens` says;
     // otherwise that total, all at the five-minute price.
@@ -399,6 +401,7 @@ pub fn parse_claude_candidate(line: &[u8]) -> Line<'_> {
         cache_read: usage.cache_read_input_tokens.unwrap_or(0),
         reasoning: 0,
     };
+    let tokens = if synthetic { Tokens::default() } else { tokens };
     if !tokens.plausible()
         || parsed
             .cost_usd
@@ -842,9 +845,13 @@ mod tests {
     }
 
     #[test]
-    fn claude_synthetic_and_non_usage_lines_are_ignored() {
+    fn claude_synthetic_lines_are_requests_without_tokens_and_other_lines_are_ignored() {
         let synthetic = r#"{"timestamp":"2026-11-01T10:00:00Z","message":{"model":"<synthetic>","usage":{"input_tokens":1}}}"#;
-        assert_eq!(parse_claude_line(synthetic.as_bytes()), Line::Ignored);
+        let r = claude(synthetic);
+        assert_eq!(
+            (r.model.as_deref(), r.tokens),
+            (Some(SYNTHETIC_MODEL), Tokens::default())
+        );
         assert_eq!(
             parse_claude_line(br#"{"type":"user","message":{"content":"hi"}}"#),
             Line::Ignored

@@ -10,7 +10,7 @@ use chrono::{Datelike, NaiveDate, TimeZone, Utc};
 use serde_json::{Value, json};
 
 use super::ledger::{AggRow, BUCKET_MS, Cost, Source};
-use super::parse::Tokens;
+use super::parse::{SYNTHETIC_MODEL, Tokens};
 use super::prices::Prices;
 use crate::text::printable;
 
@@ -52,6 +52,16 @@ impl Zone {
         }
     }
 
+    /// A time as `YYYY-MM-DD HH:MM` in this zone.
+    pub fn format_time(&self, ts_ms: i64) -> String {
+        let utc = Utc.timestamp_millis_opt(ts_ms).single().unwrap_or_default();
+        let format = "%Y-%m-%d %H:%M";
+        match self {
+            Zone::Local => utc.with_timezone(&chrono::Local).format(format).to_string(),
+            Zone::Named(tz) => utc.with_timezone(tz).format(format).to_string(),
+        }
+    }
+
     pub fn today(&self) -> NaiveDate {
         self.date_of(Utc::now().timestamp_millis())
     }
@@ -60,6 +70,8 @@ impl Zone {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {
     Daily,
+    /// Weeks starting on the given day (ccusage's default: Sunday).
+    Weekly(chrono::Weekday),
     Monthly,
     Session,
 }
@@ -138,9 +150,13 @@ impl Group {
         self.last_ts = self.last_ts.max(row.last_ts);
     }
 
-    /// Models, most expensive first (then by name).
+    /// Models, most expensive first (then by name); not Claude Code's own errors (as ccusage).
     fn models_by_cost(&self) -> Vec<(&String, &Sums)> {
-        let mut models: Vec<_> = self.by_model.iter().collect();
+        let mut models: Vec<_> = self
+            .by_model
+            .iter()
+            .filter(|(m, _)| *m != SYNTHETIC_MODEL)
+            .collect();
         models.sort_by(|a, b| b.1.cost.cmp(&a.1.cost).then_with(|| a.0.cmp(b.0)));
         models
     }
@@ -196,6 +212,14 @@ pub fn build(rows: &[AggRow], options: &Options, prices: &Prices) -> Report {
                     let date = options.zone.date_of(row.bucket * BUCKET_MS);
                     let key = in_range(date).then(|| match options.period {
                         Period::Monthly => date.format("%Y-%m").to_string(),
+                        Period::Weekly(first) => {
+                            let back = (date.weekday().num_days_from_monday() + 7
+                                - first.num_days_from_monday())
+                                % 7;
+                            (date - chrono::Duration::days(i64::from(back)))
+                                .format("%Y-%m-%d")
+                                .to_string()
+                        }
                         _ => date.format("%Y-%m-%d").to_string(),
                     });
                     &day.insert((row.bucket, key)).1
@@ -248,6 +272,7 @@ impl Report {
     pub fn to_json(&self, zone: Zone) -> Value {
         let (list_key, key_name) = match self.period {
             Period::Daily => ("daily", "date"),
+            Period::Weekly(_) => ("weekly", "week"),
             Period::Monthly => ("monthly", "month"),
             Period::Session => ("sessions", "sessionId"),
         };
@@ -310,6 +335,7 @@ impl Report {
     pub fn to_table(&self, breakdown: bool) -> String {
         let first = match self.period {
             Period::Daily => "Date",
+            Period::Weekly(_) => "Week",
             Period::Monthly => "Month",
             Period::Session => "Session",
         };
@@ -436,7 +462,8 @@ fn short_model(m: &str) -> String {
     printable(short).into_owned()
 }
 
-fn thousands(n: u64) -> String {
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {

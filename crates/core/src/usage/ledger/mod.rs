@@ -75,6 +75,15 @@ pub enum LedgerError {
     Io { path: String, cause: io::Error },
 }
 
+/// One counted request, as the 5-hour windows need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub ts: i64,
+    pub model: String,
+    pub tokens: parse::Tokens,
+    pub cost: f64,
+}
+
 /// What one ingest did (exposed in `--json` as `ingest`).
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -504,6 +513,52 @@ impl Ledger {
                 params![key, crate::events::format_ts(&chrono::Utc::now())],
             )
             .map(|n| n == 1)
+            .map_err(self.db_err())
+    }
+
+    /// Every counted request of `source`, in time order (for the 5-hour windows, which depend
+    /// on each request's time). Reads the whole `entries` table: a report over the ledger's
+    /// whole history, not one for every command.
+    pub fn requests(&self, source: Source) -> Result<Vec<Request>, LedgerError> {
+        let names = self.names()?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT data FROM entries")
+            .map_err(self.db_err())?;
+        let mut rows = stmt.query([]).map_err(self.db_err())?;
+        let mut out = Vec::new();
+        let mut records = Vec::new();
+        while let Some(row) = rows.next().map_err(self.db_err())? {
+            let blob = row.get_ref(0).map_err(self.db_err())?;
+            let blob = blob.as_blob().map_err(|e| self.db_err()(e.into()))?;
+            records.clear();
+            entries::decode_into(blob, &mut records);
+            out.extend(
+                records
+                    .iter()
+                    .filter(|(_, e)| e.source == source)
+                    .map(|(_, e)| Request {
+                        ts: e.ts,
+                        model: names.get(&e.model).cloned().unwrap_or_default(),
+                        tokens: e.tokens,
+                        cost: e.cost,
+                    }),
+            );
+        }
+        // Equal times keep a stable order (by model), so a window's models list is the same run
+        // after run.
+        out.sort_by(|a, b| a.ts.cmp(&b.ts).then_with(|| a.model.cmp(&b.model)));
+        Ok(out)
+    }
+
+    fn names(&self) -> Result<HashMap<i64, String>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, name FROM names")
+            .map_err(self.db_err())?;
+        stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+            .map_err(self.db_err())?
+            .collect::<Result<HashMap<i64, String>, _>>()
             .map_err(self.db_err())
     }
 

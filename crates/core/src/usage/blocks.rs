@@ -1,0 +1,305 @@
+//! Claude's 5-hour windows ("session blocks"), computed exactly as ccusage 20 computes them,
+//! from the ledger's requests in time order:
+//!
+//! * a window starts at the hour (UTC) of its first request and lasts `length` (5 hours);
+//! * a request more than `length` after the window's start, or more than `length` after the
+//!   request before it, starts a new window (and after such a silence a *gap* window stands for
+//!   the time between the two: from the last request plus `length` to the next request);
+//! * the window holding the latest request is *active* while less than `length` has passed
+//!   since that request and the window has not ended; it has a burn rate (tokens per minute and
+//!   cost per hour between its first and last request) and a projection to its end at that rate.
+//!
+//! Pure: no I/O, `now` is given.
+
+use chrono::{TimeZone, Utc};
+use serde_json::{Value, json};
+
+use super::ledger::Request;
+use super::parse::{SYNTHETIC_MODEL, Tokens};
+
+/// The length of a window, as Anthropic bills Claude subscriptions.
+pub const WINDOW_MS: i64 = 5 * 3_600_000;
+const HOUR_MS: i64 = 3_600_000;
+const MINUTE_MS: i64 = 60_000;
+/// ccusage's warning threshold for a projected use against a token limit.
+const WARNING_SHARE: f64 = 0.8;
+
+/// One window (or the gap between two).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Block {
+    pub start: i64,
+    pub end: i64,
+    /// The time of its last request (`None` for a gap).
+    pub actual_end: Option<i64>,
+    pub first: i64,
+    pub active: bool,
+    pub gap: bool,
+    pub entries: u64,
+    pub tokens: Tokens,
+    pub cost: f64,
+    /// In the order they were first used.
+    pub models: Vec<String>,
+}
+
+/// Tokens per minute and cost per hour between a window's first and last request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BurnRate {
+    pub tokens_per_minute: f64,
+    /// Input and output only (ccusage's indicator leaves the cache out).
+    pub tokens_per_minute_for_indicator: f64,
+    pub cost_per_hour: f64,
+}
+
+/// Where the active window ends up if the burn rate holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Projection {
+    pub total_tokens: u64,
+    pub total_cost: f64,
+    pub remaining_minutes: u64,
+}
+
+fn floor_hour(ts: i64) -> i64 {
+    ts.div_euclid(HOUR_MS) * HOUR_MS
+}
+
+/// The windows of `requests` (in time order), by start time (as ccusage sorts them: a gap that
+/// starts after the window that follows it, which starts at its hour, comes after it).
+pub fn blocks(requests: &[Request], now: i64, length: i64) -> Vec<Block> {
+    let mut out = Vec::new();
+    let mut current: Option<Block> = None;
+    for r in requests {
+        if let Some(block) = &current {
+            let last = block.actual_end.unwrap_or(block.start);
+            let since_start = r.ts - block.start;
+            let since_last = r.ts - last;
+            if since_start > length || since_last > length {
+                out.push(finish(current.take().expect("checked"), now, length));
+                if since_last > length {
+                    out.push(gap(last, r.ts, length));
+                }
+            }
+        }
+        let block = current.get_or_insert_with(|| Block {
+            start: floor_hour(r.ts),
+            end: floor_hour(r.ts) + length,
+            actual_end: None,
+            first: r.ts,
+            active: false,
+            gap: false,
+            entries: 0,
+            tokens: Tokens::default(),
+            cost: 0.0,
+            models: Vec::new(),
+        });
+        block.actual_end = Some(r.ts);
+        block.entries += 1;
+        let t = &mut block.tokens;
+        t.input += r.tokens.input;
+        t.output += r.tokens.output;
+        t.cache_write += r.tokens.cache_write;
+        t.cache_read += r.tokens.cache_read;
+        block.cost += r.cost;
+        if r.model != SYNTHETIC_MODEL && !block.models.contains(&r.model) {
+            block.models.push(r.model.clone());
+        }
+    }
+    if let Some(block) = current {
+        out.push(finish(block, now, length));
+    }
+    out.sort_by_key(|b| b.start);
+    out
+}
+
+fn finish(mut block: Block, now: i64, length: i64) -> Block {
+    block.active = block
+        .actual_end
+        .is_some_and(|last| now - last < length && now < block.end);
+    block
+}
+
+fn gap(last: i64, next: i64, length: i64) -> Block {
+    Block {
+        start: last + length,
+        end: next,
+        actual_end: None,
+        first: last + length,
+        active: false,
+        gap: true,
+        entries: 0,
+        tokens: Tokens::default(),
+        cost: 0.0,
+        models: Vec::new(),
+    }
+}
+
+impl Block {
+    pub fn burn_rate(&self) -> Option<BurnRate> {
+        if self.gap || self.entries == 0 {
+            return None;
+        }
+        let minutes = (self.actual_end? - self.first) as f64 / MINUTE_MS as f64;
+        if minutes <= 0.0 {
+            return None;
+        }
+        Some(BurnRate {
+            tokens_per_minute: self.tokens.total() as f64 / minutes,
+            tokens_per_minute_for_indicator: (self.tokens.input + self.tokens.output) as f64
+                / minutes,
+            cost_per_hour: self.cost / minutes * 60.0,
+        })
+    }
+
+    pub fn projection(&self, now: i64) -> Option<Projection> {
+        if !self.active || self.gap {
+            return None;
+        }
+        let burn = self.burn_rate()?;
+        let remaining = ((self.end - now) as f64 / MINUTE_MS as f64).round();
+        let tokens = self.tokens.total() as f64 + burn.tokens_per_minute * remaining;
+        let cost = self.cost + burn.cost_per_hour / 60.0 * remaining;
+        Some(Projection {
+            total_tokens: tokens.round() as u64,
+            total_cost: (cost * 100.0).round() / 100.0,
+            remaining_minutes: remaining.max(0.0) as u64,
+        })
+    }
+
+    /// The share of `limit` tokens the window has used, in percent.
+    pub fn percent_of(&self, limit: u64) -> f64 {
+        if limit == 0 {
+            return 0.0;
+        }
+        self.tokens.total() as f64 / limit as f64 * 100.0
+    }
+
+    /// ccusage's `blocks --json` entry; `limit`: the token limit asked for.
+    pub fn to_json(&self, now: i64, limit: Option<u64>) -> Value {
+        let stamp = |ts: i64| {
+            Utc.timestamp_millis_opt(ts)
+                .single()
+                .unwrap_or_default()
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string()
+        };
+        let burn = if self.active { self.burn_rate() } else { None };
+        let projection = self.projection(now);
+        let id = if self.gap {
+            format!("gap-{}", stamp(self.start))
+        } else {
+            stamp(self.start)
+        };
+        let mut v = json!({
+            "id": id,
+            "startTime": stamp(self.start),
+            "endTime": stamp(self.end),
+            "actualEndTime": self.actual_end.map(stamp),
+            "isActive": self.active,
+            "isGap": self.gap,
+            "entries": self.entries,
+            "tokenCounts": {
+                "inputTokens": self.tokens.input,
+                "outputTokens": self.tokens.output,
+                "cacheCreationInputTokens": self.tokens.cache_write,
+                "cacheReadInputTokens": self.tokens.cache_read,
+            },
+            "totalTokens": self.tokens.total(),
+            "costUSD": self.cost,
+            "models": self.models,
+            "burnRate": burn.map(|b| json!({
+                "tokensPerMinute": b.tokens_per_minute,
+                "tokensPerMinuteForIndicator": b.tokens_per_minute_for_indicator,
+                "costPerHour": b.cost_per_hour,
+            })),
+            "projection": projection.map(|p| json!({
+                "totalTokens": p.total_tokens,
+                "totalCost": p.total_cost,
+                "remainingMinutes": p.remaining_minutes,
+            })),
+        });
+        if let (Some(limit), Some(p)) = (limit, projection) {
+            let status = if p.total_tokens > limit {
+                "exceeds"
+            } else if p.total_tokens as f64 > limit as f64 * WARNING_SHARE {
+                "warning"
+            } else {
+                "ok"
+            };
+            v["tokenLimitStatus"] = json!({
+                "limit": limit,
+                "projectedUsage": p.total_tokens,
+                "percentUsed": p.total_tokens as f64 / limit as f64 * 100.0,
+                "status": status,
+            });
+        }
+        v
+    }
+}
+
+/// The largest number of tokens a finished window used (ccusage's `--token-limit max`).
+pub fn max_tokens(blocks: &[Block]) -> u64 {
+    blocks
+        .iter()
+        .filter(|b| !b.gap && !b.active)
+        .map(|b| b.tokens.total())
+        .max()
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(ts: i64, output: u64, model: &str) -> Request {
+        Request {
+            ts,
+            model: model.into(),
+            tokens: Tokens {
+                output,
+                ..Tokens::default()
+            },
+            cost: output as f64 / 1000.0,
+        }
+    }
+
+    const H: i64 = HOUR_MS;
+
+    #[test]
+    fn a_window_starts_at_the_hour_and_a_long_silence_leaves_a_gap() {
+        let base = 1_800_000_000_000 - 1_800_000_000_000 % H;
+        let requests = [
+            at(base + 10 * MINUTE_MS, 10, "a"),
+            at(base + 2 * H, 20, "b"),
+            // Exactly five hours after the window's start: still in it.
+            at(base + 5 * H, 5, "a"),
+            // Past the window's end: a new window, from its own hour.
+            at(base + 5 * H + 1, 7, "c"),
+            // More than five hours of silence: a gap, then a window.
+            at(base + 11 * H + 30 * MINUTE_MS, 1, "a"),
+        ];
+        let b = blocks(&requests, base + 100 * H, WINDOW_MS);
+        let starts: Vec<i64> = b.iter().map(|b| b.start - base).collect();
+        assert_eq!(starts, [0, 5 * H, 5 * H + 1 + WINDOW_MS, 11 * H], "{b:#?}");
+        assert_eq!(b[0].entries, 3);
+        assert_eq!(b[0].models, ["a", "b"]);
+        assert!(b[2].gap && b[2].end == base + 11 * H + 30 * MINUTE_MS);
+        assert!(b.iter().all(|b| !b.active));
+    }
+
+    #[test]
+    fn the_latest_window_is_active_with_a_burn_rate_and_a_projection() {
+        let base = 1_800_000_000_000 - 1_800_000_000_000 % H;
+        let requests = [at(base, 600, "a"), at(base + 60 * MINUTE_MS, 600, "a")];
+        let now = base + 2 * H;
+        let b = blocks(&requests, now, WINDOW_MS);
+        assert_eq!(b.len(), 1);
+        assert!(b[0].active);
+        let burn = b[0].burn_rate().unwrap();
+        assert_eq!(burn.tokens_per_minute, 20.0);
+        let p = b[0].projection(now).unwrap();
+        assert_eq!(p.remaining_minutes, 180);
+        assert_eq!(p.total_tokens, 1200 + 20 * 180);
+        // Five hours after its last request a window is no longer active.
+        let later = blocks(&requests, base + 60 * MINUTE_MS + WINDOW_MS, WINDOW_MS);
+        assert!(!later[0].active);
+    }
+}
