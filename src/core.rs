@@ -86,6 +86,12 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let d = &status["daemon"];
+    if let Some(label) = status["health"]["label"].as_str() {
+        outln!(
+            "{label}: {}",
+            status["health"]["summary"].as_str().unwrap_or("")
+        );
+    }
     outln!(
         "daemon  pid {}  up {}s  version {}",
         d["pid"],

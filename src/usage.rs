@@ -162,13 +162,18 @@ pub fn run(ctx: &Ctx, a: UsageArgs) -> anyhow::Result<ExitCode> {
     let fresh = ledger_mod::refresh_mapped(&ctx.paths, &config)?;
     let rows = fresh.ledger.rows(source)?;
     let built = report::build(&rows, &options, &fresh.prices);
-    // Budgets count every source: reuse the rows when the report has them all.
-    let alerts = match source {
-        None => ledger_mod::due_alerts_from(&fresh.ledger, &rows, &config)?,
-        Some(_) => ledger_mod::due_alerts(&fresh.ledger, &config)?,
+    // Budgets count every source. The daemon raises their alerts (as incidents, once each);
+    // a report only says where they stand.
+    let all_rows;
+    let budget_rows = match source {
+        None => &rows,
+        Some(_) => {
+            all_rows = fresh.ledger.rows(None)?;
+            &all_rows
+        }
     };
-    for event in alerts {
-        paios_core::client::emit_quietly(&ctx.paths, &event);
+    for alert in ledger_mod::budget_warnings(budget_rows, &config) {
+        eprintln!("paios: budget: {}", alert.message);
     }
     warn_about(&fresh.stats);
     for w in built.warnings() {

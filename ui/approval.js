@@ -42,7 +42,7 @@ async function load() {
 follow({
   onSync: load,
   onEvent: (event) => {
-    if ((event.kind || "").startsWith("approval.")) load();
+    if ((event.views || []).includes("approvals")) load();
   },
 });
 load();

@@ -1,13 +1,19 @@
 // The panel: service health, the approval queue, costs and incidents, kept live by the daemon's
-// event stream (a section is re-read when an event of its kind is committed — never on a timer).
+// event stream (a section is re-read when a committed event names its view — never on a timer).
 //
 // Each section renders one of: its data, an empty state, "not available in this daemon" (the
 // operation answered `unknown_op`), or the error the daemon reported. Sections fail alone.
 
 import { ApiFailure, Unavailable, ago, dollars, duration, follow, h, rpc, status, token } from "./api.js";
-import { TONE_LABEL, overallTone, serviceTone } from "./health.js";
 
-const state = { services: [], pending: 0, statusAt: Date.now() };
+// Health (each service's tone, the overall tone and its label) is computed by the core and
+// only rendered here: the tray shows the same value.
+const state = { services: [], health: null, pending: 0, statusAt: Date.now() };
+
+function serviceTone(service) {
+  const line = ((state.health && state.health.services) || []).find((s) => s.name === service.name);
+  return line ? line.tone : "idle";
+}
 
 function body(id) {
   return document.querySelector(`#${id} .body`);
@@ -34,11 +40,12 @@ function banner(message) {
 }
 
 function updateHealth() {
-  const tone = overallTone(state.services, state.pending);
+  const health = state.health || { tone: "idle", label: "Not connected" };
   const pill = document.getElementById("health");
-  pill.dataset.tone = tone;
+  pill.dataset.tone = health.tone;
+  pill.title = health.summary || "";
   const waiting = state.pending ? ` · ${state.pending} waiting for you` : "";
-  pill.textContent = TONE_LABEL[tone] + waiting;
+  pill.textContent = health.label + waiting;
   document.title = state.pending ? `(${state.pending}) PAIOS` : "PAIOS";
 }
 
@@ -117,6 +124,7 @@ async function loadServices() {
     const s = await status();
     banner("");
     state.services = Array.isArray(s.services) ? s.services : [];
+    state.health = s.health || null;
     state.statusAt = Date.now();
     renderServices(state.services);
     const d = s.daemon || {};
@@ -128,6 +136,7 @@ async function loadServices() {
     );
   } catch (error) {
     state.services = [];
+    state.health = null;
     if (error instanceof ApiFailure && (error.code === "unreachable" || error.code === "no_token" || error.status === 401)) {
       banner(error.message);
     }
@@ -346,13 +355,12 @@ function refresh(...sections) {
   }
 }
 
-function sectionsFor(kind) {
-  if (kind.startsWith("service.") || kind.startsWith("daemon.")) return ["services", "incidents"];
-  if (kind.startsWith("alert.")) return ["incidents", "services"];
-  if (kind.startsWith("approval.")) return ["approvals"];
-  if (kind.startsWith("usage.") || kind.startsWith("budget.")) return ["costs"];
-  if (kind.startsWith("config.")) return Object.keys(loaders);
-  return [];
+/** The sections an event changes: the core names its views (`services`, `costs`, …) on every
+ * event it streams; `config` changes everything. */
+function sectionsFor(event) {
+  const views = Array.isArray(event.views) ? event.views : [];
+  if (views.includes("config")) return Object.keys(loaders);
+  return views.filter((v) => v in loaders);
 }
 
 function start() {
@@ -366,7 +374,7 @@ function start() {
   refresh(...all);
   const link = document.getElementById("link");
   follow({
-    onEvent: (event) => refresh(...sectionsFor(event.kind || "")),
+    onEvent: (event) => refresh(...sectionsFor(event)),
     onSync: () => refresh(...all),
     onConnection: (live) => {
       link.dataset.live = String(live);

@@ -56,9 +56,15 @@ impl Backend {
     }
 }
 
-/// Host the core, or attach to the one that already runs for this home.
-pub async fn start(paths: Paths, config: Config) -> anyhow::Result<Backend> {
-    match Core::start(paths.clone(), config).await {
+/// Host the core (its alerts shown through `notifier`), or attach to the one that already runs
+/// for this home (which shows its own).
+pub async fn start(
+    paths: Paths,
+    config: Config,
+    notifier: std::sync::Arc<dyn paios_core::alerts::Notifier>,
+) -> anyhow::Result<Backend> {
+    let options = paios_core::module::ModuleOptions { notifier };
+    match Core::start_with(paths.clone(), config, options).await {
         Ok(core) => {
             let shutdown = core.shutdown_token();
             let listeners = match paios_core::daemon::start_listeners(&core, shutdown.clone()).await

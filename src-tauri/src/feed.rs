@@ -134,6 +134,8 @@ fn parse_sse(message: &str) -> Option<Value> {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub services: Vec<Value>,
+    /// The core's reading of the health (`paios status --json` → `health`).
+    pub health: Value,
     pub pending: Vec<Value>,
     pub reachable: bool,
 }
@@ -142,10 +144,9 @@ impl Snapshot {
     pub async fn read(api: &Api) -> Snapshot {
         let status = api.status().await;
         let reachable = status.is_ok();
-        let services = status
-            .ok()
-            .and_then(|s| s["services"].as_array().cloned())
-            .unwrap_or_default();
+        let status = status.unwrap_or_default();
+        let services = status["services"].as_array().cloned().unwrap_or_default();
+        let health = status["health"].clone();
         let pending = match api.rpc("approvals.list", json!({})).await {
             Ok(Some(list)) => items(&list, "approvals")
                 .into_iter()
@@ -155,6 +156,7 @@ impl Snapshot {
         };
         Snapshot {
             services,
+            health,
             pending,
             reachable,
         }

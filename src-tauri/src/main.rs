@@ -190,7 +190,8 @@ fn main() -> ExitCode {
         .plugin(tauri_plugin_autostart::Builder::new().build())
         .setup(move |app| {
             quit_on_signals(app.handle());
-            let backend = tauri::async_runtime::block_on(backend::start(paths, config))?;
+            let notifier = std::sync::Arc::new(alerts::AppNotifier(app.handle().clone()));
+            let backend = tauri::async_runtime::block_on(backend::start(paths, config, notifier))?;
             tracing::info!("{}", backend.describe());
             eprintln!(
                 "paios-app: {}\n  panel: {}/",
@@ -331,7 +332,6 @@ fn start_feed(app: &AppHandle) {
     tauri::async_runtime::spawn(api.clone().follow(tx));
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
-        let mut alerts = alerts::Alerts::default();
         let mut popups_opened_for_backlog = false;
         while let Some(first) = rx.recv().await {
             // Take whatever else has already arrived, so a burst costs one redraw.
@@ -341,12 +341,14 @@ fn start_feed(app: &AppHandle) {
             }
             let mut redraw = false;
             for event in &batch {
-                let kind = event["kind"].as_str().unwrap_or("");
-                redraw |= event.is_null()
-                    || ["service.", "approval.", "alert.", "daemon.", "config."]
-                        .iter()
-                        .any(|p| kind.starts_with(p));
-                on_event(&app, &mut alerts, kind, event);
+                // A reconnect (null) or any event that changes what the tray shows.
+                redraw |= event.is_null() || changes_the_tray(event);
+                for reaction in reactions(event) {
+                    match reaction {
+                        Reaction::Popup(id) => window(&app, Command::Popup { id }),
+                        Reaction::ClosePopup(id) => window(&app, Command::ClosePopup { id }),
+                    }
+                }
             }
             if redraw {
                 let snapshot = Snapshot::read(&api).await;
@@ -381,22 +383,37 @@ fn approval_id(event: &Value) -> Option<String> {
         .or_else(|| event["subject"].as_str().map(str::to_string))
 }
 
-fn on_event(app: &AppHandle, alerts: &mut alerts::Alerts, kind: &str, event: &Value) {
-    match kind {
-        "approval.requested" => {
-            if let Some(id) = approval_id(event) {
-                window(app, Command::Popup { id });
-            }
-        }
-        "approval.decided" | "approval.expired" | "approval.cancelled" => {
-            if let Some(id) = approval_id(event) {
-                window(app, Command::ClosePopup { id });
-            }
-        }
-        "alert.raised" => alerts.raised(app, event),
-        "alert.resolved" => alerts.resolved(event),
-        _ => {}
+/// What the app does about one event of the stream (besides redrawing the tray).
+#[derive(Debug, PartialEq, Eq)]
+enum Reaction {
+    /// An approval waits: show its popup.
+    Popup(String),
+    /// An approval was answered (by anyone, or it expired): close its popup.
+    ClosePopup(String),
+}
+
+/// The app's reactions to `event`. Alerts are not among them: the core notifies them.
+fn reactions(event: &Value) -> Vec<Reaction> {
+    use paios_core::events::Kind;
+    let kind = event["kind"].as_str().and_then(Kind::parse);
+    match (kind, approval_id(event)) {
+        (Some(Kind::ApprovalRequested), Some(id)) => vec![Reaction::Popup(id)],
+        (Some(Kind::ApprovalDecided), Some(id)) => vec![Reaction::ClosePopup(id)],
+        _ => Vec::new(),
     }
+}
+
+/// Whether `event` changes what the tray shows (the core says which views each event changes).
+fn changes_the_tray(event: &Value) -> bool {
+    use paios_core::events::{View, views_of};
+    views_of(event["kind"].as_str().unwrap_or(""))
+        .iter()
+        .any(|v| {
+            matches!(
+                v,
+                View::Services | View::Incidents | View::Approvals | View::Config
+            )
+        })
 }
 
 /// Tray menu actions.
@@ -457,6 +474,19 @@ pub fn login_item_enabled(app: &AppHandle) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn an_alert_is_left_to_the_core_and_approvals_open_and_close_their_popups() {
+        let raised = json!({"kind":"alert.raised","subject":"gw","data":{"severity":"critical","message":"exited 78","runbook":"openclaw-gateway"}});
+        assert_eq!(reactions(&raised), vec![]);
+        assert!(changes_the_tray(&raised));
+        let requested = json!({"kind":"approval.requested","subject":"7","data":{"id":7}});
+        assert_eq!(reactions(&requested), vec![Reaction::Popup("7".into())]);
+        let decided = json!({"kind":"approval.decided","subject":"7","data":{"id":7,"by":"gone"}});
+        assert_eq!(reactions(&decided), vec![Reaction::ClosePopup("7".into())]);
+        assert!(!changes_the_tray(&json!({"kind":"task.started"})));
+    }
     use super::*;
 
     #[cfg(target_os = "linux")]

@@ -1,7 +1,8 @@
 //! The tray icon: colour by overall health, pending approvals in the title, a one-line tooltip,
 //! and a menu with each service's state and the app's actions.
 //!
-//! The health rules mirror `ui/health.js` (the panel's), so tray and panel never disagree.
+//! The health — each service's tone, the overall tone, the summary — is the core's
+//! (`paios_core::status`, served in `/api/status`); the tray only draws it, as the panel does.
 //! Where no tray host exists (no StatusNotifier watcher on Linux) creating the icon still
 //! succeeds or fails softly: the app logs a warning and stays usable through the panel.
 
@@ -23,38 +24,29 @@ pub enum Tone {
     Unknown,
 }
 
-fn service_tone(service: &Value) -> Tone {
-    match service["state"].as_str().unwrap_or("") {
-        "running" | "adopted" if service["probe"]["ok"] == Value::Bool(false) => Tone::Warn,
-        "running" | "adopted" => Tone::Ok,
-        "starting" => Tone::Warn,
-        "backoff" | "hung" | "failed" => Tone::Down,
+fn tone_of(value: &Value) -> Tone {
+    match value.as_str() {
+        Some("ok") => Tone::Ok,
+        Some("warn") => Tone::Warn,
+        Some("down") => Tone::Down,
         _ => Tone::Unknown,
     }
 }
 
-/// Red if anything failed or hung; amber if anything is recovering or an approval waits.
+/// The tone of one service, as the core judged it.
+fn service_tone(snapshot: &Snapshot, name: &str) -> Tone {
+    snapshot.health["services"]
+        .as_array()
+        .and_then(|lines| lines.iter().find(|l| l["name"] == name))
+        .map_or(Tone::Unknown, |l| tone_of(&l["tone"]))
+}
+
+/// The overall tone, as the core judged it (grey when the daemon is not reachable).
 pub fn overall(snapshot: &Snapshot) -> Tone {
     if !snapshot.reachable {
         return Tone::Unknown;
     }
-    let states: Vec<&str> = snapshot
-        .services
-        .iter()
-        .map(|s| s["state"].as_str().unwrap_or(""))
-        .collect();
-    if states.iter().any(|s| matches!(*s, "failed" | "hung")) {
-        return Tone::Down;
-    }
-    let degraded = snapshot
-        .services
-        .iter()
-        .any(|s| service_tone(s) == Tone::Warn || s["state"] == "backoff");
-    if degraded || !snapshot.pending.is_empty() {
-        Tone::Warn
-    } else {
-        Tone::Ok
-    }
+    tone_of(&snapshot.health["tone"])
 }
 
 fn icon(tone: Tone) -> Image<'static> {
@@ -67,30 +59,15 @@ fn icon(tone: Tone) -> Image<'static> {
     Image::from_bytes(bytes).expect("the tray icons are valid PNGs")
 }
 
-/// One line: "3 services running · 1 approval waiting".
+/// One line: "PAIOS: all 3 services running · 1 approval waiting".
 pub fn summary(snapshot: &Snapshot) -> String {
     if !snapshot.reachable {
         return "PAIOS: the daemon is not reachable".into();
     }
-    let total = snapshot.services.len();
-    let running = snapshot
-        .services
-        .iter()
-        .filter(|s| service_tone(s) == Tone::Ok)
-        .count();
-    let mut line = if total == 0 {
-        "PAIOS: no supervised services".to_string()
-    } else if running == total {
-        format!("PAIOS: all {total} services running")
-    } else {
-        format!("PAIOS: {running} of {total} services running")
-    };
-    match snapshot.pending.len() {
-        0 => {}
-        1 => line.push_str(" · 1 approval waiting"),
-        n => line.push_str(&format!(" · {n} approvals waiting")),
+    match snapshot.health["summary"].as_str() {
+        Some(line) => format!("PAIOS: {line}"),
+        None => "PAIOS: this daemon does not report its health".into(),
     }
-    line
 }
 
 fn menu(app: &AppHandle, snapshot: &Snapshot, login_item: bool) -> tauri::Result<Menu<Wry>> {
@@ -111,7 +88,7 @@ fn menu(app: &AppHandle, snapshot: &Snapshot, login_item: bool) -> tauri::Result
     for service in &snapshot.services {
         let name = service["name"].as_str().unwrap_or("?");
         let state = service["state"].as_str().unwrap_or("?");
-        let mark = match service_tone(service) {
+        let mark = match service_tone(snapshot, name) {
             Tone::Ok => "●",
             Tone::Warn => "◐",
             Tone::Down => "✖",
@@ -277,42 +254,42 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn snap(services: Value, pending: usize) -> Snapshot {
+    fn snap(health: Value) -> Snapshot {
         Snapshot {
-            services: services.as_array().unwrap().clone(),
-            pending: vec![json!({"id": 1}); pending],
+            services: vec![
+                json!({"name":"a","state":"running"}),
+                json!({"name":"b","state":"hung"}),
+            ],
+            health,
+            pending: Vec::new(),
             reachable: true,
         }
     }
 
     #[test]
     fn health_colours() {
-        let ok = json!([{"name":"a","state":"running","probe":{"ok":true}}]);
-        assert_eq!(overall(&snap(ok.clone(), 0)), Tone::Ok);
-        assert_eq!(overall(&snap(ok, 1)), Tone::Warn);
-        assert_eq!(
-            overall(&snap(json!([{"name":"a","state":"backoff"}]), 0)),
-            Tone::Warn
+        let s = snap(
+            json!({"tone":"down","services":[{"name":"a","tone":"ok"},{"name":"b","tone":"down"}]}),
         );
-        assert_eq!(
-            overall(&snap(
-                json!([{"name":"a","state":"running"},{"name":"b","state":"failed"}]),
-                0
-            )),
-            Tone::Down
-        );
+        assert_eq!(overall(&s), Tone::Down);
+        assert_eq!(service_tone(&s, "a"), Tone::Ok);
+        assert_eq!(service_tone(&s, "b"), Tone::Down);
+        assert_eq!(service_tone(&s, "c"), Tone::Unknown);
+        assert_eq!(overall(&snap(json!({"tone":"warn"}))), Tone::Warn);
+        assert_eq!(overall(&snap(json!({"tone":"idle"}))), Tone::Unknown);
         assert_eq!(overall(&Snapshot::default()), Tone::Unknown);
     }
 
     #[test]
     fn summary_line() {
-        let s = snap(
-            json!([{"name":"a","state":"running"},{"name":"b","state":"hung"}]),
-            2,
-        );
+        let s = snap(json!({"summary":"1 of 2 services running · 2 approvals waiting"}));
         assert_eq!(
             summary(&s),
             "PAIOS: 1 of 2 services running · 2 approvals waiting"
+        );
+        assert_eq!(
+            summary(&Snapshot::default()),
+            "PAIOS: the daemon is not reachable"
         );
     }
 }

@@ -8,17 +8,24 @@
 //! views over the event log (no table of their own), so they survive restarts and
 //! `paios incidents` works with the daemon down.
 //!
+//! Every alert of every module goes through [`raise`], so each one is an incident; the desktop
+//! sees it through the core's one [`Notifier`] (the platform's notification service for the
+//! daemon, the app's own when the app hosts the core — the app never notifies by itself, so
+//! an alert is shown once, whoever runs the core).
+//!
 //! This module never fails its caller: a notification that cannot be shown is logged.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
+
+use futures_util::future::BoxFuture;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::core::Core;
-use crate::events::{Event, format_ts, kind};
+use crate::events::payload::{AlertRaised, AlertResolved};
+use crate::events::{Event, format_ts};
 use crate::store::{EventQuery, query_events};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -52,16 +59,22 @@ pub enum AlertKind {
     ServiceSpawnFailed,
     /// A copy adopted from outside PAIOS stopped answering.
     ServiceUnreachable,
+    /// A usage budget is nearly spent (`[budgets] warn_percent`).
+    BudgetWarning,
+    /// A usage budget is spent: the router passes the brain over.
+    BudgetExceeded,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 6] = [
+    pub const ALL: [AlertKind; 8] = [
         AlertKind::ServiceExited,
         AlertKind::ServiceHung,
         AlertKind::ServiceCrashLoop,
         AlertKind::ServiceConfigError,
         AlertKind::ServiceSpawnFailed,
         AlertKind::ServiceUnreachable,
+        AlertKind::BudgetWarning,
+        AlertKind::BudgetExceeded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,12 +85,16 @@ impl AlertKind {
             AlertKind::ServiceConfigError => "service_config_error",
             AlertKind::ServiceSpawnFailed => "service_spawn_failed",
             AlertKind::ServiceUnreachable => "service_unreachable",
+            AlertKind::BudgetWarning => "budget_warning",
+            AlertKind::BudgetExceeded => "budget_exceeded",
         }
     }
 
     pub fn severity(self) -> Severity {
         match self {
-            AlertKind::ServiceExited | AlertKind::ServiceHung => Severity::Warning,
+            AlertKind::ServiceExited | AlertKind::ServiceHung | AlertKind::BudgetWarning => {
+                Severity::Warning
+            }
             _ => Severity::Critical,
         }
     }
@@ -103,6 +120,57 @@ pub struct Alert {
     /// For people, with the component's own error text where there is one.
     pub message: String,
     pub runbook: String,
+    /// Kind-specific facts recorded with the alert (a budget's limit and spend, …).
+    pub details: serde_json::Map<String, Value>,
+}
+
+impl Alert {
+    /// An alert of `kind` about `component`, with the kind's severity.
+    pub fn new(
+        component: impl Into<String>,
+        kind: AlertKind,
+        message: impl Into<String>,
+        runbook: impl Into<String>,
+    ) -> Self {
+        Self {
+            component: component.into(),
+            kind,
+            severity: kind.severity(),
+            message: message.into(),
+            runbook: runbook.into(),
+            details: Default::default(),
+        }
+    }
+
+    /// The desktop notification's title and body.
+    pub fn notification(&self) -> (String, String) {
+        let runbook = if self.runbook.starts_with("http://") || self.runbook.starts_with("https://")
+        {
+            self.runbook.clone()
+        } else {
+            format!("paios runbook {}", self.runbook)
+        };
+        (
+            format!("PAIOS {}: {}", self.severity.as_str(), self.component),
+            format!("{}\nRunbook: {runbook}", self.message),
+        )
+    }
+}
+
+/// How alerts reach the desktop. One per core ([`crate::module::ModuleOptions`]).
+pub trait Notifier: Send + Sync {
+    /// Show `title` / `body`; never blocks the caller for long, never fails it.
+    fn notify(&self, title: &str, body: &str);
+}
+
+/// The platform's notification service (`notify-rust`: the freedesktop service on Linux, the
+/// Notification Center on macOS), used by the headless daemon.
+pub struct DesktopNotifier;
+
+impl Notifier for DesktopNotifier {
+    fn notify(&self, title: &str, body: &str) {
+        notify_desktop(title.to_string(), body.to_string());
+    }
 }
 
 /// An incident as listed by `paios incidents --json`.
@@ -128,54 +196,84 @@ struct Open {
     severity: Severity,
 }
 
-#[derive(Default)]
-struct State {
-    open: HashMap<String, Open>,
+/// The alerts module: the open incidents of this core, and its notifier.
+pub struct Alerts {
+    open: Mutex<HashMap<String, Open>>,
+    notifier: Arc<dyn Notifier>,
 }
 
-fn registry() -> &'static Mutex<HashMap<PathBuf, State>> {
-    static REGISTRY: OnceLock<Mutex<HashMap<PathBuf, State>>> = OnceLock::new();
-    REGISTRY.get_or_init(Default::default)
-}
-
-/// Load the open incidents of this home from the event log (call once at start).
-pub fn init(core: &Core) {
-    let mut state = State::default();
-    if let Ok(conn) = core.store().reader()
-        && let Ok(incidents) = list_incidents(&conn, 10_000)
-    {
-        for i in incidents.into_iter().filter(|i| i.resolved_at.is_none()) {
-            let severity = if i.severity == "critical" {
-                Severity::Critical
-            } else {
-                Severity::Warning
-            };
-            state
-                .open
-                .insert(i.component.clone(), Open { id: i.id, severity });
+impl Alerts {
+    pub fn new(notifier: Arc<dyn Notifier>) -> Self {
+        Self {
+            open: Mutex::new(HashMap::new()),
+            notifier,
         }
     }
-    if let Ok(mut reg) = registry().lock() {
-        reg.insert(core.paths().home().to_path_buf(), state);
+
+    fn open(&self) -> std::sync::MutexGuard<'_, HashMap<String, Open>> {
+        self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many incidents are open.
+    pub fn open_count(&self) -> usize {
+        self.open().len()
+    }
+}
+
+impl crate::module::Module for Alerts {
+    fn name(&self) -> &'static str {
+        "alerts"
+    }
+
+    /// Load the open incidents from the event log, so a restarted core folds into them.
+    fn start<'a>(
+        &'a self,
+        core: &'a Core,
+    ) -> BoxFuture<'a, Result<(), crate::module::ModuleError>> {
+        Box::pin(async move {
+            let conn = core
+                .store()
+                .reader()
+                .map_err(crate::module::ModuleError::new)?;
+            let incidents =
+                list_incidents(&conn, 10_000).map_err(crate::module::ModuleError::new)?;
+            let mut open = self.open();
+            for i in incidents.into_iter().filter(|i| i.resolved_at.is_none()) {
+                let severity = if i.severity == "critical" {
+                    Severity::Critical
+                } else {
+                    Severity::Warning
+                };
+                open.insert(i.component.clone(), Open { id: i.id, severity });
+            }
+            Ok(())
+        })
+    }
+
+    fn detail(&self) -> Option<String> {
+        match self.open().len() {
+            0 => None,
+            1 => Some("1 open incident".into()),
+            n => Some(format!("{n} open incidents")),
+        }
     }
 }
 
 /// Raise an alert. Returns the incident id, and whether an `alert.raised` event was emitted
 /// (false when it was folded into an open incident of the same or higher severity).
 pub async fn raise(core: &Core, alert: Alert) -> (String, bool) {
-    let home = core.paths().home().to_path_buf();
+    let alerts = &core.modules().alerts;
     let (id, emit, escalated) = {
-        let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
-        let state = reg.entry(home).or_default();
-        match state.open.get_mut(&alert.component) {
-            Some(open) if open.severity >= alert.severity => (open.id.clone(), false, false),
-            Some(open) => {
-                open.severity = alert.severity;
-                (open.id.clone(), true, true)
+        let mut open = alerts.open();
+        match open.get_mut(&alert.component) {
+            Some(o) if o.severity >= alert.severity => (o.id.clone(), false, false),
+            Some(o) => {
+                o.severity = alert.severity;
+                (o.id.clone(), true, true)
             }
             None => {
                 let id = format!("inc-{}", uuid::Uuid::now_v7().simple());
-                state.open.insert(
+                open.insert(
                     alert.component.clone(),
                     Open {
                         id: id.clone(),
@@ -187,19 +285,21 @@ pub async fn raise(core: &Core, alert: Alert) -> (String, bool) {
         }
     };
     if emit {
-        core.emit(
-            Event::new(kind::ALERT_RAISED, "alerts")
-                .subject(alert.component.clone())
-                .data(json!({
-                    "incident": id,
-                    "alert": alert.kind.as_str(),
-                    "severity": alert.severity.as_str(),
-                    "message": alert.message,
-                    "runbook": alert.runbook,
-                    "escalated": escalated,
-                })),
-        )
-        .await;
+        let raised = AlertRaised {
+            incident: id.clone(),
+            alert: alert.kind.as_str().into(),
+            severity: alert.severity.as_str().into(),
+            message: alert.message.clone(),
+            runbook: alert.runbook.clone(),
+            escalated,
+        };
+        let mut event = Event::of("alerts", alert.component.clone(), &raised);
+        if let Some(object) = event.data.as_object_mut() {
+            for (key, value) in &alert.details {
+                object.entry(key.clone()).or_insert_with(|| value.clone());
+            }
+        }
+        core.emit(event).await;
         tracing::warn!(
             component = %alert.component,
             severity = alert.severity.as_str(),
@@ -208,13 +308,8 @@ pub async fn raise(core: &Core, alert: Alert) -> (String, bool) {
             alert.message
         );
         if core.config().alerts.desktop {
-            notify_desktop(
-                format!("PAIOS: {} ({})", alert.component, alert.severity.as_str()),
-                format!(
-                    "{}\nRunbook: paios runbook {}",
-                    alert.message, alert.runbook
-                ),
-            );
+            let (title, body) = alert.notification();
+            alerts.notifier.notify(&title, &body);
         }
     }
     (id, emit)
@@ -222,33 +317,19 @@ pub async fn raise(core: &Core, alert: Alert) -> (String, bool) {
 
 /// Close the open incident of `component`, if any. Returns whether one was closed.
 pub async fn resolve(core: &Core, component: &str, message: &str) -> bool {
-    let open = {
-        let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
-        reg.get_mut(core.paths().home())
-            .and_then(|s| s.open.remove(component))
-    };
+    let open = core.modules().alerts.open().remove(component);
     let Some(open) = open else { return false };
-    core.emit(
-        Event::new(kind::ALERT_RESOLVED, "alerts")
-            .subject(component.to_string())
-            .data(json!({"incident": open.id, "message": message})),
-    )
-    .await;
+    let resolved = AlertResolved {
+        incident: open.id,
+        message: message.to_string(),
+    };
+    core.emit(Event::of("alerts", component, &resolved)).await;
     true
 }
 
 /// Whether `component` has an open incident.
 pub fn is_open(core: &Core, component: &str) -> bool {
-    let reg = registry().lock().unwrap_or_else(|e| e.into_inner());
-    reg.get(core.paths().home())
-        .is_some_and(|s| s.open.contains_key(component))
-}
-
-/// Forget this home's state (the core stopped).
-pub fn forget(core: &Core) {
-    if let Ok(mut reg) = registry().lock() {
-        reg.remove(core.paths().home());
-    }
+    core.modules().alerts.open().contains_key(component)
 }
 
 /// Open incidents first (newest first), then the most recent resolved ones, `limit` in all.
@@ -272,49 +353,38 @@ pub fn fold_incidents(events: &[Event], limit: usize) -> Vec<Incident> {
     let mut by_id: HashMap<String, Incident> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
     for ev in events {
-        let Some(id) = ev.data.get("incident").and_then(Value::as_str) else {
-            continue;
-        };
-        let text = |k: &str| {
-            ev.data
-                .get(k)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
-        match ev.kind.as_str() {
-            kind::ALERT_RAISED => {
-                if let Some(inc) = by_id.get_mut(id) {
-                    inc.alerts += 1;
-                    inc.severity = text("severity");
-                    inc.message = text("message");
-                    inc.kind = text("alert");
-                    inc.runbook = text("runbook");
-                } else {
-                    order.push(id.to_string());
-                    by_id.insert(
-                        id.to_string(),
-                        Incident {
-                            id: id.to_string(),
-                            component: ev.subject.clone(),
-                            service: ev.subject.clone(),
-                            kind: text("alert"),
-                            severity: text("severity"),
-                            message: text("message"),
-                            runbook: text("runbook"),
-                            raised_at: format_ts(&ev.ts),
-                            resolved_at: None,
-                            alerts: 1,
-                        },
-                    );
-                }
+        if let Some(raised) = ev.decode::<AlertRaised>() {
+            if raised.incident.is_empty() {
+                continue;
             }
-            kind::ALERT_RESOLVED => {
-                if let Some(inc) = by_id.get_mut(id) {
-                    inc.resolved_at = Some(format_ts(&ev.ts));
-                }
+            if let Some(inc) = by_id.get_mut(&raised.incident) {
+                inc.alerts += 1;
+                inc.severity = raised.severity;
+                inc.message = raised.message;
+                inc.kind = raised.alert;
+                inc.runbook = raised.runbook;
+            } else {
+                order.push(raised.incident.clone());
+                by_id.insert(
+                    raised.incident.clone(),
+                    Incident {
+                        id: raised.incident,
+                        component: ev.subject.clone(),
+                        service: ev.subject.clone(),
+                        kind: raised.alert,
+                        severity: raised.severity,
+                        message: raised.message,
+                        runbook: raised.runbook,
+                        raised_at: format_ts(&ev.ts),
+                        resolved_at: None,
+                        alerts: 1,
+                    },
+                );
             }
-            _ => {}
+        } else if let Some(resolved) = ev.decode::<AlertResolved>()
+            && let Some(inc) = by_id.get_mut(&resolved.incident)
+        {
+            inc.resolved_at = Some(format_ts(&ev.ts));
         }
     }
     let mut open: Vec<Incident> = Vec::new();
@@ -365,8 +435,10 @@ pub fn notify_desktop(summary: String, body: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::kind;
+    use serde_json::json;
 
-    fn ev(kind: &str, subject: &str, data: Value) -> Event {
+    fn ev(kind: impl Into<String>, subject: &str, data: Value) -> Event {
         Event::new(kind, "alerts").subject(subject).data(data)
     }
 
@@ -403,6 +475,68 @@ mod tests {
         assert_eq!(fold_incidents(&events, 1).len(), 1);
     }
 
+    /// Counts what reaches the desktop.
+    #[derive(Default)]
+    struct Counting(Mutex<Vec<(String, String)>>);
+
+    impl Notifier for Counting {
+        fn notify(&self, title: &str, body: &str) {
+            self.0.lock().unwrap().push((title.into(), body.into()));
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_incident_reaches_the_desktop_once_through_the_cores_one_notifier() {
+        let home = tempfile::tempdir().unwrap();
+        let counting = Arc::new(Counting::default());
+        let options = crate::module::ModuleOptions {
+            notifier: counting.clone(),
+        };
+        let core = Core::start_with(
+            crate::paths::Paths::at(home.path()),
+            Default::default(),
+            options,
+        )
+        .await
+        .unwrap();
+        let warning = Alert::new(
+            "gw",
+            AlertKind::ServiceExited,
+            "exited 1",
+            "openclaw-gateway",
+        );
+        assert!(raise(&core, warning.clone()).await.1);
+        assert!(
+            !raise(&core, warning).await.1,
+            "folded into the open incident"
+        );
+        let critical = Alert::new(
+            "gw",
+            AlertKind::ServiceCrashLoop,
+            "crash loop",
+            "openclaw-gateway",
+        );
+        assert!(
+            raise(&core, critical).await.1,
+            "an escalation is raised again"
+        );
+        let shown = counting.0.lock().unwrap().clone();
+        assert_eq!(
+            shown,
+            vec![
+                (
+                    "PAIOS warning: gw".to_string(),
+                    "exited 1\nRunbook: paios runbook openclaw-gateway".to_string()
+                ),
+                (
+                    "PAIOS critical: gw".to_string(),
+                    "crash loop\nRunbook: paios runbook openclaw-gateway".to_string()
+                ),
+            ]
+        );
+        core.shutdown().await;
+    }
+
     #[test]
     fn every_alert_kind_names_a_runbook_that_exists() {
         for component in crate::watchdog::runbooks::COMPONENT_RUNBOOKS {
@@ -424,7 +558,7 @@ mod tests {
             let events: Vec<Event> = items
                 .iter()
                 .map(|(k, subject, id)| {
-                    let kind = [kind::ALERT_RAISED, kind::ALERT_RESOLVED, "alert.other"][*k as usize];
+                    let kind = [kind::ALERT_RAISED.as_str(), kind::ALERT_RESOLVED.as_str(), "alert.other"][*k as usize];
                     ev(kind, subject, json!({"incident": id, "severity": 3}))
                 })
                 .collect();

@@ -17,7 +17,10 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::events::{Event, kind};
+use crate::events::Event;
+use crate::events::payload::{
+    ConfigChanged, ConfigInvalid, DaemonStarted, DaemonStopped, SpoolCorrupt, SpoolReplayed,
+};
 use crate::paths::Paths;
 use crate::store::{Store, StoreError, StoreWriter};
 
@@ -45,6 +48,7 @@ struct Inner {
     shutdown: CancellationToken,
     started: Instant,
     started_at: DateTime<Utc>,
+    modules: crate::module::Modules,
     _lock: File,
 }
 
@@ -55,6 +59,15 @@ pub struct Core(Arc<Inner>);
 impl Core {
     /// Take the home's lock, open the store, replay the spool, and start every module.
     pub async fn start(paths: Paths, config: Config) -> Result<Core, CoreError> {
+        Self::start_with(paths, config, Default::default()).await
+    }
+
+    /// [`Core::start`] with the host's choices (the app brings its own notifier).
+    pub async fn start_with(
+        paths: Paths,
+        config: Config,
+        options: crate::module::ModuleOptions,
+    ) -> Result<Core, CoreError> {
         paths.ensure().map_err(|source| CoreError::Home {
             home: paths.home().display().to_string(),
             source,
@@ -72,28 +85,19 @@ impl Core {
             shutdown: CancellationToken::new(),
             started: Instant::now(),
             started_at: Utc::now(),
+            modules: crate::module::Modules::new(options),
             _lock: lock,
         }));
         core.replay_spool().await;
-        core.emit(
-            Event::new(kind::DAEMON_STARTED, "core")
-                .data(json!({"pid": std::process::id(), "version": crate::VERSION})),
-        )
-        .await;
+        let started = DaemonStarted {
+            pid: std::process::id(),
+            version: crate::VERSION.into(),
+        };
+        core.emit(Event::of("core", "", &started)).await;
         // Clients that could not reach us while we were starting spool; pick those up too.
         let this = core.clone();
         tokio::spawn(async move { this.spool_sweeper().await });
-        if let Err(e) = crate::watchdog::start(&core).await {
-            tracing::error!(error = %e, "watchdog failed to start");
-        }
-        for (name, result) in [
-            ("approvals", crate::approvals::start(&core).await),
-            ("usage", crate::usage::start(&core).await),
-        ] {
-            if let Err(e) = result {
-                tracing::error!(module = name, error = %e, "module failed to start");
-            }
-        }
+        core.0.modules.start_all(&core).await;
         Ok(core)
     }
 
@@ -102,6 +106,10 @@ impl Core {
     }
     pub fn store(&self) -> &Store {
         &self.0.store
+    }
+    /// The core's modules (the one list, see [`crate::module`]).
+    pub fn modules(&self) -> &crate::module::Modules {
+        &self.0.modules
     }
     /// The last good configuration.
     pub fn config(&self) -> Arc<Config> {
@@ -146,30 +154,47 @@ impl Core {
                 let changed = *self.config() != new;
                 if changed {
                     self.0.config.send_replace(Arc::new(new));
-                    self.emit(
-                        Event::new(kind::CONFIG_CHANGED, "core")
-                            .subject(path.display().to_string()),
-                    )
+                    self.emit(Event::of(
+                        "core",
+                        path.display().to_string(),
+                        &ConfigChanged {},
+                    ))
                     .await;
                 }
                 changed
             }
             Err(e) => {
                 tracing::warn!(error = %e, "paios.toml is invalid; keeping the last good configuration");
-                self.emit(
-                    Event::new(kind::CONFIG_INVALID, "core")
-                        .subject(path.display().to_string())
-                        .data(json!({"error": e.to_string()})),
-                )
-                .await;
+                let invalid = ConfigInvalid {
+                    error: e.to_string(),
+                };
+                self.emit(Event::of("core", path.display().to_string(), &invalid))
+                    .await;
                 false
             }
         }
     }
 
+    /// The overall health, as `paios status`, the panel and the tray show it.
+    pub fn health(&self) -> crate::status::Health {
+        let pending = self
+            .0
+            .store
+            .reader()
+            .ok()
+            .and_then(|conn| crate::approvals::pending_count(&conn).ok())
+            .unwrap_or(0);
+        crate::status::health(
+            &crate::watchdog::statuses(self),
+            pending,
+            self.0.modules.alerts.open_count(),
+        )
+    }
+
     /// `paios status --json`.
     pub fn status_json(&self) -> Value {
         json!({
+            "health": self.health(),
             "daemon": {
                 "pid": std::process::id(),
                 "uptime_s": self.uptime().as_secs(),
@@ -178,6 +203,7 @@ impl Core {
                 "started_at": crate::events::format_ts(&self.0.started_at),
             },
             "services": crate::watchdog::status_json(self),
+            "modules": self.0.modules.status(),
         })
     }
 
@@ -207,16 +233,13 @@ impl Core {
             if !corrupt.is_empty() {
                 match crate::spool::quarantine(&dir, &file.path, &corrupt) {
                     Ok(q) => {
-                        self.emit(
-                            Event::new(kind::STORE_SPOOL_CORRUPT, "store")
-                                .subject(q.display().to_string())
-                                .data(json!({
-                                    "lines": corrupt.iter().map(|c| c.line_number).collect::<Vec<_>>(),
-                                    "errors": corrupt.iter().take(5).map(|c| c.error.clone()).collect::<Vec<_>>(),
-                                    "quarantine": q.display().to_string(),
-                                })),
-                        )
-                        .await;
+                        let payload = SpoolCorrupt {
+                            lines: corrupt.iter().map(|c| c.line_number).collect(),
+                            errors: corrupt.iter().take(5).map(|c| c.error.clone()).collect(),
+                            quarantine: q.display().to_string(),
+                        };
+                        self.emit(Event::of("store", q.display().to_string(), &payload))
+                            .await;
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "cannot quarantine corrupt spool lines; keeping the spool file");
@@ -225,10 +248,8 @@ impl Core {
                 }
             }
             if count > 0 {
-                self.emit(
-                    Event::new(kind::STORE_SPOOL_REPLAYED, "store").data(json!({"events": count})),
-                )
-                .await;
+                self.emit(Event::of("store", "", &SpoolReplayed { events: count }))
+                    .await;
             }
             if let Err(e) = file.finish() {
                 tracing::error!(error = %e, "cannot remove a replayed spool file");
@@ -252,11 +273,11 @@ impl Core {
     /// Graceful stop: modules stop their children, then the store drains and closes.
     pub async fn shutdown(self) {
         self.0.shutdown.cancel();
-        crate::watchdog::stop(&self).await;
-        self.emit(
-            Event::new(kind::DAEMON_STOPPED, "core").data(json!({"pid": std::process::id()})),
-        )
-        .await;
+        self.0.modules.stop_all(&self).await;
+        let stopped = DaemonStopped {
+            pid: std::process::id(),
+        };
+        self.emit(Event::of("core", "", &stopped)).await;
         let writer = self.0.writer.lock().ok().and_then(|mut w| w.take());
         drop(self);
         if let Some(writer) = writer {

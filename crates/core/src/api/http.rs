@@ -246,7 +246,11 @@ async fn stream(
             };
             match ev {
                 Ok(ev) if ev.kind.starts_with(&prefix) => {
-                    let data = ev.to_contract_json().to_string();
+                    // Each event says which views it changes: the panel re-reads those and
+                    // never keeps a list of kinds of its own.
+                    let mut json = ev.to_contract_json();
+                    json["views"] = serde_json::json!(ev.views());
+                    let data = json.to_string();
                     let sse = SseEvent::default()
                         .event("event")
                         .id(ev.id.unwrap_or_default().to_string())

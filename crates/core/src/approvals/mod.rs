@@ -22,12 +22,35 @@ pub mod policy;
 pub mod redact;
 pub mod shell;
 
-use crate::core::Core;
+use futures_util::future::BoxFuture;
 
-/// Start background work (called once by `Core::start`): close requests a previous daemon left
-/// pending (their hooks are gone).
-pub async fn start(core: &Core) -> anyhow::Result<()> {
-    api::expire_orphans(core)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot close stale approval requests: {e}"))
+use crate::core::Core;
+use crate::module::{Module, ModuleError};
+
+/// How many requests wait for an answer.
+pub fn pending_count(conn: &rusqlite::Connection) -> rusqlite::Result<usize> {
+    conn.query_row(
+        "SELECT count(*) FROM approval_requests WHERE state = 'pending'",
+        [],
+        |row| row.get::<_, i64>(0),
+    )
+    .map(|n| n.max(0) as usize)
+}
+
+/// The approvals module of a core (its queue lives in the store).
+pub struct Approvals;
+
+impl Module for Approvals {
+    fn name(&self) -> &'static str {
+        "approvals"
+    }
+
+    /// Close the requests a previous daemon left pending (their hooks are gone).
+    fn start<'a>(&'a self, core: &'a Core) -> BoxFuture<'a, Result<(), ModuleError>> {
+        Box::pin(async move {
+            api::expire_orphans(core)
+                .await
+                .map_err(|e| ModuleError::new(format!("cannot close stale approval requests: {e}")))
+        })
+    }
 }

@@ -20,7 +20,8 @@ use super::config::RouterConfig;
 use super::{BrainState, Decision, LiveState, Router};
 use crate::brains::adapter::{Adapter, BrainEvent, Failure, RunRequest, RunResult};
 use crate::brains::{Brain, claude::Claude, codex::Codex, openclaw::OpenClaw};
-use crate::events::{Event, EventSink, kind};
+use crate::events::payload::{RouteFallback, TaskFinished, TaskStarted, TaskUsage};
+use crate::events::{Event, EventSink, Kind};
 use crate::paths::Paths;
 
 /// What can be known cheaply about each brain: installed (file checks), for the gateway whether
@@ -235,15 +236,16 @@ pub fn run_decided(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> TaskOutcome {
     let task_id = uuid::Uuid::now_v7().to_string();
-    let event = |kind: &str, brain: Brain, data: Value| {
-        Event::new(kind, request.source.clone())
-            .subject(brain.name())
-            .data(data)
-    };
+    let source = request.source.as_str();
+    // The decision's own JSON is the payload of `route.decided` (the `ai route --json` shape).
     let mut decided = decision.to_json();
     decided["task_id"] = json!(task_id);
     decided["task_chars"] = json!(request.task.chars().count());
-    events.emit(event(kind::ROUTE_DECIDED, decision.brain, decided));
+    events.emit(
+        Event::new(Kind::RouteDecided, source)
+            .subject(decision.brain.name())
+            .data(decided),
+    );
     progress(Progress::Decided(&decision));
 
     let mut order = vec![decision.brain];
@@ -281,51 +283,47 @@ pub fn run_decided(
                 to: brain,
                 reason: &why,
             });
-            events.emit(event(
-                kind::ROUTE_FALLBACK,
-                brain,
-                json!({
-                    "task_id": task_id,
-                    "from": order[i - 1].name(),
-                    "to": brain.name(),
-                    "reason": why,
-                    "outcome": previous.outcome(),
-                    "category": category,
-                }),
-            ));
+            let fallback = RouteFallback {
+                task_id: task_id.clone(),
+                from: order[i - 1].name().into(),
+                to: brain.name().into(),
+                reason: why.clone(),
+                outcome: previous.outcome().into(),
+                category: category.into(),
+            };
+            events.emit(Event::of(source, brain.name(), &fallback));
         }
-        events.emit(event(
-            kind::TASK_STARTED,
-            brain,
-            json!({
-                "task_id": task_id,
-                "brain": brain.name(),
-                "category": category,
-                "attempt": i + 1,
-                "timeout_s": timeout.as_secs(),
-            }),
-        ));
+        let started_event = TaskStarted {
+            task_id: task_id.clone(),
+            brain: brain.name().into(),
+            category: category.into(),
+            attempt: i + 1,
+            timeout_s: timeout.as_secs(),
+        };
+        events.emit(Event::of(source, brain.name(), &started_event));
         let started = Instant::now();
         let mut result = adapter_for(paths, brain).run(&brain_request, &mut |e: &BrainEvent| {
             progress(Progress::Brain(brain, e))
         });
         result.duration_ms = started.elapsed().as_millis() as u64;
-        events.emit(event(
-            kind::TASK_FINISHED,
-            brain,
-            json!({
-                "task_id": task_id,
-                "brain": brain.name(),
-                "category": category,
-                "duration_ms": result.duration_ms,
-                "tokens": result.usage.total(),
-                "usage": result.usage,
-                "cost_usd": result.cost_usd,
-                "outcome": result.outcome(),
-                "error": result.error.as_ref().map(|e| e.message().to_string()),
-                "session": result.session,
-            }),
-        ));
+        let finished = TaskFinished {
+            task_id: task_id.clone(),
+            brain: brain.name().into(),
+            category: category.into(),
+            duration_ms: result.duration_ms,
+            tokens: result.usage.total(),
+            usage: TaskUsage {
+                input_tokens: result.usage.input_tokens,
+                output_tokens: result.usage.output_tokens,
+                cache_creation_tokens: result.usage.cache_creation_tokens,
+                cache_read_tokens: result.usage.cache_read_tokens,
+            },
+            cost_usd: result.cost_usd,
+            outcome: result.outcome().into(),
+            error: result.error.as_ref().map(|e| e.message().to_string()),
+            session: result.session.clone(),
+        };
+        events.emit(Event::of(source, brain.name(), &finished));
         let stop = match &result.error {
             None => true,
             Some(f) => !f.falls_back(),

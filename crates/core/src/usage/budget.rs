@@ -14,7 +14,7 @@ use serde_json::json;
 use super::config::BudgetsConfig;
 use super::report::SpendSummary;
 use super::source::Source;
-use crate::events::{Event, kind};
+use crate::alerts::{Alert, AlertKind};
 
 /// Spend against the limits of one scope (a brain, or all brains together).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -111,7 +111,7 @@ pub fn compute(spend: &SpendSummary, config: &BudgetsConfig, day: NaiveDate) -> 
 
 /// Alerts due for `state`: (dedupe key, event). The key names scope, period, period start and
 /// threshold, so each alerts once per day or month.
-pub fn alerts(state: &BudgetState, config: &BudgetsConfig) -> Vec<(String, Event)> {
+pub fn alerts(state: &BudgetState, config: &BudgetsConfig) -> Vec<(String, Alert)> {
     let mut out = Vec::new();
     let month = state.date.get(..7).unwrap_or(&state.date).to_string();
     let scopes = std::iter::once(("all brains".to_string(), "all", &state.overall)).chain(
@@ -140,10 +140,10 @@ pub fn alerts(state: &BudgetState, config: &BudgetsConfig) -> Vec<(String, Event
             } else {
                 continue;
             };
-            let severity = if threshold >= 100 {
-                "critical"
+            let kind = if threshold >= 100 {
+                AlertKind::BudgetExceeded
             } else {
-                "warning"
+                AlertKind::BudgetWarning
             };
             let message = if threshold >= 100 {
                 format!(
@@ -155,21 +155,19 @@ pub fn alerts(state: &BudgetState, config: &BudgetsConfig) -> Vec<(String, Event
                 )
             };
             let key = format!("budget:{id}:{period}:{period_key}:{threshold}");
-            let event = Event::new(kind::ALERT_RAISED, "usage")
-                .subject(format!("budget:{id}"))
-                .data(json!({
-                    "severity": severity,
-                    "message": message,
-                    "runbook": "budgets",
-                    "scope": id,
-                    "period": period,
-                    "period_start": period_key,
-                    "spent_usd": spent,
-                    "limit_usd": limit,
-                    "percent": percent,
-                    "threshold": threshold,
-                }));
-            out.push((key, event));
+            let mut alert = Alert::new(format!("budget:{id}"), kind, message, "budgets");
+            if let serde_json::Value::Object(details) = json!({
+                "scope": id,
+                "period": period,
+                "period_start": period_key,
+                "spent_usd": spent,
+                "limit_usd": limit,
+                "percent": percent,
+                "threshold": threshold,
+            }) {
+                alert.details = details;
+            }
+            out.push((key, alert));
         }
     }
     out
@@ -178,6 +176,7 @@ pub fn alerts(state: &BudgetState, config: &BudgetsConfig) -> Vec<(String, Event
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alerts::Severity;
 
     fn spend(claude_today: f64, claude_month: f64) -> SpendSummary {
         let mut s = SpendSummary::default();
@@ -202,8 +201,8 @@ mod tests {
         let alerts = alerts(&state, &config);
         assert_eq!(alerts.len(), 1);
         assert_eq!(alerts[0].0, "budget:claude:daily:2026-11-01:100");
-        assert_eq!(alerts[0].1.data["severity"], "critical");
-        assert_eq!(alerts[0].1.data["runbook"], "budgets");
+        assert_eq!(alerts[0].1.severity, Severity::Critical);
+        assert_eq!(alerts[0].1.runbook, "budgets");
     }
 
     #[test]
@@ -218,7 +217,7 @@ mod tests {
         let alerts = alerts(&state, &config);
         assert_eq!(alerts.len(), 1);
         assert_eq!(alerts[0].0, "budget:all:monthly:2026-11:80");
-        assert_eq!(alerts[0].1.data["severity"], "warning");
+        assert_eq!(alerts[0].1.severity, Severity::Warning);
     }
 
     #[test]
@@ -231,9 +230,9 @@ mod tests {
         let day = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap();
         let warned = alerts(&compute(&spend(9.97, 9.97), &config, day), &config);
         assert_eq!(warned.len(), 1);
-        assert_eq!(warned[0].1.data["severity"], "warning");
+        assert_eq!(warned[0].1.severity, Severity::Warning);
         let over = alerts(&compute(&spend(10.5, 10.5), &config, day), &config);
-        assert_eq!(over[0].1.data["severity"], "critical");
+        assert_eq!(over[0].1.severity, Severity::Critical);
         assert_ne!(warned[0].0, over[0].0, "the two alerts need their own keys");
     }
 }

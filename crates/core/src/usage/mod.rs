@@ -31,9 +31,9 @@ pub mod source;
 
 use std::time::Duration;
 
+use crate::alerts::Alert;
 use crate::config::Config;
 use crate::core::Core;
-use crate::events::Event;
 use crate::paths::Paths;
 
 pub use budget::BudgetState;
@@ -98,7 +98,7 @@ fn state_from(rows: &[ledger::AggRow], config: &Config) -> (BudgetState, report:
 }
 
 /// Budget alerts not raised yet for this period, marked as raised in the ledger.
-pub fn due_alerts(ledger: &Ledger, config: &Config) -> Result<Vec<Event>, LedgerError> {
+pub fn due_alerts(ledger: &Ledger, config: &Config) -> Result<Vec<Alert>, LedgerError> {
     due_alerts_from(ledger, &ledger.rows(None)?, config)
 }
 
@@ -107,7 +107,7 @@ pub fn due_alerts_from(
     ledger: &Ledger,
     rows: &[ledger::AggRow],
     config: &Config,
-) -> Result<Vec<Event>, LedgerError> {
+) -> Result<Vec<Alert>, LedgerError> {
     let (state, _) = state_from(rows, config);
     let mut out = Vec::new();
     for (key, event) in budget::alerts(&state, &config.budgets) {
@@ -116,6 +116,16 @@ pub fn due_alerts_from(
         }
     }
     Ok(out)
+}
+
+/// The budget alerts `rows` call for, whether raised already or not (for a report to show;
+/// only the daemon raises them, through the alerts module, so each is an incident once).
+pub fn budget_warnings(rows: &[ledger::AggRow], config: &Config) -> Vec<Alert> {
+    let (state, _) = state_from(rows, config);
+    budget::alerts(&state, &config.budgets)
+        .into_iter()
+        .map(|(_, alert)| alert)
+        .collect()
 }
 
 /// `usage.summary` for the panel.
@@ -149,15 +159,29 @@ pub fn summary_json(ledger: &Ledger, config: &Config) -> Result<serde_json::Valu
     }))
 }
 
-/// Start background work (called once by `Core::start`): ingest now, then whenever the logs
-/// change (debounced), and raise budget alerts.
-pub async fn start(core: &Core) -> anyhow::Result<()> {
-    let core = core.clone();
-    let handle = tokio::runtime::Handle::current();
-    std::thread::Builder::new()
-        .name("paios-usage".into())
-        .spawn(move || watch_loop(core, handle))?;
-    Ok(())
+/// The usage module of a core: it ingests the logs now, then whenever they change
+/// (debounced), and raises budget alerts.
+pub struct UsageWatch;
+
+impl crate::module::Module for UsageWatch {
+    fn name(&self) -> &'static str {
+        "usage"
+    }
+
+    fn start<'a>(
+        &'a self,
+        core: &'a Core,
+    ) -> futures_util::future::BoxFuture<'a, Result<(), crate::module::ModuleError>> {
+        Box::pin(async move {
+            let core = core.clone();
+            let handle = tokio::runtime::Handle::current();
+            std::thread::Builder::new()
+                .name("paios-usage".into())
+                .spawn(move || watch_loop(core, handle))
+                .map_err(crate::module::ModuleError::new)?;
+            Ok(())
+        })
+    }
 }
 
 fn watch_loop(core: Core, handle: tokio::runtime::Handle) {
@@ -192,7 +216,7 @@ fn watch_loop(core: Core, handle: tokio::runtime::Handle) {
             pending = false;
             ingest_and_alert(&core, &handle, &config);
         }
-        let debounce = Duration::from_millis(config.usage.debounce_ms.max(50));
+        let debounce = Duration::from_millis(config.usage.debounce_ms);
         // Idle, this thread wakes only every few seconds (for shutdown and new folders).
         match rx.recv_timeout(Duration::from_secs(5)) {
             Ok(()) => {
@@ -228,6 +252,14 @@ fn ingest_and_alert(core: &Core, handle: &tokio::runtime::Handle, config: &Confi
         }
     };
     tracing::debug!(stats = ?fresh.stats, "usage ingested");
+    if fresh.stats.usage_records > 0 || fresh.stats.repriced > 0 {
+        // The panel's costs and the budgets moved: say so (its views are re-read on this).
+        let recorded = crate::events::payload::UsageRecorded {
+            requests: fresh.stats.usage_records,
+            files: fresh.stats.files_read,
+        };
+        handle.block_on(core.emit(crate::events::Event::of("usage", "", &recorded)));
+    }
     for path in &fresh.stats.unreadable {
         tracing::warn!(path = %path.display(), "cannot read a usage log; its usage so far is kept");
     }
@@ -235,10 +267,10 @@ fn ingest_and_alert(core: &Core, handle: &tokio::runtime::Handle, config: &Confi
         tracing::debug!(error = %e, "usage ledger checkpoint failed");
     }
     match due_alerts(&fresh.ledger, config) {
-        Ok(events) => {
+        Ok(alerts) => {
             drop(fresh);
-            for event in events {
-                handle.block_on(core.emit(event));
+            for alert in alerts {
+                handle.block_on(crate::alerts::raise(core, alert));
             }
         }
         Err(e) => tracing::warn!(error = %e, "budget check failed"),

@@ -14,8 +14,7 @@ pub async fn handle(core: &Core, verb: &str, args: Value) -> Result<Value, ApiEr
             let name = args.get("name").and_then(Value::as_str).ok_or_else(|| {
                 ApiError::bad_request(format!("watchdog.{verb} needs {{\"name\": SERVICE}}"))
             })?;
-            let watchdog = super::get(core)
-                .ok_or_else(|| ApiError::internal("the watchdog is not running"))?;
+            let watchdog = super::get(core);
             let handle = watchdog.service(name).ok_or_else(|| {
                 let names = watchdog.names();
                 ApiError::not_found(format!(

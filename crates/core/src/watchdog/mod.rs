@@ -1,9 +1,10 @@
 //! The watchdog: supervises `[[service]]`s — spawn, probes, backoff, crash-loop breaker, hang
 //! detection, adoption — and raises alerts.
 //!
-//! Shape: one task per service ([`service`]) owns its child process and state; this module keeps
-//! the per-core registry of those tasks, applies configuration changes (only services whose
-//! table changed are restarted), and answers `paios status`. The restart policy is a pure state
+//! Shape: one task per service ([`service`]) owns its child process and state; this module's
+//! [`Watchdog`] (one per core, a [`crate::module::Module`]) holds those tasks, applies
+//! configuration changes (only services whose table changed are restarted), and answers
+//! `paios status`. The restart policy is a pure state
 //! machine ([`machine`]); probes are in [`probe`]; adoption of copies run by systemd/launchd or
 //! by hand is in [`adopt`].
 //!
@@ -21,10 +22,10 @@ pub mod probe;
 pub mod runbooks;
 pub mod service;
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
+use futures_util::future::BoxFuture;
 use serde_json::Value;
 
 use crate::core::Core;
@@ -39,18 +40,9 @@ pub struct Watchdog {
     reconcile: tokio::sync::Mutex<bool>,
 }
 
-fn registry() -> &'static Mutex<HashMap<PathBuf, Arc<Watchdog>>> {
-    static REGISTRY: OnceLock<Mutex<HashMap<PathBuf, Arc<Watchdog>>>> = OnceLock::new();
-    REGISTRY.get_or_init(Default::default)
-}
-
-/// The watchdog of `core`, if it runs.
-pub fn get(core: &Core) -> Option<Arc<Watchdog>> {
-    registry()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(core.paths().home())
-        .cloned()
+/// The watchdog of `core`.
+pub fn get(core: &Core) -> Arc<Watchdog> {
+    core.modules().watchdog.clone()
 }
 
 impl Watchdog {
@@ -118,60 +110,76 @@ async fn stop_all(handles: Vec<Arc<ServiceHandle>>) {
     futures_util::future::join_all(tasks).await;
 }
 
-/// Start supervising the configured services (called once by `Core::start`).
-pub async fn start(core: &Core) -> anyhow::Result<()> {
-    crate::alerts::init(core);
-    let watchdog = Arc::new(Watchdog::default());
-    registry()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(core.paths().home().to_path_buf(), watchdog.clone());
-    watchdog.apply(core, &core.config().services).await;
-    let mut configs = core.watch_config();
-    configs.mark_unchanged();
-    let shutdown = core.shutdown_token();
-    let core = core.clone();
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                changed = configs.changed() => {
-                    if changed.is_err() {
-                        return;
+impl crate::module::Module for Watchdog {
+    fn name(&self) -> &'static str {
+        "watchdog"
+    }
+
+    /// Start supervising the configured services, and follow configuration changes.
+    fn start<'a>(
+        &'a self,
+        core: &'a Core,
+    ) -> BoxFuture<'a, Result<(), crate::module::ModuleError>> {
+        Box::pin(async move {
+            let watchdog = get(core);
+            watchdog.apply(core, &core.config().services).await;
+            let mut configs = core.watch_config();
+            configs.mark_unchanged();
+            let shutdown = core.shutdown_token();
+            let core = core.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        changed = configs.changed() => {
+                            if changed.is_err() {
+                                return;
+                            }
+                            let services = configs.borrow_and_update().services.clone();
+                            watchdog.apply(&core, &services).await;
+                        }
                     }
-                    let services = configs.borrow_and_update().services.clone();
-                    watchdog.apply(&core, &services).await;
                 }
-            }
-        }
-    });
-    Ok(())
+            });
+            Ok(())
+        })
+    }
+
+    /// Stop every child gracefully, before the store is flushed.
+    fn stop<'a>(&'a self, _core: &'a Core) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let mut stopped = self.reconcile.lock().await;
+            *stopped = true;
+            let handles: Vec<_> =
+                std::mem::take(&mut *self.services.lock().unwrap_or_else(|e| e.into_inner()))
+                    .into_values()
+                    .collect();
+            stop_all(handles).await;
+        })
+    }
+
+    fn detail(&self) -> Option<String> {
+        Some(match self.names().len() {
+            0 => "no services to supervise".to_string(),
+            1 => "1 service".to_string(),
+            n => format!("{n} services"),
+        })
+    }
 }
 
-/// Stop every child gracefully (called once on shutdown, before the store is flushed).
-pub async fn stop(core: &Core) {
-    let Some(watchdog) = registry()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(core.paths().home())
-    else {
-        return;
-    };
-    let mut stopped = watchdog.reconcile.lock().await;
-    *stopped = true;
-    let handles: Vec<_> =
-        std::mem::take(&mut *watchdog.services.lock().unwrap_or_else(|e| e.into_inner()))
-            .into_values()
-            .collect();
-    stop_all(handles).await;
-    crate::alerts::forget(core);
+/// Every service's name and status, by name.
+pub fn statuses(core: &Core) -> Vec<(String, service::Status)> {
+    let watchdog = get(core);
+    let services = watchdog.services.lock().unwrap_or_else(|e| e.into_inner());
+    services
+        .iter()
+        .map(|(name, h)| (name.clone(), h.snapshot()))
+        .collect()
 }
 
 /// The `services` array of `paios status --json`.
 pub fn status_json(core: &Core) -> Value {
-    let Some(watchdog) = get(core) else {
-        return Value::Array(vec![]);
-    };
+    let watchdog = get(core);
     let services = watchdog.services.lock().unwrap_or_else(|e| e.into_inner());
     Value::Array(
         services

@@ -28,7 +28,11 @@ use super::probe::{self, ProbeOutcome};
 use crate::alerts::{self, Alert, AlertKind};
 use crate::brains::Brain;
 use crate::core::Core;
-use crate::events::{Event, format_ts, kind};
+use crate::events::payload::{
+    ServiceAdopted, ServiceCrashLoop, ServiceExited, ServiceFailed, ServiceHung, ServiceRecovered,
+    ServiceRestarted, ServiceStarted, ServiceStopped,
+};
+use crate::events::{Event, Payload, format_ts};
 
 /// The states of the `paios status --json` contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -66,7 +70,7 @@ pub struct Status {
 }
 
 impl Status {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             state: State::Stopped,
             pid: None,
@@ -250,24 +254,20 @@ impl Supervisor {
         });
     }
 
-    async fn emit(&self, kind: &str, data: Value) -> Option<Event> {
+    async fn emit<P: Payload>(&self, payload: &P) -> Option<Event> {
         self.core
-            .emit(Event::new(kind, "watchdog").subject(self.name()).data(data))
+            .emit(Event::of("watchdog", self.name(), payload))
             .await
     }
 
     async fn alert(&self, kind: AlertKind, message: String) {
-        alerts::raise(
-            &self.core,
-            Alert {
-                component: self.cfg.name.clone(),
-                kind,
-                severity: kind.severity(),
-                message,
-                runbook: kind.runbook(&self.runbook),
-            },
-        )
-        .await;
+        let alert = Alert::new(
+            self.cfg.name.clone(),
+            kind,
+            message,
+            kind.runbook(&self.runbook),
+        );
+        alerts::raise(&self.core, alert).await;
     }
 
     fn note(&self, text: &str) {
@@ -399,8 +399,12 @@ impl Supervisor {
         super::adopt::terminate_group(pid, Duration::from_millis(self.cfg.restart.stop_grace_ms))
             .await;
         forget();
-        self.emit(kind::SERVICE_STOPPED, json!({"pid": pid, "by": "orphan"}))
-            .await;
+        self.emit(&ServiceStopped {
+            pid: Some(pid),
+            by: "orphan".into(),
+            manager: None,
+        })
+        .await;
     }
 
     async fn backoff(
@@ -420,7 +424,7 @@ impl Supervisor {
                 None => Flow::Exit,
                 Some(Command::Shutdown(reply)) => { let _ = reply.send(()); Flow::Exit }
                 Some(Command::Stop(reply)) => {
-                    self.emit(kind::SERVICE_STOPPED, json!({"by": "request"})).await;
+                    self.emit(&ServiceStopped { by: "request".into(), ..Default::default() }).await;
                     let _ = reply.send(());
                     Flow::Idle
                 }
@@ -501,10 +505,11 @@ impl Supervisor {
                     s.since = Utc::now();
                     s.error = Some(message.clone());
                 });
-                self.emit(
-                    "service.failed",
-                    json!({"reason": "spawn", "error": message}),
-                )
+                self.emit(&ServiceFailed {
+                    reason: "spawn".into(),
+                    error: Some(message.clone()),
+                    ..Default::default()
+                })
                 .await;
                 self.alert(AlertKind::ServiceSpawnFailed, message).await;
                 return Flow::Idle;
@@ -525,17 +530,20 @@ impl Supervisor {
             }
         });
         self.set_state(State::Starting);
-        self.emit(
-            kind::SERVICE_STARTED,
-            json!({"pid": pid, "restart": reason.is_some()}),
-        )
+        self.emit(&ServiceStarted {
+            pid,
+            restart: reason.is_some(),
+        })
         .await;
         if let Some(reason) = reason {
             let (attempt, delay) = backoff.unwrap_or((0, Duration::ZERO));
-            self.emit(
-                kind::SERVICE_RESTARTED,
-                json!({"pid": pid, "reason": reason.as_str(), "attempt": attempt, "backoff_ms": delay.as_millis() as u64}),
-            )
+            self.emit(&ServiceRestarted {
+                pid: Some(pid),
+                reason: reason.as_str().into(),
+                attempt: Some(attempt),
+                backoff_ms: Some(delay.as_millis() as u64),
+                ..Default::default()
+            })
             .await;
         }
 
@@ -611,11 +619,12 @@ impl Supervisor {
                             >= Duration::from_millis(probe_cfg.interval_ms.min(1000));
                         let recovered_since = if settled { self.recovering_since.take() } else { None };
                         if let Some(since) = recovered_since {
-                            self.emit(kind::SERVICE_RECOVERED, json!({
-                                "pid": pid,
-                                "down_ms": since.elapsed().as_millis() as u64,
-                                "probe": outcome.to_json(),
-                            })).await;
+                            self.emit(&ServiceRecovered {
+                                pid: Some(pid),
+                                down_ms: since.elapsed().as_millis() as u64,
+                                probe: outcome.to_json(),
+                                manager: None,
+                            }).await;
                             alerts::resolve(&self.core, self.name(), &format!("{} is running again and answers its probe", self.name())).await;
                         }
                     } else if starting && started.elapsed() < grace {
@@ -632,7 +641,7 @@ impl Supervisor {
                     Some(Command::Start(reply)) => { let _ = reply.send(()); }
                     Some(Command::Stop(reply)) => {
                         self.stop_child(child, pid).await;
-                        self.emit(kind::SERVICE_STOPPED, json!({"pid": pid, "by": "request"})).await;
+                        self.emit(&ServiceStopped { pid: Some(pid), by: "request".into(), manager: None }).await;
                         let _ = reply.send(());
                         return Err(Flow::Idle);
                     }
@@ -644,7 +653,7 @@ impl Supervisor {
                     }
                     Some(Command::Shutdown(reply)) => {
                         self.stop_child(child, pid).await;
-                        self.emit(kind::SERVICE_STOPPED, json!({"pid": pid, "by": "shutdown"})).await;
+                        self.emit(&ServiceStopped { pid: Some(pid), by: "shutdown".into(), manager: None }).await;
                         let _ = reply.send(());
                         return Err(Flow::Exit);
                     }
@@ -702,10 +711,12 @@ impl Supervisor {
         self.note(&format!(
             "hung: {failures} failed probes ({error}); killing"
         ));
-        self.emit(
-            kind::SERVICE_HUNG,
-            json!({"pid": pid, "failures": failures, "error": error}),
-        )
+        self.emit(&ServiceHung {
+            pid: Some(pid),
+            failures: Some(failures),
+            error: error.to_string(),
+            ..Default::default()
+        })
         .await;
         self.alert(
             AlertKind::ServiceHung,
@@ -760,17 +771,14 @@ impl Supervisor {
             s.pid = None;
             s.last_exit = Some(info.clone());
         });
-        self.emit(
-            kind::SERVICE_EXITED,
-            json!({
-                "pid": pid,
-                "code": info.code,
-                "signal": info.signal,
-                "stderr_tail": stderr_tail,
-                "uptime_ms": uptime_ms,
-                "killed_for": hung_error.as_ref().map(|_| "hung"),
-            }),
-        )
+        self.emit(&ServiceExited {
+            pid,
+            code: info.code,
+            signal: info.signal,
+            stderr_tail: stderr_tail.clone(),
+            uptime_ms,
+            killed_for: hung_error.as_ref().map(|_| "hung".to_string()),
+        })
         .await;
         let now_ms = self.epoch.elapsed().as_millis() as u64;
         let run_ms = if hung_error.is_some() { 0 } else { uptime_ms };
@@ -813,18 +821,18 @@ impl Supervisor {
                 );
                 self.fail(
                     message.clone(),
-                    json!({"reason": "no_restart_exit_code", "code": code}),
+                    ServiceFailed {
+                        reason: "no_restart_exit_code".into(),
+                        code: Some(code),
+                        ..Default::default()
+                    },
                 )
                 .await;
                 self.alert(AlertKind::ServiceConfigError, message).await;
                 Flow::Idle
             }
             Decision::Fail(FailReason::CrashLoop { exits, window_s }) => {
-                self.emit(
-                    kind::SERVICE_CRASH_LOOP,
-                    json!({"exits": exits, "window_s": window_s}),
-                )
-                .await;
+                self.emit(&ServiceCrashLoop { exits, window_s }).await;
                 let message = format!(
                     "{} is crash-looping ({exits} exits within {window_s} s, last: {what}); stopped restarting it. \
                      Fix the cause, then `paios service start {}`{own_words}",
@@ -833,7 +841,12 @@ impl Supervisor {
                 );
                 self.fail(
                     message.clone(),
-                    json!({"reason": "crash_loop", "exits": exits, "window_s": window_s}),
+                    ServiceFailed {
+                        reason: "crash_loop".into(),
+                        exits: Some(exits),
+                        window_s: Some(window_s),
+                        ..Default::default()
+                    },
                 )
                 .await;
                 self.alert(AlertKind::ServiceCrashLoop, message).await;
@@ -842,14 +855,14 @@ impl Supervisor {
         }
     }
 
-    async fn fail(&mut self, message: String, data: Value) {
+    async fn fail(&mut self, message: String, data: ServiceFailed) {
         self.note(&message);
         self.update(|s| {
             s.state = State::Failed;
             s.since = Utc::now();
             s.error = Some(message);
         });
-        self.emit("service.failed", data).await;
+        self.emit(&data).await;
     }
 
     /// Monitor a copy that runs outside PAIOS; restart it through its manager (or take it over).
@@ -861,8 +874,10 @@ impl Supervisor {
         });
         self.set_state(State::Adopted);
         self.note(&format!("adopted a copy already running ({label})"));
-        self.emit(kind::SERVICE_ADOPTED, json!({"manager": label}))
-            .await;
+        self.emit(&ServiceAdopted {
+            manager: label.clone(),
+        })
+        .await;
         if !probe::answers_without_pid(&self.cfg.probe) {
             // Only the manager can tell whether it runs; trust it.
             return self.idle_adopted(manager).await;
@@ -883,11 +898,12 @@ impl Supervisor {
                         failures = 0;
                         grace_until = None;
                         if let Some(since) = self.recovering_since.take() {
-                            self.emit(kind::SERVICE_RECOVERED, json!({
-                                "down_ms": since.elapsed().as_millis() as u64,
-                                "probe": outcome.to_json(),
-                                "manager": label,
-                            })).await;
+                            self.emit(&ServiceRecovered {
+                                pid: None,
+                                down_ms: since.elapsed().as_millis() as u64,
+                                probe: outcome.to_json(),
+                                manager: Some(label.clone()),
+                            }).await;
                             alerts::resolve(&self.core, self.name(), &format!("{} answers its probe again", self.name())).await;
                         }
                         continue;
@@ -901,7 +917,7 @@ impl Supervisor {
                     }
                     failures = 0;
                     self.recovering_since.get_or_insert_with(Instant::now);
-                    self.emit(kind::SERVICE_HUNG, json!({"adopted": true, "manager": label, "error": error})).await;
+                    self.emit(&ServiceHung { adopted: true, manager: Some(label.clone()), error: error.to_string(), ..Default::default() }).await;
                     match &manager {
                         Some(m) => {
                             let result = super::adopt::restart(m).await;
@@ -911,7 +927,7 @@ impl Supervisor {
                                 result.as_ref().err().map(|e| format!(" — which failed: {e}")).unwrap_or_default(),
                             )).await;
                             self.update(|s| s.restarts += 1);
-                            self.emit(kind::SERVICE_RESTARTED, json!({"reason": "hung", "via": m, "ok": result.is_ok(), "error": result.err()})).await;
+                            self.emit(&ServiceRestarted { reason: "hung".into(), via: Some(m.to_string()), ok: Some(result.is_ok()), error: result.err(), ..Default::default() }).await;
                             grace_until = Some(Instant::now() + grace);
                         }
                         None => {
@@ -935,7 +951,7 @@ impl Supervisor {
                         if let Some(m) = &manager {
                             let _ = super::adopt::stop(m).await;
                         }
-                        self.emit(kind::SERVICE_STOPPED, json!({"by": "request", "manager": label})).await;
+                        self.emit(&ServiceStopped { pid: None, by: "request".into(), manager: Some(label.clone()) }).await;
                         let _ = reply.send(());
                         return Flow::Idle;
                     }
@@ -944,7 +960,7 @@ impl Supervisor {
                             Some(m) => {
                                 let result = super::adopt::restart(m).await;
                                 self.update(|s| s.restarts += 1);
-                                self.emit(kind::SERVICE_RESTARTED, json!({"reason": "manual", "via": m, "ok": result.is_ok(), "error": result.err()})).await;
+                                self.emit(&ServiceRestarted { reason: "manual".into(), via: Some(m.to_string()), ok: Some(result.is_ok()), error: result.err(), ..Default::default() }).await;
                                 grace_until = Some(Instant::now() + grace);
                                 let _ = reply.send(());
                             }
@@ -982,10 +998,13 @@ impl Supervisor {
                     if let Some(m) = &manager {
                         let result = super::adopt::restart(m).await;
                         self.update(|s| s.restarts += 1);
-                        self.emit(
-                            kind::SERVICE_RESTARTED,
-                            json!({"reason": "manual", "via": m, "ok": result.is_ok(), "error": result.err()}),
-                        )
+                        self.emit(&ServiceRestarted {
+                            reason: "manual".into(),
+                            via: Some(m.to_string()),
+                            ok: Some(result.is_ok()),
+                            error: result.err(),
+                            ..Default::default()
+                        })
                         .await;
                     }
                     let _ = reply.send(());

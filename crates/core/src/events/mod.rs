@@ -5,44 +5,53 @@
 //! spool replay after a crash, a client retry) is stored once. The integer `id` is assigned by
 //! the store and orders events as they were committed.
 //!
-//! This module defines data only: it never does I/O.
+//! Each of PAIOS's own kinds is a [`Kind`] with a typed [`Payload`]; clients may record kinds of
+//! their own. This module defines data only: it never does I/O.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Well-known event kinds. Kinds are free-form dotted strings; these constants keep the spelling
-/// of the ones PAIOS itself emits in one place.
+mod kinds;
+pub mod payload;
+
+pub use kinds::{Kind, View, views_of};
+pub use payload::Payload;
+
+/// The kinds PAIOS emits, by their old constant names (each is a [`Kind`]).
 pub mod kind {
-    pub const DAEMON_STARTED: &str = "daemon.started";
-    pub const DAEMON_STOPPED: &str = "daemon.stopped";
-    pub const CONFIG_CHANGED: &str = "config.changed";
-    pub const CONFIG_INVALID: &str = "config.invalid";
-    pub const CONFIG_ROLLED_BACK: &str = "config.rolled_back";
-    pub const STORE_SPOOL_REPLAYED: &str = "store.spool_replayed";
-    pub const STORE_SPOOL_CORRUPT: &str = "store.spool_corrupt";
-    pub const SERVICE_STARTED: &str = "service.started";
-    pub const SERVICE_EXITED: &str = "service.exited";
-    pub const SERVICE_RESTARTED: &str = "service.restarted";
-    pub const SERVICE_HUNG: &str = "service.hung";
-    pub const SERVICE_RECOVERED: &str = "service.recovered";
-    pub const SERVICE_CRASH_LOOP: &str = "service.crash_loop";
-    pub const SERVICE_ADOPTED: &str = "service.adopted";
-    pub const SERVICE_STOPPED: &str = "service.stopped";
-    pub const ALERT_RAISED: &str = "alert.raised";
-    pub const ALERT_RESOLVED: &str = "alert.resolved";
-    pub const ROUTE_DECIDED: &str = "route.decided";
-    pub const ROUTE_FALLBACK: &str = "route.fallback";
-    pub const TASK_STARTED: &str = "task.started";
-    pub const TASK_FINISHED: &str = "task.finished";
-    pub const APPROVAL_REQUESTED: &str = "approval.requested";
-    pub const APPROVAL_DECIDED: &str = "approval.decided";
-    pub const USAGE_RECORDED: &str = "usage.recorded";
-    pub const BRAIN_UPGRADED: &str = "brain.upgraded";
-    pub const BRAIN_UPGRADE_FAILED: &str = "brain.upgrade_failed";
-    pub const BRAIN_ROLLED_BACK: &str = "brain.rolled_back";
-    pub const CREDENTIAL_EXPIRING: &str = "credential.expiring";
-    pub const CREDENTIAL_INVALID: &str = "credential.invalid";
+    use super::Kind;
+    pub const DAEMON_STARTED: Kind = Kind::DaemonStarted;
+    pub const DAEMON_STOPPED: Kind = Kind::DaemonStopped;
+    pub const CONFIG_CHANGED: Kind = Kind::ConfigChanged;
+    pub const CONFIG_INVALID: Kind = Kind::ConfigInvalid;
+    pub const CONFIG_ROLLED_BACK: Kind = Kind::ConfigRolledBack;
+    pub const STORE_SPOOL_REPLAYED: Kind = Kind::StoreSpoolReplayed;
+    pub const STORE_SPOOL_CORRUPT: Kind = Kind::StoreSpoolCorrupt;
+    pub const SERVICE_STARTED: Kind = Kind::ServiceStarted;
+    pub const SERVICE_EXITED: Kind = Kind::ServiceExited;
+    pub const SERVICE_RESTARTED: Kind = Kind::ServiceRestarted;
+    pub const SERVICE_HUNG: Kind = Kind::ServiceHung;
+    pub const SERVICE_RECOVERED: Kind = Kind::ServiceRecovered;
+    pub const SERVICE_CRASH_LOOP: Kind = Kind::ServiceCrashLoop;
+    pub const SERVICE_FAILED: Kind = Kind::ServiceFailed;
+    pub const SERVICE_ADOPTED: Kind = Kind::ServiceAdopted;
+    pub const SERVICE_STOPPED: Kind = Kind::ServiceStopped;
+    pub const ALERT_RAISED: Kind = Kind::AlertRaised;
+    pub const ALERT_RESOLVED: Kind = Kind::AlertResolved;
+    pub const ROUTE_DECIDED: Kind = Kind::RouteDecided;
+    pub const ROUTE_FALLBACK: Kind = Kind::RouteFallback;
+    pub const TASK_STARTED: Kind = Kind::TaskStarted;
+    pub const TASK_FINISHED: Kind = Kind::TaskFinished;
+    pub const APPROVAL_REQUESTED: Kind = Kind::ApprovalRequested;
+    pub const APPROVAL_DECIDED: Kind = Kind::ApprovalDecided;
+    pub const APPROVAL_AUTONOMY_CHANGED: Kind = Kind::ApprovalAutonomyChanged;
+    pub const USAGE_RECORDED: Kind = Kind::UsageRecorded;
+    pub const BRAIN_UPGRADED: Kind = Kind::BrainUpgraded;
+    pub const BRAIN_UPGRADE_FAILED: Kind = Kind::BrainUpgradeFailed;
+    pub const BRAIN_ROLLED_BACK: Kind = Kind::BrainRolledBack;
+    pub const CREDENTIAL_EXPIRING: Kind = Kind::CredentialExpiring;
+    pub const CREDENTIAL_INVALID: Kind = Kind::CredentialInvalid;
 }
 
 /// Where a part of PAIOS records the events it makes: the core's store when it runs inside the
@@ -97,6 +106,34 @@ impl Event {
     pub fn data(mut self, data: Value) -> Self {
         self.data = data;
         self
+    }
+
+    /// A new event of `P`'s kind with `payload` as its data.
+    pub fn of<P: Payload>(
+        source: impl Into<String>,
+        subject: impl Into<String>,
+        payload: &P,
+    ) -> Self {
+        Self::new(P::KIND, source)
+            .subject(subject)
+            .data(serde_json::to_value(payload).unwrap_or_default())
+    }
+
+    /// This event's kind, if it is one of PAIOS's own.
+    pub fn kind(&self) -> Option<Kind> {
+        Kind::parse(&self.kind)
+    }
+
+    /// The typed data, if this event is of `P`'s kind (lenient: see [`payload`]).
+    pub fn decode<P: Payload>(&self) -> Option<P> {
+        (self.kind == P::KIND)
+            .then(|| serde_json::from_value(self.data.clone()).ok())
+            .flatten()
+    }
+
+    /// The views of the panel and tray this event changes.
+    pub fn views(&self) -> &'static [View] {
+        views_of(&self.kind)
     }
 
     /// The JSON shape of the public contract (`paios events --json`): no `uid`.
