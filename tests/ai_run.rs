@@ -264,7 +264,6 @@ fn a_brain_that_hangs_is_killed_at_the_timeout_leaving_no_process() {
     let openai = FakeOpenAi::start();
     let env = environment(&anthropic, &openai);
 
-    let started = Instant::now();
     let out = run_ai(
         &env,
         &[
@@ -274,13 +273,11 @@ fn a_brain_that_hangs_is_killed_at_the_timeout_leaving_no_process() {
             "write a poem about the sea",
         ],
     );
-    let took = started.elapsed();
-
     assert_eq!(out.code, Some(1), "stderr: {}", out.stderr);
     assert!(out.stderr.contains("timeout"), "stderr: {}", out.stderr);
     assert!(
-        took < Duration::from_secs(30),
-        "ai took {took:?} for an 8 s timeout"
+        !out.timed_out,
+        "ai did not stop by itself after its 8 s timeout"
     );
     assert!(
         !anthropic.message_requests().is_empty(),
@@ -357,7 +354,6 @@ fn a_gateway_that_is_down_is_reported_at_once() {
     let openai = FakeOpenAi::start();
     let env = environment(&anthropic, &openai);
 
-    let started = Instant::now();
     let out = run_ai(
         &env,
         &[
@@ -374,9 +370,7 @@ fn a_gateway_that_is_down_is_reported_at_once() {
         "stderr: {}",
         out.stderr
     );
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        started.elapsed()
-    );
+    // Reported from the gateway check alone: no model was asked, nothing waited on one.
+    assert!(!out.timed_out);
+    assert!(anthropic.message_requests().is_empty() && openai.response_requests().is_empty());
 }

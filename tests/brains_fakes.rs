@@ -3,7 +3,7 @@
 
 use paios_testkit as support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::env::BrainEnv;
@@ -62,14 +62,10 @@ fn claude_gives_up_on_a_hanging_api_after_its_timeout() {
     env.connect_anthropic(&fake);
     env.set_env("API_TIMEOUT_MS", "3000");
 
-    let started = Instant::now();
-    let (_, result) = claude_print(&env, "hello");
+    let (out, result) = claude_print(&env, "hello");
 
     assert_eq!(result["is_error"], true, "{result}");
-    assert!(
-        started.elapsed() < RUN_TIMEOUT,
-        "claude did not time out by itself"
-    );
+    assert!(!out.timed_out, "claude did not time out by itself");
     assert!(!fake.wait_for_messages(1, Duration::ZERO).is_empty());
 }
 

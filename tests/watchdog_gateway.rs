@@ -170,18 +170,13 @@ fn a_stopped_gateway_is_hung_killed_restarted_and_recovered() {
     let s = wait_for(&home, "running", READY, running_with_passing_probe);
     let pid = s["pid"].as_u64().unwrap();
 
-    let stopped_at = Instant::now();
     unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
     let hung = home.wait_for_event("service.hung", Duration::from_secs(30), |e| {
         e["subject"] == "openclaw-gateway"
     });
-    let detected = stopped_at.elapsed();
-    // Three probe periods (each at most interval + timeout), plus the event poll.
-    let periods = Duration::from_millis(3 * (interval_ms + timeout_ms));
-    assert!(
-        detected <= periods + Duration::from_secs(2),
-        "hang detected after {detected:?}"
-    );
+    // Declared hung after exactly the configured failed probes, i.e. within that many probe
+    // periods (the time it takes is `paios bench watchdog`'s to measure).
+    assert_eq!(hung["data"]["failures"], 3, "{hung}");
     assert_eq!(hung["data"]["pid"], pid);
     home.wait_for_event("service.recovered", READY, |e| {
         e["subject"] == "openclaw-gateway"

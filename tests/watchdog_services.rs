@@ -229,17 +229,13 @@ startup_grace_ms = 10000
     let s = wait_for_state(&home, "web", "running", Duration::from_secs(20));
     assert_eq!(s["probe"]["ok"], true);
     let pid = s["pid"].as_u64().unwrap();
-    let stopped_at = Instant::now();
     unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
     let hung = home.wait_for_event("service.hung", Duration::from_secs(10), |e| {
         e["subject"] == "web"
     });
-    let detect = stopped_at.elapsed();
-    // 3 failures at 300 ms intervals (each waiting out a 250 ms timeout).
-    assert!(
-        detect < Duration::from_secs(4),
-        "hang detected after {detect:?}"
-    );
+    // Declared hung after exactly the configured 3 failed probes (how fast that is, is
+    // `paios bench watchdog`'s to measure, not a test's).
+    assert_eq!(hung["data"]["failures"], 3, "{hung}");
     assert!(
         hung["data"]["error"].as_str().unwrap().contains("250 ms"),
         "{hung}"

@@ -35,7 +35,7 @@ pub fn init_logging(
         .rotation(tracing_appender::rolling::Rotation::DAILY)
         .filename_prefix("paios")
         .filename_suffix("log")
-        .max_log_files(config.log.keep_files.max(1))
+        .max_log_files(config.log.keep_files)
         .build(paths.logs_dir())
         .context("cannot open the log folder")?;
     let (writer, guard) = tracing_appender::non_blocking(appender);

@@ -82,7 +82,8 @@ pub const LEVELS: [&str; 4] = [
 pub fn trust_threshold(level: u8, trust_after: u32) -> Option<u32> {
     match level {
         0 => None,
-        1 => Some(trust_after.max(1)),
+        // `trust_after` is at least 1 (`ApprovalsConfig::validate`).
+        1 => Some(trust_after),
         2 => Some(1),
         _ => Some(0),
     }
@@ -357,7 +358,7 @@ async fn request(core: &Core, args: Value) -> Result<Value, ApiError> {
                 return Ok(answer);
             }
 
-        let timeout = Duration::from_secs(config.timeout_s.max(1));
+        let timeout = Duration::from_secs(config.timeout_s);
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
         let shutdown = core.shutdown_token();

@@ -572,7 +572,6 @@ mod tests {
             "sleep 300 & echo $! > {p}; echo $$ >> {p}; echo started; wait",
             p = pidfile.display()
         );
-        let started = Instant::now();
         let end = run_process(
             sh(&script),
             b"",
@@ -581,7 +580,6 @@ mod tests {
             &mut |_| {},
         );
         assert!(matches!(end.failure, Some(Failure::Timeout(_))), "{end:?}");
-        assert!(started.elapsed() < Duration::from_secs(5));
         let pids = std::fs::read_to_string(&pidfile).unwrap();
         for pid in pids.split_whitespace() {
             // Gone, or a zombie waiting for init to reap it (it no longer runs). SIGKILL is

@@ -185,6 +185,12 @@ impl Config {
                 .validate()
                 .map_err(|(key, message)| (at(&key), message))?;
         }
+        if self.log.keep_files == 0 {
+            return Err((
+                "log.keep_files".into(),
+                "keep_files is how many daily log files to keep: at least 1".into(),
+            ));
+        }
         self.budgets.validate()?;
         self.router.validate()?;
         self.approvals.validate()?;
@@ -283,6 +289,11 @@ fn find_key(text: &str, key: &str) -> (usize, usize) {
                 let n = seen.entry(current.clone()).or_default();
                 *n += 1;
                 current = format!("{current}.{n}");
+            } else if let Some((parent, sub)) = current.split_once('.')
+                && let Some(n) = seen.get(parent)
+            {
+                // `[service.probe]` after the n-th `[[service]]` belongs to it: `service.n.probe`.
+                current = format!("{parent}.{n}.{sub}");
             }
             continue;
         }
@@ -328,6 +339,55 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse_str(Path::new("paios.toml"), text)
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_at_their_line_not_clamped() {
+        let service = "[[service]]\nname = \"a\"\ncommand = [\"true\"]\n";
+        let cases = [
+            ("[log]\nkeep_files = 0\n".to_string(), "log.keep_files", 2),
+            (
+                "[usage]\ndebounce_ms = 10\n".to_string(),
+                "usage.debounce_ms",
+                2,
+            ),
+            (
+                format!("{service}[service.restart]\ninitial_backoff_ms = 0\n"),
+                "service.1.restart.initial_backoff_ms",
+                5,
+            ),
+            (
+                format!(
+                    "{service}[service.restart]\ninitial_backoff_ms = 500\nmax_backoff_ms = 100\n"
+                ),
+                "service.1.restart.max_backoff_ms",
+                6,
+            ),
+            (
+                format!(
+                    "{service}[service.restart]\ncrash_loop = {{ max_exits = 0, window_s = 60 }}\n"
+                ),
+                "service.1.restart.crash_loop",
+                5,
+            ),
+            (
+                format!("{service}{service}[service.probe]\ntimeout_ms = 0\n"),
+                "service.2.probe.timeout_ms",
+                8,
+            ),
+        ];
+        for (text, key, line) in cases {
+            match parse(&text) {
+                Err(ConfigError::Invalid {
+                    key: Some(k),
+                    line: l,
+                    ..
+                }) => {
+                    assert_eq!((k.as_str(), l), (key, line), "{text}");
+                }
+                other => panic!("{text}: expected {key} refused, got {other:?}"),
+            }
+        }
     }
 
     #[test]

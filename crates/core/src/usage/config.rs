@@ -23,9 +23,23 @@ pub struct UsageConfig {
 /// The highest price accepted, in USD per million tokens (today's dearest models cost $150).
 pub const MAX_PRICE: f64 = 1_000_000.0;
 
+/// The range of `[usage] debounce_ms`: quicker re-reads a burst of writes many times; slower
+/// leaves the panel's costs behind.
+pub const MIN_DEBOUNCE_MS: u64 = 50;
+pub const MAX_DEBOUNCE_MS: u64 = 60_000;
+
 impl UsageConfig {
     /// Checks serde cannot express. Returns (key, message).
     pub fn validate(&self) -> Result<(), (String, String)> {
+        if !(MIN_DEBOUNCE_MS..=MAX_DEBOUNCE_MS).contains(&self.debounce_ms) {
+            return Err((
+                "usage.debounce_ms".into(),
+                format!(
+                    "the logs are read {MIN_DEBOUNCE_MS} to {MAX_DEBOUNCE_MS} ms after they change, not {}",
+                    self.debounce_ms
+                ),
+            ));
+        }
         for (model, p) in &self.prices {
             let fields = [
                 ("input", p.input),

@@ -91,12 +91,45 @@ impl ServiceConfig {
                 ),
             ));
         }
-        if probe.interval_ms == 0 || probe.timeout_ms == 0 || probe.failures == 0 {
+        for (key, value) in [
+            ("interval_ms", probe.interval_ms),
+            ("timeout_ms", probe.timeout_ms),
+            ("failures", u64::from(probe.failures)),
+        ] {
+            if value == 0 {
+                return Err((
+                    format!("probe.{key}"),
+                    format!("service {:?}: probe {key} must be above 0", self.name),
+                ));
+            }
+        }
+        self.restart.validate(&self.name)
+    }
+}
+
+impl RestartConfig {
+    /// Out-of-range values are refused, never clamped: what the file says is what runs.
+    pub fn validate(&self, service: &str) -> Result<(), (String, String)> {
+        if self.initial_backoff_ms == 0 {
             return Err((
-                "interval_ms".into(),
+                "restart.initial_backoff_ms".into(),
+                format!("service {service:?}: initial_backoff_ms must be at least 1"),
+            ));
+        }
+        if self.max_backoff_ms < self.initial_backoff_ms {
+            return Err((
+                "restart.max_backoff_ms".into(),
                 format!(
-                    "service {:?}: probe interval_ms, timeout_ms and failures must be above 0",
-                    self.name
+                    "service {service:?}: max_backoff_ms ({}) is below initial_backoff_ms ({})",
+                    self.max_backoff_ms, self.initial_backoff_ms
+                ),
+            ));
+        }
+        if self.crash_loop.max_exits == 0 || self.crash_loop.window_s == 0 {
+            return Err((
+                "restart.crash_loop".into(),
+                format!(
+                    "service {service:?}: crash_loop max_exits and window_s must be at least 1"
                 ),
             ));
         }

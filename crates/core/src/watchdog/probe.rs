@@ -57,7 +57,7 @@ pub fn answers_without_pid(cfg: &ProbeConfig) -> bool {
 /// `process` and stdio `mcp` are answered by the supervisor itself.
 pub async fn run_network(cfg: &ProbeConfig) -> ProbeOutcome {
     let started = Instant::now();
-    let timeout = Duration::from_millis(cfg.timeout_ms.max(1));
+    let timeout = Duration::from_millis(cfg.timeout_ms);
     let fut = async {
         match cfg.kind {
             ProbeKind::Tcp => tcp(cfg.address.as_deref().unwrap_or_default()).await,
