@@ -82,8 +82,7 @@ pub const LEVELS: [&str; 4] = [
 pub fn trust_threshold(level: u8, trust_after: u32) -> Option<u32> {
     match level {
         0 => None,
-        // `trust_after` is at least 1 (`ApprovalsConfig::validate`).
-        1 => Some(trust_after),
+        1 => Some(trust_after.max(1)),
         2 => Some(1),
         _ => Some(0),
     }

@@ -371,7 +371,10 @@ mod tests {
                 5,
             ),
             (
-                format!("{service}{service}[service.probe]\ntimeout_ms = 0\n"),
+                format!(
+                    "{service}{}[service.probe]\ntimeout_ms = 0\n",
+                    service.replace("\"a\"", "\"b\"")
+                ),
                 "service.2.probe.timeout_ms",
                 8,
             ),

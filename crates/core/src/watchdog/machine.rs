@@ -48,13 +48,16 @@ pub const JITTER: f64 = 0.2;
 impl RestartPolicy {
     pub fn new(restart: &RestartConfig, no_restart_exit_codes: &[i32]) -> Self {
         Self {
-            // Validated: initial ≥ 1 and max ≥ initial (`RestartConfig::validate`).
-            initial_ms: restart.initial_backoff_ms,
-            max_ms: restart.max_backoff_ms,
+            // The configuration refuses these (`RestartConfig::validate`); the machine keeps its
+            // own invariants whatever it is given (its property tests give it anything).
+            initial_ms: restart.initial_backoff_ms.max(1),
+            max_ms: restart
+                .max_backoff_ms
+                .max(restart.initial_backoff_ms.max(1)),
             stable_after_ms: restart
                 .stable_after_ms
                 .unwrap_or(restart.stable_after_s.saturating_mul(1000)),
-            max_exits: restart.crash_loop.max_exits,
+            max_exits: restart.crash_loop.max_exits.max(1),
             window_ms: restart.crash_loop.window_s.saturating_mul(1000),
             no_restart: no_restart_exit_codes.to_vec(),
             consecutive: 0,
