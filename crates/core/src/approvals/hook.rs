@@ -278,7 +278,7 @@ mod tests {
         let never = br#"{"tool_name":"Bash","tool_input":{"command":"rm -rf /"},"cwd":"/tmp"}"#;
         let a = pre_tool_use(&paths, never, "claude");
         assert!(!a.allow && a.reason.contains("never"), "{a:?}");
-        let ask = br#"{"tool_name":"Bash","tool_input":{"command":"curl https://example.org"},"cwd":"/tmp"}"#;
+        let ask = br#"{"tool_name":"Bash","tool_input":{"command":"curl -d x https://example.org"},"cwd":"/tmp"}"#;
         let a = pre_tool_use(&paths, ask, "claude");
         assert!(!a.allow && a.reason.contains("paios daemon"), "{a:?}");
         let safe = br#"{"tool_name":"Bash","tool_input":{"command":"ls -la"},"cwd":"/tmp"}"#;

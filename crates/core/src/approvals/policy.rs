@@ -8,14 +8,20 @@
 //!
 //! Rule kinds:
 //! * `[[shell]]` — one simple command of a shell command line (see [`super::shell`]): program,
-//!   subcommand, flags, arguments, what it is piped from, what wraps it;
+//!   subcommand, flags, arguments (and how many), what it is piped from, what wraps it;
+//! * `[[cli]]` — how a command-line program's words read (program, subcommand path, verb, flags;
+//!   see [`super::classify`]): words and options of its own that only read, destroy or change,
+//!   and options that take a value. Programs no `[[shell]]` rule names are read this way with
+//!   the vocabulary of the `verbs_*` and `flags_*` sets, so `describe` is safe and `delete` asks;
 //! * `[[path]]` — files read or written (file tools, shell redirections, arguments of programs
 //!   that write);
 //! * `[[web]]` — domains fetched (web tools, URLs given to network programs);
 //! * `[[tool]]` — tool names (`Read`, `mcp__server__tool`, …).
 //!
 //! Patterns are globs (`*`, `?`, `[…]`); `~` at the start of a path pattern is the home
-//! directory; `@name` in a list refers to the named set `[sets] name = […]`.
+//! directory; `@name` in a list refers to the named set `[sets] name = […]`. Every pattern and
+//! set is compiled once, when the policy is loaded: a literal is looked up in a hash set, only
+//! real globs are matched one by one.
 //!
 //! This module parses and validates; it does no I/O except reading the files it is asked to load.
 
@@ -91,6 +97,12 @@ pub struct Defaults {
     pub write_inside_project: Decision,
     /// Writing a file anywhere else.
     pub write_outside_project: Decision,
+    /// Deleting files inside the project (inside a temporary folder it is safe; anywhere else
+    /// `write_outside_project`).
+    pub delete_inside_project: Decision,
+    /// A program no `[[shell]]` rule names whose words change something without destroying it
+    /// (`flags create`, `kv put`, `publish`, `cp`); see the `verbs_*` sets.
+    pub cli_change: Decision,
 }
 
 impl Default for Defaults {
@@ -101,6 +113,8 @@ impl Default for Defaults {
             web: Decision::Ask,
             write_inside_project: Decision::Safe,
             write_outside_project: Decision::Ask,
+            delete_inside_project: Decision::Ask,
+            cli_change: Decision::Ask,
         }
     }
 }
@@ -131,6 +145,18 @@ pub struct ShellRule {
     /// Any of these options present. A one-letter `-x` also matches inside bundles (`-rf`).
     #[serde(default)]
     pub flags: Vec<String>,
+    /// None of these options present (same matching as `flags`).
+    #[serde(default)]
+    pub unless_flags: Vec<String>,
+    /// Options that take a value (the next word): that word is not an argument.
+    #[serde(default)]
+    pub options_with_value: Vec<String>,
+    /// At least this many non-option arguments (the subcommand counts).
+    #[serde(default)]
+    pub min_args: Option<usize>,
+    /// At most this many non-option arguments (the subcommand counts).
+    #[serde(default)]
+    pub max_args: Option<usize>,
     /// Any non-option argument matches (as written, or as a normalised absolute path).
     #[serde(default)]
     pub args: Vec<String>,
@@ -181,6 +207,46 @@ pub struct WebRule {
     #[serde(default)]
     pub reason: String,
     pub domains: Vec<String>,
+    /// `write`: only requests that send or change something (not a GET or HEAD from a shell
+    /// command); `any` (the default): every request.
+    #[serde(default)]
+    pub access: Access,
+}
+
+/// `[[cli]]`: what the words and options of one or more command-line programs mean, beyond
+/// the shared vocabulary (`[sets] verbs_read`, `verbs_destructive`, `verbs_write`, `flags_read`,
+/// `flags_destructive`, `flags_dry_run`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CliRule {
+    /// Program base names (globs or `@set`).
+    pub programs: Vec<String>,
+    /// Subcommand words that only read or print (`snapshots` for restic).
+    #[serde(default)]
+    pub read: Vec<String>,
+    /// Subcommand words that delete or destroy (`forget` for restic).
+    #[serde(default)]
+    pub destructive: Vec<String>,
+    /// Subcommand words that change something (they keep a command from reading as read-only).
+    #[serde(default)]
+    pub write: Vec<String>,
+    /// The decision for its words that change something (`[defaults] cli_change` when absent):
+    /// `ask` for `gh`, whose changes are on GitHub for everyone to see.
+    #[serde(default)]
+    pub change: Option<Decision>,
+    /// Words that are only names of things for this program, whatever the shared vocabulary
+    /// says (`restore` and `backup` for velero: `velero restore describe` only reads).
+    #[serde(default)]
+    pub nouns: Vec<String>,
+    /// Options that make the command only read (`-t` for nginx, `-l` for ssh-add).
+    #[serde(default)]
+    pub read_flags: Vec<String>,
+    /// Options that make it destroy (`-D` for ssh-add).
+    #[serde(default)]
+    pub destructive_flags: Vec<String>,
+    /// Options that take a value (the next word is not a subcommand).
+    #[serde(default)]
+    pub options_with_value: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -213,23 +279,36 @@ pub struct PolicyFile {
     pub web: Vec<WebRule>,
     #[serde(default)]
     pub tool: Vec<ToolRule>,
+    #[serde(default)]
+    pub cli: Vec<CliRule>,
 }
 
-/// A list of compiled globs.
+/// A list of compiled globs: literals in a hash set, the rest compiled once.
 #[derive(Debug, Clone, Default)]
-pub struct Patterns(Vec<Pattern>);
+pub struct Patterns {
+    literals: HashSet<String>,
+    globs: Vec<Pattern>,
+}
 
 impl Patterns {
+    fn push(&mut self, text: &str) -> Result<(), glob::PatternError> {
+        if text.contains(['*', '?', '[']) {
+            self.globs.push(Pattern::new(text)?);
+        } else {
+            self.literals.insert(text.to_string());
+        }
+        Ok(())
+    }
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.literals.is_empty() && self.globs.is_empty()
     }
     /// `*` stays within one path component; `**` spans components.
     pub fn matches(&self, text: &str) -> bool {
-        self.0.iter().any(|p| p.matches_with(text, STRICT))
+        self.literals.contains(text) || self.globs.iter().any(|p| p.matches_with(text, STRICT))
     }
     /// `*` matches anything, `/` included (for `words` patterns such as `*id_rsa*`).
     pub fn matches_loose(&self, text: &str) -> bool {
-        self.0.iter().any(|p| p.matches_with(text, LOOSE))
+        self.literals.contains(text) || self.globs.iter().any(|p| p.matches_with(text, LOOSE))
     }
 }
 
@@ -255,6 +334,11 @@ pub struct CompiledShellRule {
     /// One-letter short options (matched inside bundles).
     pub short_flags: Vec<char>,
     pub long_flags: Patterns,
+    pub unless_short_flags: Vec<char>,
+    pub unless_long_flags: Patterns,
+    pub options_with_value: Vec<String>,
+    pub min_args: Option<usize>,
+    pub max_args: Option<usize>,
     pub args: Patterns,
     pub words: Patterns,
     pub piped_from: Patterns,
@@ -275,6 +359,44 @@ pub struct CompiledRule {
     pub access: Access,
 }
 
+/// A `[[cli]]` entry, compiled.
+#[derive(Debug, Clone, Default)]
+pub struct CompiledCli {
+    pub programs: Patterns,
+    pub read: Patterns,
+    pub destructive: Patterns,
+    pub write: Patterns,
+    pub nouns: Patterns,
+    pub change: Option<Decision>,
+    pub read_flags: Flags,
+    pub destructive_flags: Flags,
+    pub options_with_value: Vec<String>,
+}
+
+/// Options as a rule names them: one-letter ones (also found inside bundles such as `-rf`) and
+/// long ones (globs; `--x=value` matches `--x`).
+#[derive(Debug, Clone, Default)]
+pub struct Flags {
+    pub short: Vec<char>,
+    pub long: Patterns,
+}
+
+impl Flags {
+    pub fn is_empty(&self) -> bool {
+        self.short.is_empty() && self.long.is_empty()
+    }
+    /// `option` (one word starting with `-`) is one of these.
+    pub fn matches(&self, option: &str) -> bool {
+        (!option.starts_with("--")
+            && option.len() > 1
+            && option[1..].chars().any(|c| self.short.contains(&c)))
+            || self.long.matches(option)
+            || self
+                .long
+                .matches(option.split('=').next().unwrap_or(option))
+    }
+}
+
 /// A policy ready to classify with: the built-in rules plus the user's, compiled.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -283,8 +405,11 @@ pub struct Policy {
     pub path: Vec<CompiledRule>,
     pub web: Vec<CompiledRule>,
     pub tool: Vec<CompiledRule>,
+    pub cli: Vec<CompiledCli>,
     /// Named sets after merging (used by the classifier: `writers`, `network`, …).
     pub sets: BTreeMap<String, Vec<String>>,
+    /// The same sets compiled, for matching.
+    compiled_sets: BTreeMap<String, Patterns>,
     /// Where the rules came from, for `paios policy show`.
     pub sources: Vec<String>,
 }
@@ -425,7 +550,9 @@ impl Policy {
             path: Vec::new(),
             web: Vec::new(),
             tool: Vec::new(),
+            cli: Vec::new(),
             sets: BTreeMap::new(),
+            compiled_sets: BTreeMap::new(),
             sources,
         };
         let mut seen: HashSet<String> = HashSet::new();
@@ -467,7 +594,7 @@ impl Policy {
                     decision: r.decision,
                     reason: r.reason.clone(),
                     patterns,
-                    access: Access::Any,
+                    access: r.access,
                 });
             }
             for r in &file.tool {
@@ -484,6 +611,18 @@ impl Policy {
                     access: Access::Any,
                 });
             }
+            for (i, r) in file.cli.iter().enumerate() {
+                policy.cli.push(ctx.cli(&format!("cli #{}", i + 1), r)?);
+            }
+        }
+        for (name, items) in &sets {
+            let ctx = Compiler {
+                sets: &sets,
+                origin: user_origin,
+                home,
+            };
+            let patterns = ctx.patterns(&format!("[sets] {name}"), items, false)?;
+            policy.compiled_sets.insert(name.clone(), patterns);
         }
         policy.sets = sets;
         Ok(policy)
@@ -492,6 +631,13 @@ impl Policy {
     /// A named set (empty when absent).
     pub fn set(&self, name: &str) -> &[String] {
         self.sets.get(name).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// `text` is in the named set (an entry equal to it, or a glob matching it).
+    pub fn in_set(&self, name: &str, text: &str) -> bool {
+        self.compiled_sets
+            .get(name)
+            .is_some_and(|p| p.matches(text))
     }
 
     /// Every rule as JSON, for `paios policy show`.
@@ -513,6 +659,7 @@ impl Policy {
             "defaults": self.defaults,
             "rules": shell.into_iter().chain(others).collect::<Vec<_>>(),
             "sets": self.sets,
+            "cli": self.cli.len(),
         })
     }
 }
@@ -544,7 +691,7 @@ impl Compiler<'_> {
 
     /// Expand `@set` references and compile the globs.
     fn patterns(&self, rule: &str, items: &[String], paths: bool) -> Result<Patterns, PolicyError> {
-        let mut out = Vec::new();
+        let mut out = Patterns::default();
         for item in items {
             let expanded: Vec<String> = match item.strip_prefix('@') {
                 Some(name) => self
@@ -564,12 +711,46 @@ impl Compiler<'_> {
                 } else {
                     text
                 };
-                let p = Pattern::new(&text)
+                out.push(&text)
                     .map_err(|e| self.err(rule, format!("bad pattern {text:?}: {e}")))?;
-                out.push(p);
             }
         }
-        Ok(Patterns(out))
+        Ok(out)
+    }
+
+    /// One-letter options and long option patterns.
+    fn flags(&self, rule: &str, items: &[String]) -> Result<Flags, PolicyError> {
+        let mut short = Vec::new();
+        let mut long = Vec::new();
+        for f in items {
+            let mut chars = f.chars();
+            match (chars.next(), chars.next(), chars.next()) {
+                (Some('-'), Some(c), None) if c != '-' => short.push(c),
+                (Some('-'), Some(_), _) => long.push(f.clone()),
+                _ => return Err(self.err(rule, format!("flag {f:?} must start with '-'"))),
+            }
+        }
+        Ok(Flags {
+            short,
+            long: self.patterns(rule, &long, false)?,
+        })
+    }
+
+    fn cli(&self, rule: &str, r: &CliRule) -> Result<CompiledCli, PolicyError> {
+        if r.programs.is_empty() {
+            return Err(self.err(rule, "a [[cli]] entry needs `programs`"));
+        }
+        Ok(CompiledCli {
+            programs: self.patterns(rule, &r.programs, false)?,
+            read: self.patterns(rule, &r.read, false)?,
+            destructive: self.patterns(rule, &r.destructive, false)?,
+            write: self.patterns(rule, &r.write, false)?,
+            nouns: self.patterns(rule, &r.nouns, false)?,
+            change: r.change,
+            read_flags: self.flags(rule, &r.read_flags)?,
+            destructive_flags: self.flags(rule, &r.destructive_flags)?,
+            options_with_value: r.options_with_value.clone(),
+        })
     }
 
     fn shell(&self, r: &ShellRule) -> Result<CompiledShellRule, PolicyError> {
@@ -577,6 +758,7 @@ impl Compiler<'_> {
             &r.programs,
             &r.subcommands,
             &r.flags,
+            &r.unless_flags,
             &r.args,
             &r.words,
             &r.piped_from,
@@ -588,30 +770,29 @@ impl Compiler<'_> {
             && !r.dynamic_args
             && !r.no_args
             && !r.reads_input
+            && r.min_args.is_none()
+            && r.max_args.is_none()
         {
             return Err(self.err(
                 &r.id,
                 "a rule with no condition would match every command; give it `programs` (or another condition)",
             ));
         }
-        let mut short_flags = Vec::new();
-        let mut long = Vec::new();
-        for f in &r.flags {
-            let mut chars = f.chars();
-            match (chars.next(), chars.next(), chars.next()) {
-                (Some('-'), Some(c), None) if c != '-' => short_flags.push(c),
-                (Some('-'), Some(_), _) => long.push(f.clone()),
-                _ => return Err(self.err(&r.id, format!("flag {f:?} must start with '-'"))),
-            }
-        }
+        let flags = self.flags(&r.id, &r.flags)?;
+        let unless = self.flags(&r.id, &r.unless_flags)?;
         Ok(CompiledShellRule {
             id: r.id.clone(),
             decision: r.decision,
             reason: r.reason.clone(),
             programs: self.patterns(&r.id, &r.programs, false)?,
             subcommands: self.patterns(&r.id, &r.subcommands, false)?,
-            short_flags,
-            long_flags: self.patterns(&r.id, &long, false)?,
+            short_flags: flags.short,
+            long_flags: flags.long,
+            unless_short_flags: unless.short,
+            unless_long_flags: unless.long,
+            options_with_value: r.options_with_value.clone(),
+            min_args: r.min_args,
+            max_args: r.max_args,
             args: self.patterns(&r.id, &r.args, true)?,
             words: self.patterns(&r.id, &r.words, false)?,
             piped_from: self.patterns(&r.id, &r.piped_from, false)?,

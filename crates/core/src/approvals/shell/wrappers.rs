@@ -322,6 +322,10 @@ impl Walker {
                     self.find_exec(rest, &at);
                 }
                 self.option_scripts(&program, rest, pipeline, stage, depth, &wrappers);
+                if program == "find" {
+                    // find's own words: the commands `-exec` runs are commands of their own.
+                    words = without_exec_commands(&words);
+                }
                 break;
             };
             let at = At {
@@ -591,6 +595,9 @@ impl Walker {
         } else {
             self.constant_input(at)
         };
+        // A replace string the command does not use: read as appending the input (BSD and GNU
+        // differ, and a command that names no input is not worth the risk).
+        let replace = replace.filter(|r| command.iter().any(|w| w.text.contains(r.as_str())));
         let placeholder = replace.clone().unwrap_or_default();
         match (input, replace) {
             // One run per input line, the line in place of the placeholder.
@@ -612,6 +619,12 @@ impl Walker {
                     Some(line) => substitute(&command, &placeholder, line),
                     None => command,
                 }
+            }
+            // `echo 'rm -rf /' | xargs bash -c`: the input is the script (bash would take only
+            // its first word as the script and the rest as arguments; judged as the whole line).
+            (Some(text), None) if command.last().is_some_and(|w| is_script_option(&w.text)) => {
+                command.push(Word::literal(text.trim()));
+                command
             }
             (Some(text), None) => {
                 command.extend(text.split_whitespace().map(Word::literal));
@@ -896,6 +909,24 @@ impl Walker {
     }
 }
 
+/// `find … -exec CMD ARGS ; …` as `find … -exec ; …`.
+fn without_exec_commands(words: &[Word]) -> Vec<Word> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for w in words {
+        if inside {
+            if w.text == ";" || w.text == "+" {
+                inside = false;
+                out.push(w.clone());
+            }
+            continue;
+        }
+        inside = matches!(w.text.as_str(), "-exec" | "-execdir" | "-ok" | "-okdir");
+        out.push(w.clone());
+    }
+    out
+}
+
 /// A program's base name (`/usr/bin/rm` → `rm`).
 fn base_name(text: &str) -> &str {
     text.rsplit('/').next().unwrap_or(text)
@@ -918,6 +949,12 @@ fn joined(words: &[Word]) -> Word {
             .join(" "),
         dynamic: words.iter().any(|w| w.dynamic),
     }
+}
+
+/// `-c`, `-lc`, `-ec`: a shell option bundle that ends in `c` (the script follows).
+fn is_script_option(text: &str) -> bool {
+    text.strip_prefix('-')
+        .is_some_and(|o| !o.starts_with('-') && o.ends_with('c'))
 }
 
 /// `command` with `placeholder` replaced by `value` in every word.
