@@ -80,13 +80,13 @@ fn an_ask_waits_in_the_queue_until_approved_from_the_cli() {
     home.start_daemon();
     let project = home.path().join("project");
     std::fs::create_dir_all(&project).unwrap();
-    let cmd = "curl -s https://example.org/data.json";
+    let cmd = "curl -s -d x https://example.org/data.json";
     let child = spawn_hook(&home, &hook_input(cmd, project.to_str().unwrap()));
     let req = wait_pending(&home, cmd);
     assert_eq!(req["state"], "pending");
     assert_eq!(req["tool"], "Bash");
     assert_eq!(req["brain"], "claude");
-    assert_eq!(req["rule"], "shell.network");
+    assert_eq!(req["rule"], "shell.http-write");
     let id = req["id"].as_i64().unwrap().to_string();
     let (code, _, err) = home.run(&["approvals", "approve", &id]);
     assert_eq!(code, 0, "{err}");
