@@ -71,6 +71,8 @@ pub enum Item {
         name: String,
         /// The arguments as a JSON string (as the API sends them).
         arguments: String,
+        /// The tool namespace the function is in (Codex puts MCP tools in `mcp__<server>`).
+        namespace: Option<String>,
     },
 }
 
@@ -125,6 +127,22 @@ impl Reply {
             call_id: next_id("call"),
             name: name.into(),
             arguments: arguments.to_string(),
+            namespace: None,
+        }]))
+    }
+
+    /// Ask the client to call function `name` of tool namespace `namespace` (how Codex offers
+    /// an MCP server's tools: namespace `mcp__<server>`, name the server's tool name).
+    pub fn namespaced_call(
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+        arguments: Value,
+    ) -> Self {
+        Self::of(Outcome::Output(vec![Item::FunctionCall {
+            call_id: next_id("call"),
+            name: name.into(),
+            arguments: arguments.to_string(),
+            namespace: Some(namespace.into()),
         }]))
     }
 
@@ -333,18 +351,26 @@ async fn answer(reply: Reply, request: &Recorded) -> axum::http::Response<axum::
                 call_id,
                 name,
                 arguments,
+                namespace,
             } => {
                 let item_id = next_id("fc");
+                let mut added = json!({"type": "function_call", "id": item_id, "call_id": call_id, "name": name, "arguments": "", "status": "in_progress"});
+                if let Some(ns) = namespace {
+                    added["namespace"] = json!(ns);
+                }
                 events.push(ev(
                     "response.output_item.added",
-                    json!({"output_index": index, "item": {"type": "function_call", "id": item_id, "call_id": call_id, "name": name, "arguments": "", "status": "in_progress"}}),
+                    json!({"output_index": index, "item": added}),
                 ));
                 events.push(ev(
                     "response.function_call_arguments.done",
                     json!({"item_id": item_id, "output_index": index, "arguments": arguments}),
                 ));
-                let done = json!({"type": "function_call", "id": item_id, "call_id": call_id, "name": name,
+                let mut done = json!({"type": "function_call", "id": item_id, "call_id": call_id, "name": name,
                                   "arguments": arguments, "status": "completed"});
+                if let Some(ns) = namespace {
+                    done["namespace"] = json!(ns);
+                }
                 events.push(ev(
                     "response.output_item.done",
                     json!({"output_index": index, "item": done}),

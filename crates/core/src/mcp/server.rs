@@ -114,11 +114,16 @@ impl Shim {
 #[derive(Clone)]
 pub struct PaiosMcp {
     backend: Backend,
+    /// The client's name from its `initialize` (one handler per stdio process or HTTP session).
+    caller: Arc<Mutex<Option<String>>>,
 }
 
 impl PaiosMcp {
     pub fn new(backend: Backend) -> Self {
-        PaiosMcp { backend }
+        PaiosMcp {
+            backend,
+            caller: Arc::default(),
+        }
     }
 
     fn paths(&self) -> Paths {
@@ -163,9 +168,21 @@ impl PaiosMcp {
         context: &RequestContext<RoleServer>,
     ) -> Result<Value, ToolError> {
         let caller = context
-            .peer
-            .peer_info()
-            .map(|i| i.client_info.name.clone())
+            .meta
+            .client_info()
+            .map(|i| {
+                crate::text::printable(&i.name)
+                    .chars()
+                    .take(64)
+                    .collect::<String>()
+            })
+            .or_else(|| {
+                self.caller
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone()
+            })
+            .or_else(|| context.peer.peer_info().map(|i| i.client_info.name.clone()))
             .unwrap_or_else(|| "unknown".into());
         let call = bridge::Call::parse(tool, &arguments, &caller)?;
         let paths = self.paths();
@@ -349,6 +366,21 @@ impl ServerHandler for PaiosMcp {
                  approval gate allow a command), paios_usage (tokens and cost). ask_claude and \
                  ask_codex hand a self-contained task to the other brain and return its answer.",
             )
+    }
+
+    async fn initialize(
+        &self,
+        request: rmcp::model::InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::InitializeResult, McpError> {
+        *self.caller.lock().unwrap_or_else(|e| e.into_inner()) = Some(
+            crate::text::printable(&request.client_info.name)
+                .chars()
+                .take(64)
+                .collect(),
+        );
+        context.peer.set_peer_info(request.clone());
+        self.negotiate_initialize(&request)
     }
 
     async fn list_tools(
