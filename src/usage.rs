@@ -24,6 +24,15 @@ pub enum UsageCommand {
     Session(ReportArgs),
     /// Claude's 5-hour windows, with the active one's burn rate, projection and reset time.
     Blocks(BlocksArgs),
+    /// Each brain's rate-limit windows: how full, when they reset, whether tasks go elsewhere.
+    Quota(QuotaArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct QuotaArgs {
+    /// Print JSON (`{"brains":[{"brain","windows":[…],"headroom_percent","limited",…}]}`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -144,6 +153,7 @@ pub fn run(ctx: &Ctx, a: UsageArgs) -> anyhow::Result<ExitCode> {
         UsageCommand::Monthly(r) => (Period::Monthly, r),
         UsageCommand::Session(r) => (Period::Session, r),
         UsageCommand::Blocks(b) => return blocks(ctx, b),
+        UsageCommand::Quota(q) => return quota(ctx, q),
     };
     let config = ctx.config()?;
     let zone = Zone::parse(args.timezone.as_deref()).map_err(usage_error)?;
@@ -293,6 +303,40 @@ fn blocks(ctx: &Ctx, args: BlocksArgs) -> anyhow::Result<ExitCode> {
             }
         }
         outln!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `paios usage quota`.
+fn quota(ctx: &Ctx, args: QuotaArgs) -> anyhow::Result<ExitCode> {
+    let config = ctx.config()?;
+    let quotas = ledger_mod::quota_state(&ctx.paths, &config, true)?;
+    if args.json {
+        print_json(&serde_json::json!({ "brains": quotas }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    for q in &quotas {
+        let mut line = format!("{:<9}", q.brain);
+        if q.windows.is_empty() {
+            line.push_str("no window known");
+        }
+        for w in &q.windows {
+            let used = match (w.used_percent, w.tokens) {
+                (Some(p), _) => format!("{p:.0}% used"),
+                (None, Some(t)) => format!("{} tokens (no limit set)", report::thousands(t)),
+                (None, None) => "unknown".into(),
+            };
+            let resets = w
+                .resets_at
+                .as_deref()
+                .map(|r| format!(", resets {r}"))
+                .unwrap_or_default();
+            line.push_str(&format!("{} window {used}{resets}; ", w.name));
+        }
+        if let Some(why) = &q.limited {
+            line.push_str(&format!("tasks go elsewhere: {why}"));
+        }
+        outln!("{}", line.trim_end_matches("; "));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -45,22 +45,27 @@ pub fn live_state(paths: &Paths) -> LiveState {
             }
         }
     }
-    // Budgets: consulted only when a limit is set, since the first read of a large log tree
-    // takes a moment (later reads only look at what was appended).
-    if let Ok(config) = crate::config::Config::load(&paths.config_file())
-        && config.budgets.has_limits()
-    {
-        match crate::usage::budget_state(paths, &config) {
-            Ok(budgets) => {
+    // Budgets (where limits are set) and quota (a window nearly full, or a limit a run hit,
+    // until it resets), from one read of the usage ledger (later reads only look at what the
+    // logs gained).
+    if let Ok(config) = crate::config::Config::load(&paths.config_file()) {
+        match crate::usage::router_view(paths, &config) {
+            Ok((budgets, quotas)) => {
                 for brain in Brain::ALL {
-                    if let Some(why) = budgets.reason(brain.name()) {
-                        let mut state = live.state(brain);
-                        state.over_budget = Some(why);
+                    let mut state = live.state(brain);
+                    state.over_budget = budgets.as_ref().and_then(|b| b.reason(brain.name()));
+                    state.rate_limited = quotas
+                        .iter()
+                        .find(|q| q.brain == brain.name())
+                        .and_then(|q| q.limited.clone());
+                    if state != live.state(brain) {
                         live = live.with(brain, state);
                     }
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "cannot read the usage ledger for budgets"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the usage ledger for budgets and quota")
+            }
         }
     }
     live

@@ -18,6 +18,31 @@ pub struct UsageConfig {
     /// Price overrides in USD per million tokens, by model name:
     /// `[usage.prices."claude-sonnet-4-5"] input = 3.0`.
     pub prices: BTreeMap<String, PriceOverride>,
+    /// `[usage.quota]`: the brains' rate-limit windows.
+    pub quota: QuotaConfig,
+}
+
+/// `[usage.quota]`: when a brain's window counts as full, and when to say so.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuotaConfig {
+    /// Tokens Claude may use in a 5-hour window (the plan's limit is not in its logs; unset:
+    /// Claude's windows are shown without a share, and only a limit its runs hit counts).
+    pub claude_window_tokens: Option<u64>,
+    /// A window at least this full (percent) keeps tasks away from its brain until it resets.
+    pub avoid_percent: f64,
+    /// Alerts are raised as a window passes each of these (percent).
+    pub alert_percent: Vec<f64>,
+}
+
+impl Default for QuotaConfig {
+    fn default() -> Self {
+        Self {
+            claude_window_tokens: None,
+            avoid_percent: 95.0,
+            alert_percent: vec![85.0, 95.0],
+        }
+    }
 }
 
 /// The highest price accepted, in USD per million tokens (today's dearest models cost $150).
@@ -38,6 +63,29 @@ impl UsageConfig {
                     "the logs are read {MIN_DEBOUNCE_MS} to {MAX_DEBOUNCE_MS} ms after they change, not {}",
                     self.debounce_ms
                 ),
+            ));
+        }
+        let q = &self.quota;
+        let percent = |v: f64| v.is_finite() && (0.0..=100.0).contains(&v);
+        if !percent(q.avoid_percent) {
+            return Err((
+                "usage.quota.avoid_percent".into(),
+                format!(
+                    "a share of a window, from 0 to 100, not {}",
+                    q.avoid_percent
+                ),
+            ));
+        }
+        if let Some(v) = q.alert_percent.iter().find(|v| !percent(**v)) {
+            return Err((
+                "usage.quota.alert_percent".into(),
+                format!("shares of a window, from 0 to 100, not {v}"),
+            ));
+        }
+        if q.claude_window_tokens == Some(0) {
+            return Err((
+                "usage.quota.claude_window_tokens".into(),
+                "a window of 0 tokens is always full: leave it unset for no limit".into(),
             ));
         }
         for (model, p) in &self.prices {
@@ -71,6 +119,7 @@ impl Default for UsageConfig {
             codex_dir: None,
             debounce_ms: 1000,
             prices: BTreeMap::new(),
+            quota: QuotaConfig::default(),
         }
     }
 }

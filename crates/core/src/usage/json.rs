@@ -245,6 +245,20 @@ impl<'a> Reader<'a> {
             .ok_or(Invalid)
     }
 
+    /// Whether the next value is an object.
+    pub fn at_object(&mut self) -> bool {
+        self.peek() == Some(b'{')
+    }
+
+    /// A number, or `None` for any other (valid) value, skipped: for fields whose wrong type
+    /// must not cost the line around them.
+    pub fn number_or_skip(&mut self) -> Result<Option<f64>> {
+        match self.peek() {
+            Some(b'-' | b'0'..=b'9') => self.f64(),
+            _ => self.skip().map(|_| None),
+        }
+    }
+
     /// Check and skip any value.
     pub fn skip(&mut self) -> Result<()> {
         match self.peek().ok_or(Invalid)? {

@@ -10,6 +10,8 @@
 //! * [`report`]: daily / weekly / monthly / session reports, JSON and table.
 //! * [`blocks`]: Claude's 5-hour windows, as ccusage computes them.
 //! * [`budget`]: limits, over-budget state for the router, alerts.
+//! * [`quota`]: each brain's rate-limit windows (Codex's own numbers, Claude's windows against
+//!   a limit), the headroom the router steers by, quota alerts.
 //!
 //! Everything works with the daemon down: the CLI ingests, then reports. The daemon keeps the
 //! ledger fresh as the logs change ([`start`]) and raises budget alerts.
@@ -26,6 +28,7 @@ pub mod json;
 pub mod ledger;
 pub mod parse;
 pub mod prices;
+pub mod quota;
 pub mod report;
 pub mod source;
 
@@ -97,6 +100,23 @@ fn state_from(rows: &[ledger::AggRow], config: &Config) -> (BudgetState, report:
     (budget::compute(&spend, &config.budgets, today), spend)
 }
 
+/// What the router needs from the usage ledger, from one read of the logs: the budgets (when a
+/// limit is set) and each brain's quota.
+pub fn router_view(
+    paths: &Paths,
+    config: &Config,
+) -> Result<(Option<BudgetState>, Vec<quota::BrainQuota>), LedgerError> {
+    let fresh = refresh(paths, config)?;
+    let budgets = if config.budgets.has_limits() {
+        Some(state_of(&fresh.ledger, config)?.0)
+    } else {
+        None
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    let quotas = quota::quota(&fresh.ledger, &config.usage.quota, now, false)?;
+    Ok((budgets, quotas))
+}
+
 /// Budget alerts not raised yet for this period, marked as raised in the ledger.
 pub fn due_alerts(ledger: &Ledger, config: &Config) -> Result<Vec<Alert>, LedgerError> {
     due_alerts_from(ledger, &ledger.rows(None)?, config)
@@ -110,7 +130,12 @@ pub fn due_alerts_from(
 ) -> Result<Vec<Alert>, LedgerError> {
     let (state, _) = state_from(rows, config);
     let mut out = Vec::new();
-    for (key, event) in budget::alerts(&state, &config.budgets) {
+    let now = chrono::Utc::now().timestamp_millis();
+    let quotas = quota::quota(ledger, &config.usage.quota, now, false)?;
+    let due = budget::alerts(&state, &config.budgets)
+        .into_iter()
+        .chain(quota::alerts(&quotas, &config.usage.quota));
+    for (key, event) in due {
         if ledger.mark_alert(&key)? {
             out.push(event);
         }
@@ -126,6 +151,35 @@ pub fn budget_warnings(rows: &[ledger::AggRow], config: &Config) -> Vec<Alert> {
         .into_iter()
         .map(|(_, alert)| alert)
         .collect()
+}
+
+/// Every brain's rate-limit windows now (after reading new log lines).
+/// `detail`: work out Claude's window even without a limit (for showing it).
+pub fn quota_state(
+    paths: &Paths,
+    config: &Config,
+    detail: bool,
+) -> Result<Vec<quota::BrainQuota>, LedgerError> {
+    let fresh = refresh(paths, config)?;
+    quota::quota(
+        &fresh.ledger,
+        &config.usage.quota,
+        chrono::Utc::now().timestamp_millis(),
+        detail,
+    )
+}
+
+/// Record that `brain` hit a rate limit lasting until `until` (epoch ms), so the router keeps
+/// tasks away from it until then.
+pub fn mark_limited(
+    paths: &Paths,
+    config: &Config,
+    brain: &str,
+    until: i64,
+    why: &str,
+) -> Result<(), LedgerError> {
+    let prices = Prices::load(&config.usage.prices);
+    Ledger::open(&paths.cache_dir(), &prices)?.mark_limited(brain, until, why)
 }
 
 /// `usage.summary` for the panel.

@@ -464,12 +464,80 @@ impl CodexUsage {
 
 /// What a Codex session file has said so far that later lines depend on. Persisted with the
 /// file's offset so an incremental read continues exactly where the last one stopped.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CodexState {
     /// The last cumulative `total_token_usage` seen.
     pub previous_totals: Option<CodexUsage>,
     /// The model named by the last `turn_context` (or token count).
     pub model: Option<String>,
+    /// The last rate-limit snapshot the file's token counts carried.
+    #[serde(default)]
+    pub rate_limits: Option<RateLimits>,
+}
+
+/// One of Codex's rate-limit windows as its token counts report it (from the API's headers).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct LimitWindow {
+    /// 0-100.
+    pub used_percent: f64,
+    pub window_minutes: Option<u64>,
+    /// When the window resets (epoch ms): Codex 0.169 logs `resets_at` (epoch seconds), older
+    /// versions `resets_in_seconds` (from the event).
+    pub resets_at_ms: Option<i64>,
+}
+
+/// Codex's rate limits at one moment: `primary` is the 5-hour window, `secondary` the weekly.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct RateLimits {
+    /// The time of the event that reported them (epoch ms).
+    pub at_ms: i64,
+    pub primary: Option<LimitWindow>,
+    pub secondary: Option<LimitWindow>,
+}
+
+/// A window as logged, before its reset is put in absolute time.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct RawWindow {
+    used_percent: Option<f64>,
+    window_minutes: Option<f64>,
+    resets_at: Option<f64>,
+    resets_in_seconds: Option<f64>,
+}
+
+impl RawWindow {
+    fn at(self, event_ms: i64) -> Option<LimitWindow> {
+        let used = self.used_percent?;
+        let reset = self.resets_at.map(|s| (s * 1000.0) as i64).or_else(|| {
+            self.resets_in_seconds
+                .map(|s| event_ms + (s * 1000.0) as i64)
+        });
+        Some(LimitWindow {
+            used_percent: used.clamp(0.0, 100.0),
+            window_minutes: self.window_minutes.filter(|m| *m >= 0.0).map(|m| m as u64),
+            resets_at_ms: reset,
+        })
+    }
+}
+
+fn read_window(r: &mut Reader) -> json::Result<Option<RawWindow>> {
+    let mut w = RawWindow::default();
+    let keys: [&[u8]; _] = [
+        b"used_percent",
+        b"window_minutes",
+        b"resets_at",
+        b"resets_in_seconds",
+    ];
+    let present = r.fields(&keys, |r, i| {
+        let v = r.number_or_skip()?;
+        match i {
+            0 => w.used_percent = v,
+            1 => w.window_minutes = v,
+            2 => w.resets_at = v,
+            _ => w.resets_in_seconds = v,
+        }
+        Ok(())
+    })?;
+    Ok(present.then_some(w))
 }
 
 /// Model assumed for Codex usage logged before any line named one (as ccusage does).
@@ -494,6 +562,8 @@ struct CodexPayload<'a> {
     #[cfg_attr(test, serde(borrow))]
     model: Option<Cow<'a, str>>,
     info: Option<CodexInfo<'a>>,
+    #[cfg_attr(test, serde(skip))]
+    rate_limits: Option<(Option<RawWindow>, Option<RawWindow>)>,
 }
 
 #[cfg_attr(test, derive(Deserialize, Debug, PartialEq))]
@@ -513,10 +583,30 @@ fn read_codex(line: &[u8]) -> json::Result<CodexLine<'_>> {
             1 => out.kind = r.string()?,
             _ => {
                 let mut p = CodexPayload::default();
-                let present = r.fields(&[b"type", b"model", b"info"], |r, i| {
+                let present = r.fields(&[b"type", b"model", b"info", b"rate_limits"], |r, i| {
                     match i {
                         0 => p.kind = r.string()?,
                         1 => p.model = r.string()?,
+                        // A snapshot of another shape is passed over, not the line's usage.
+                        3 if !r.at_object() => r.skip()?,
+                        3 => {
+                            let mut windows = (None, None);
+                            r.fields(&[b"primary", b"secondary"], |r, i| {
+                                let w = if r.at_object() {
+                                    read_window(r)?
+                                } else {
+                                    r.skip()?;
+                                    None
+                                };
+                                if i == 0 {
+                                    windows.0 = w;
+                                } else {
+                                    windows.1 = w;
+                                }
+                                Ok(())
+                            })?;
+                            p.rate_limits = Some(windows);
+                        }
                         _ => {
                             let mut info = CodexInfo::default();
                             let keys: [&[u8]; _] =
@@ -601,6 +691,18 @@ pub fn parse_codex_candidate<'a>(line: &'a [u8], state: &mut CodexState) -> Line
             let Some(ts_ms) = parsed.timestamp.as_deref().and_then(parse_ts) else {
                 return Line::Ignored;
             };
+            if let Some((primary, secondary)) = payload.rate_limits
+                && state.rate_limits.is_none_or(|r| r.at_ms <= ts_ms)
+            {
+                let limits = RateLimits {
+                    at_ms: ts_ms,
+                    primary: primary.and_then(|w| w.at(ts_ms)),
+                    secondary: secondary.and_then(|w| w.at(ts_ms)),
+                };
+                if limits.primary.is_some() || limits.secondary.is_some() {
+                    state.rate_limits = Some(limits);
+                }
+            }
             let Some(info) = payload.info else {
                 return Line::Ignored;
             };
@@ -860,6 +962,65 @@ mod tests {
             parse_claude_line(br#"{"type":"assistant","message":{"usage":{"input_tok"#),
             Line::Malformed
         );
+    }
+
+    #[test]
+    fn codex_rate_limits_are_kept_with_their_reset_times_and_odd_ones_cost_no_usage() {
+        let line = |limits: &str| {
+            format!(
+                r#"{{"timestamp":"2026-11-01T10:00:00Z","type":"event_msg","payload":{{"type":"token_count","info":{{"total_token_usage":{{"input_tokens":10,"output_tokens":5}}}},"rate_limits":{limits}}}}}"#
+            )
+        };
+        let at = parse_ts("2026-11-01T10:00:00Z").unwrap();
+        let mut state = CodexState::default();
+        let new = line(
+            r#"{"primary":{"used_percent":97.0,"window_minutes":300,"resets_at":1793530800},"secondary":{"used_percent":40,"window_minutes":10080,"resets_at":1794000000},"plan_type":"pro"}"#,
+        );
+        assert!(matches!(
+            parse_codex_line(new.as_bytes(), &mut state),
+            Line::Usage(_)
+        ));
+        let limits = state.rate_limits.unwrap();
+        assert_eq!(limits.at_ms, at);
+        let primary = limits.primary.unwrap();
+        assert_eq!(
+            (
+                primary.used_percent,
+                primary.window_minutes,
+                primary.resets_at_ms
+            ),
+            (97.0, Some(300), Some(1_793_530_800_000))
+        );
+        assert_eq!(limits.secondary.unwrap().used_percent, 40.0);
+        // Older Codex: seconds from the event.
+        let mut state = CodexState::default();
+        let old = line(
+            r#"{"primary":{"used_percent":12.5,"window_minutes":299,"resets_in_seconds":600},"secondary":null}"#,
+        );
+        assert!(matches!(
+            parse_codex_line(old.as_bytes(), &mut state),
+            Line::Usage(_)
+        ));
+        let limits = state.rate_limits.unwrap();
+        assert_eq!(limits.primary.unwrap().resets_at_ms, Some(at + 600_000));
+        assert_eq!(limits.secondary, None);
+        // Shapes not understood: no snapshot, and the usage is still counted.
+        for odd in [
+            r#""soon""#,
+            r#"{"primary":"full"}"#,
+            r#"{"primary":{"used_percent":"x"}}"#,
+            "null",
+        ] {
+            let mut state = CodexState::default();
+            assert!(
+                matches!(
+                    parse_codex_line(line(odd).as_bytes(), &mut state),
+                    Line::Usage(_)
+                ),
+                "{odd}"
+            );
+            assert_eq!(state.rate_limits, None, "{odd}");
+        }
     }
 
     fn codex<'a>(lines: &[&'a str]) -> Vec<Record<'a>> {

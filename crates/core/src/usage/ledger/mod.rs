@@ -161,7 +161,8 @@ fn open_db(path: &Path) -> rusqlite::Result<(Connection, Option<String>)> {
         "PRAGMA page_size=65536; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;
          PRAGMA cache_size=-4000; PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=0;
          CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-         CREATE TABLE IF NOT EXISTS alerts_sent(key TEXT PRIMARY KEY, at TEXT NOT NULL);",
+         CREATE TABLE IF NOT EXISTS alerts_sent(key TEXT PRIMARY KEY, at TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS limits(brain TEXT PRIMARY KEY, until INTEGER NOT NULL, why TEXT NOT NULL);",
     )?;
     let version = conn
         .query_row("SELECT value FROM meta WHERE key = 'version'", [], |r| {
@@ -516,6 +517,30 @@ impl Ledger {
             .map_err(self.db_err())
     }
 
+    /// Remember that `brain` hit a rate limit that lasts until `until` (epoch ms), and why.
+    pub fn mark_limited(&self, brain: &str, until: i64, why: &str) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "INSERT INTO limits(brain, until, why) VALUES(?1, ?2, ?3)
+                 ON CONFLICT(brain) DO UPDATE SET until = excluded.until, why = excluded.why",
+                params![brain, until, why],
+            )
+            .map(drop)
+            .map_err(self.db_err())
+    }
+
+    /// The limits runs hit: (brain, until epoch ms, why).
+    pub fn limits(&self) -> Result<Vec<(String, i64, String)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT brain, until, why FROM limits")
+            .map_err(self.db_err())?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(self.db_err())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(self.db_err())
+    }
+
     /// Every counted request of `source`, in time order (for the 5-hour windows, which depend
     /// on each request's time). Reads the whole `entries` table: a report over the ledger's
     /// whole history, not one for every command.
@@ -549,6 +574,30 @@ impl Ledger {
         // after run.
         out.sort_by(|a, b| a.ts.cmp(&b.ts).then_with(|| a.model.cmp(&b.model)));
         Ok(out)
+    }
+
+    /// The latest rate-limit snapshot any Codex log carried (by the time of its event).
+    pub fn codex_rate_limits(&self) -> Result<Option<parse::RateLimits>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT state FROM files WHERE source = ?1 AND state IS NOT NULL")
+            .map_err(self.db_err())?;
+        let states = stmt
+            .query_map([Source::Codex as i64], |r| r.get::<_, String>(0))
+            .map_err(self.db_err())?;
+        let mut latest: Option<parse::RateLimits> = None;
+        for state in states {
+            let state = state.map_err(self.db_err())?;
+            let Ok(state) = serde_json::from_str::<parse::CodexState>(&state) else {
+                continue;
+            };
+            if let Some(l) = state.rate_limits
+                && latest.is_none_or(|x| x.at_ms < l.at_ms)
+            {
+                latest = Some(l);
+            }
+        }
+        Ok(latest)
     }
 
     fn names(&self) -> Result<HashMap<i64, String>, LedgerError> {
