@@ -131,3 +131,79 @@ fn a_window_with_room_leaves_the_choice_alone() {
     );
     assert_eq!(d["brain"], "codex", "{d}");
 }
+
+/// The real `claude` against the fake Anthropic server answering 429 "usage limit reached":
+/// `ai` falls back to the real `codex` at once, and Claude counts as rate-limited until the
+/// reset the error named (the next route passes it over, with the reason).
+#[test]
+fn a_claude_run_that_hits_its_usage_limit_falls_back_and_marks_claude_until_the_reset() {
+    use support::env::{BrainEnv, free_port};
+    use support::fake_anthropic::{self, FakeAnthropic};
+    use support::fake_openai::{self, FakeOpenAi};
+    let reset = chrono::Utc::now().timestamp() + 2 * 3600;
+    let anthropic = FakeAnthropic::start();
+    anthropic.set_fallback(fake_anthropic::Reply::error_with(
+        429,
+        "rate_limit_error",
+        &format!("Claude AI usage limit reached|{reset}"),
+    ));
+    let openai = FakeOpenAi::start();
+    openai.set_fallback(fake_openai::Reply::text("Here is the outline."));
+    let mut env = BrainEnv::new();
+    env.connect_anthropic(&anthropic);
+    env.connect_openai(&openai);
+    let mut config = support::env::minimal_openclaw_config();
+    config["gateway"]["port"] = serde_json::json!(free_port());
+    env.write_openclaw_config(&config);
+    std::fs::write(env.paios_home().join("paios.toml"), "[api]\nport = 0\n").unwrap();
+    let task = "write a blog post about our migration to kubernetes";
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ai"));
+    env.apply(&mut cmd);
+    cmd.arg(task);
+    let out = env.run(&mut cmd, Duration::from_secs(180));
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    assert!(
+        out.stdout.contains("Here is the outline."),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("falling back to codex"),
+        "{}",
+        out.stderr
+    );
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ai"));
+    env.apply(&mut cmd);
+    cmd.args(["route", "--dry-run", "--json", task]);
+    let out = env.run(&mut cmd, Duration::from_secs(60));
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let d: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(d["preferred"], "claude", "{d}");
+    assert_eq!(d["brain"], "codex", "claude is rate-limited: {d}");
+    assert!(
+        d["reason"]
+            .as_str()
+            .unwrap()
+            .contains("claude is rate-limited: a run hit its rate limit, until"),
+        "{d}"
+    );
+
+    let out = env.run(
+        env.paios().args(["usage", "quota", "--json"]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let q: Value = serde_json::from_str(&out.stdout).unwrap();
+    let claude = q["brains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["brain"] == "claude")
+        .unwrap()
+        .clone();
+    let until = chrono::DateTime::parse_from_rfc3339(claude["limited_until"].as_str().unwrap())
+        .unwrap()
+        .timestamp();
+    assert_eq!(until, reset, "{q}");
+}

@@ -329,6 +329,10 @@ pub fn run_decided(
             session: result.session.clone(),
         };
         events.emit(Event::of(source, brain.name(), &finished));
+        // A limit hit: keep tasks away from this brain until the reset the error names.
+        if let Some(Failure::RateLimited(message)) = &result.error {
+            mark_rate_limited(paths, brain, message);
+        }
         let stop = match &result.error {
             None => true,
             Some(f) => !f.falls_back(),
@@ -339,6 +343,21 @@ pub fn run_decided(
         }
     }
     outcome
+}
+
+/// Record in the usage ledger that `brain` is rate-limited until the reset `message` names (or
+/// for [`crate::usage::quota::UNNAMED_RESET_MS`]).
+fn mark_rate_limited(paths: &Paths, brain: Brain, message: &str) {
+    use crate::usage::quota;
+    let Ok(config) = crate::config::Config::load(&paths.config_file()) else {
+        return;
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    let until = quota::reset_named(message, now).unwrap_or(now + quota::UNNAMED_RESET_MS);
+    let why = "a run hit its rate limit";
+    if let Err(e) = crate::usage::mark_limited(paths, &config, brain.name(), until, why) {
+        tracing::warn!(error = %e, "cannot record the rate limit in the usage ledger");
+    }
 }
 
 /// Whether the run ended because it was cancelled.

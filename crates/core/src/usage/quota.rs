@@ -166,6 +166,54 @@ fn brain_quota(
     }
 }
 
+/// How long a limit a run hit lasts when its error names no reset.
+pub const UNNAMED_RESET_MS: i64 = 15 * 60_000;
+
+/// The reset a rate-limit error names, in epoch ms: Claude Code's `usage limit reached|EPOCH`,
+/// an RFC 3339 time after "reset", or "retry after / try again in N seconds|minutes|hours".
+pub fn reset_named(message: &str, now: i64) -> Option<i64> {
+    // `…|1767225600`: epoch seconds after a bar.
+    if let Some((_, tail)) = message.rsplit_once('|') {
+        let digits: String = tail
+            .trim()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if (9..=11).contains(&digits.len())
+            && let Ok(secs) = digits.parse::<i64>()
+        {
+            return Some(secs * 1000);
+        }
+    }
+    let lower = message.to_lowercase();
+    if let Some(at) = lower.find("reset") {
+        for word in message[at..].split_whitespace().skip(1).take(3) {
+            let word =
+                word.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != ':' && c != '-');
+            if let Ok(t) = chrono::DateTime::parse_from_rfc3339(word) {
+                return Some(t.timestamp_millis());
+            }
+        }
+    }
+    for phrase in ["retry after", "try again in", "retry in"] {
+        let Some(at) = lower.find(phrase) else {
+            continue;
+        };
+        let mut words = lower[at + phrase.len()..].split_whitespace();
+        let n: f64 = words.next()?.parse().ok()?;
+        let unit = words.next().unwrap_or("seconds");
+        let ms = if unit.starts_with("hour") {
+            3_600_000.0
+        } else if unit.starts_with("min") {
+            60_000.0
+        } else {
+            1000.0
+        };
+        return Some(now + (n * ms) as i64);
+    }
+    None
+}
+
 /// Quota alerts not raised yet: one per window, threshold and reset (keys for
 /// [`Ledger::mark_alert`]).
 pub fn alerts(quotas: &[BrainQuota], config: &QuotaConfig) -> Vec<(String, Alert)> {
@@ -214,4 +262,36 @@ pub fn alerts(quotas: &[BrainQuota], config: &QuotaConfig) -> Vec<(String, Alert
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_limit_error_names_its_reset_in_the_forms_brains_use() {
+        let now = 1_800_000_000_000;
+        assert_eq!(
+            reset_named("Claude AI usage limit reached|1800003600", now),
+            Some(1_800_003_600_000)
+        );
+        assert_eq!(
+            reset_named("rate limited; resets at 2027-01-15T10:00:00Z.", now),
+            Some(
+                chrono::DateTime::parse_from_rfc3339("2027-01-15T10:00:00Z")
+                    .unwrap()
+                    .timestamp_millis()
+            )
+        );
+        assert_eq!(
+            reset_named("429: please try again in 20 minutes", now),
+            Some(now + 1_200_000)
+        );
+        assert_eq!(
+            reset_named("Retry after 30 seconds", now),
+            Some(now + 30_000)
+        );
+        assert_eq!(reset_named("429 Too Many Requests", now), None);
+        assert_eq!(reset_named("usage limit reached|soon", now), None);
+    }
 }
