@@ -141,15 +141,24 @@ pub struct RunResult {
 }
 
 impl RunResult {
-    pub fn failed(brain: Brain, error: Failure, duration: Duration) -> Self {
+    /// A result of `brain` with nothing in it yet (no answer, no usage, no error).
+    pub fn new(brain: Brain, session: Option<String>) -> Self {
         Self {
             brain: brain.name(),
             text: String::new(),
             usage: Usage::default(),
             cost_usd: None,
+            duration_ms: 0,
+            session,
+            error: None,
+        }
+    }
+
+    pub fn failed(brain: Brain, error: Failure, duration: Duration) -> Self {
+        Self {
             duration_ms: duration.as_millis() as u64,
-            session: None,
             error: Some(error),
+            ..Self::new(brain, None)
         }
     }
 
@@ -205,10 +214,17 @@ pub struct Health {
 /// A brain PAIOS can run tasks on.
 pub trait Adapter {
     fn brain(&self) -> Brain;
+    /// The home whose managed installs it runs.
+    fn paths(&self) -> &crate::paths::Paths;
     /// Installed? Where, which version? Cheap: no process is started.
-    fn availability(&self) -> Availability;
-    /// Can it take work now? Cheap for the CLIs; the gateway is probed (bounded by a timeout).
-    fn health(&self) -> Health;
+    fn availability(&self) -> Availability {
+        availability(self.paths(), self.brain())
+    }
+    /// Can it take work now? Cheap for the CLIs (can it be started); the gateway overrides it
+    /// with a probe bounded by a timeout.
+    fn health(&self) -> Health {
+        cli_health(self.paths(), self.brain())
+    }
     /// Run one task, reporting events as they happen. Never panics; every failure is in
     /// [`RunResult::error`].
     fn run(&self, request: &RunRequest, on_event: &mut dyn FnMut(&BrainEvent)) -> RunResult;
@@ -485,6 +501,45 @@ pub struct CliRun {
     pub grace: Duration,
 }
 
+impl CliRun {
+    /// A run stopped at the request's own deadline (no grace).
+    pub fn new(args: Vec<String>, stdin: Vec<u8>, parser: Box<dyn LineParser>) -> Self {
+        Self {
+            args,
+            stdin,
+            parser,
+            grace: Duration::ZERO,
+        }
+    }
+}
+
+/// A brain driven through its own command-line program (Claude Code, Codex): it only says how
+/// a request becomes a [`CliRun`]; starting, feeding, stopping and parsing are [`run_cli`]'s.
+pub trait CliBrain {
+    const BRAIN: Brain;
+    fn home(&self) -> &crate::paths::Paths;
+    /// How `request` is run: arguments, stdin, parser, grace.
+    fn cli_run(&self, request: &RunRequest) -> CliRun;
+}
+
+impl<T: CliBrain> Adapter for T {
+    fn brain(&self) -> Brain {
+        T::BRAIN
+    }
+    fn paths(&self) -> &crate::paths::Paths {
+        self.home()
+    }
+    fn run(&self, request: &RunRequest, on_event: &mut dyn FnMut(&BrainEvent)) -> RunResult {
+        run_cli(
+            self.home(),
+            T::BRAIN,
+            request,
+            self.cli_run(request),
+            on_event,
+        )
+    }
+}
+
 /// Run `request` on a CLI brain: the shared body of the adapters' `run` (start the brain's own
 /// command in the request's folder, feed it, parse it, stop it at the deadline or on cancel).
 pub fn run_cli(
@@ -527,6 +582,25 @@ pub fn run_cli(
     result
 }
 
+/// Why a brain that ended without an answer failed: the last lines of its stderr, or else how
+/// it ended (`missing`: what it did not give, e.g. "without finishing its turn").
+pub fn no_answer(
+    brain: Brain,
+    exit: Option<ExitStatus>,
+    stderr_tail: &str,
+    missing: &str,
+) -> Failure {
+    let stderr = stderr_summary(stderr_tail);
+    Failure::from_message(if !stderr.is_empty() {
+        stderr
+    } else {
+        match exit {
+            Some(status) => format!("{brain} exited ({status}) {missing}"),
+            None => format!("{brain} was stopped before it answered"),
+        }
+    })
+}
+
 /// The last non-empty lines of a stderr tail, for an error message.
 pub fn stderr_summary(stderr_tail: &str) -> String {
     let lines: Vec<&str> = stderr_tail
@@ -536,6 +610,16 @@ pub fn stderr_summary(stderr_tail: &str) -> String {
         .collect();
     let start = lines.len().saturating_sub(3);
     lines[start..].join(" | ")
+}
+
+/// Feed `lines` to `parser` and finish it as a process that was killed: what the parsers'
+/// "garbage never panics" property tests share.
+#[cfg(test)]
+pub fn feed(mut parser: Box<dyn LineParser>, lines: &[String]) -> RunResult {
+    for line in lines {
+        parser.line(line);
+    }
+    parser.finish(None, "")
 }
 
 #[cfg(test)]

@@ -10,14 +10,12 @@
 //! This module never changes Claude Code's settings; it runs whatever the environment selects.
 
 use std::process::ExitStatus;
-use std::time::Duration;
 
 use serde_json::Value;
 
 use super::Brain;
 use super::adapter::{
-    Adapter, Availability, BrainEvent, CliRun, Failure, Health, LineParser, RunRequest, RunResult,
-    Usage, run_cli, stderr_summary,
+    BrainEvent, CliBrain, CliRun, Failure, LineParser, RunRequest, RunResult, Usage, stderr_summary,
 };
 use crate::paths::Paths;
 
@@ -52,27 +50,18 @@ impl Claude {
     }
 }
 
-impl Adapter for Claude {
-    fn brain(&self) -> Brain {
-        Brain::Claude
+impl CliBrain for Claude {
+    const BRAIN: Brain = Brain::Claude;
+    fn home(&self) -> &Paths {
+        &self.paths
     }
-
-    fn availability(&self) -> Availability {
-        super::adapter::availability(&self.paths, Brain::Claude)
-    }
-
-    fn health(&self) -> Health {
-        super::adapter::cli_health(&self.paths, Brain::Claude)
-    }
-
-    fn run(&self, request: &RunRequest, on_event: &mut dyn FnMut(&BrainEvent)) -> RunResult {
-        let run = CliRun {
-            args: Self::args(request),
-            stdin: request.prompt.clone().into_bytes(),
-            parser: Box::new(StreamParser::default()),
-            grace: Duration::ZERO,
-        };
-        run_cli(&self.paths, Brain::Claude, request, run, on_event)
+    fn cli_run(&self, request: &RunRequest) -> CliRun {
+        let parser = Box::new(StreamParser::default());
+        CliRun::new(
+            Self::args(request),
+            request.prompt.clone().into_bytes(),
+            parser,
+        )
     }
 }
 
@@ -194,15 +183,7 @@ impl LineParser for StreamParser {
     }
 
     fn finish(self: Box<Self>, exit: Option<ExitStatus>, stderr_tail: &str) -> RunResult {
-        let mut result = RunResult {
-            brain: Brain::Claude.name(),
-            text: String::new(),
-            usage: Usage::default(),
-            cost_usd: None,
-            duration_ms: 0,
-            session: self.session.clone(),
-            error: None,
-        };
+        let mut result = RunResult::new(Brain::Claude, self.session.clone());
         let Some(event) = self.result else {
             // No `result` event: the CLI died or never started its turn.
             let detail = [self.api_error.clone(), Some(stderr_summary(stderr_tail))]
@@ -268,6 +249,7 @@ fn truncate(s: &str, max: usize) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::time::Duration;
 
     /// Recorded from Claude Code 2.1.332 against a fake Messages API (ids shortened).
     const OK: &str = r#"{"type":"system","subtype":"init","cwd":"/w","session_id":"d82e","tools":["Bash"],"mcp_servers":[],"model":"claude-opus-5-5","permissionMode":"default"}
@@ -370,11 +352,7 @@ mod tests {
     proptest! {
         #[test]
         fn garbage_lines_never_panic(lines in proptest::collection::vec("\\PC{0,200}", 0..20)) {
-            let mut parser = Box::new(StreamParser::default());
-            for line in &lines {
-                parser.line(line);
-            }
-            let _ = parser.finish(None, "");
+            let _ = super::super::adapter::feed(Box::new(StreamParser::default()), &lines);
         }
 
         #[test]

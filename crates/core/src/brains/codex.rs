@@ -11,14 +11,12 @@
 //! Codex's configuration.
 
 use std::process::ExitStatus;
-use std::time::Duration;
 
 use serde_json::Value;
 
 use super::Brain;
 use super::adapter::{
-    Adapter, Availability, BrainEvent, CliRun, Failure, Health, LineParser, RunRequest, RunResult,
-    Usage, run_cli, stderr_summary,
+    BrainEvent, CliBrain, CliRun, Failure, LineParser, RunRequest, RunResult, Usage, no_answer,
 };
 use crate::paths::Paths;
 
@@ -50,27 +48,14 @@ impl Codex {
     }
 }
 
-impl Adapter for Codex {
-    fn brain(&self) -> Brain {
-        Brain::Codex
+impl CliBrain for Codex {
+    const BRAIN: Brain = Brain::Codex;
+    fn home(&self) -> &Paths {
+        &self.paths
     }
-
-    fn availability(&self) -> Availability {
-        super::adapter::availability(&self.paths, Brain::Codex)
-    }
-
-    fn health(&self) -> Health {
-        super::adapter::cli_health(&self.paths, Brain::Codex)
-    }
-
-    fn run(&self, request: &RunRequest, on_event: &mut dyn FnMut(&BrainEvent)) -> RunResult {
-        let run = CliRun {
-            args: Self::args(),
-            stdin: Self::stdin(request).into_bytes(),
-            parser: Box::new(JsonParser::default()),
-            grace: Duration::ZERO,
-        };
-        run_cli(&self.paths, Brain::Codex, request, run, on_event)
+    fn cli_run(&self, request: &RunRequest) -> CliRun {
+        let parser = Box::new(JsonParser::default());
+        CliRun::new(Self::args(), Self::stdin(request).into_bytes(), parser)
     }
 }
 
@@ -188,27 +173,19 @@ impl LineParser for JsonParser {
 
     fn finish(self: Box<Self>, exit: Option<ExitStatus>, stderr_tail: &str) -> RunResult {
         let mut result = RunResult {
-            brain: Brain::Codex.name(),
-            text: String::new(),
             usage: self.usage,
-            cost_usd: None,
-            duration_ms: 0,
-            session: self.thread,
-            error: None,
+            ..RunResult::new(Brain::Codex, self.thread)
         };
         let exited_ok = exit.is_some_and(|s| s.success());
         if let Some(message) = self.failure {
             result.error = Some(Failure::from_message(message));
         } else if !self.turn_completed || !exited_ok {
-            let stderr = stderr_summary(stderr_tail);
-            result.error = Some(Failure::from_message(if stderr.is_empty() {
-                match exit {
-                    Some(status) => format!("codex exited ({status}) without finishing its turn"),
-                    None => "codex was stopped before it answered".into(),
-                }
-            } else {
-                stderr
-            }));
+            result.error = Some(no_answer(
+                Brain::Codex,
+                exit,
+                stderr_tail,
+                "without finishing its turn",
+            ));
         } else {
             result.text = self.messages.last().cloned().unwrap_or_default();
         }
@@ -221,6 +198,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::os::unix::process::ExitStatusExt;
+    use std::time::Duration;
 
     /// Recorded from Codex 0.169.0 against a fake Responses API.
     const OK: &str = r#"{"type":"thread.started","thread_id":"01a2"}
@@ -304,11 +282,7 @@ mod tests {
     proptest! {
         #[test]
         fn garbage_lines_never_panic(lines in proptest::collection::vec("\\PC{0,200}", 0..20)) {
-            let mut parser = Box::new(JsonParser::default());
-            for line in &lines {
-                parser.line(line);
-            }
-            let _ = parser.finish(None, "");
+            let _ = super::super::adapter::feed(Box::new(JsonParser::default()), &lines);
         }
 
         #[test]

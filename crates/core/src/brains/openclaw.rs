@@ -21,8 +21,8 @@ use serde_json::Value;
 
 use super::Brain;
 use super::adapter::{
-    Adapter, Availability, BrainEvent, CliRun, Failure, Health, LineParser, RunRequest, RunResult,
-    Usage, run_cli, stderr_summary,
+    Adapter, BrainEvent, CliRun, Failure, Health, LineParser, RunRequest, RunResult, Usage,
+    no_answer, run_cli, stderr_summary,
 };
 use crate::paths::Paths;
 
@@ -163,8 +163,8 @@ impl Adapter for OpenClaw {
         Brain::Openclaw
     }
 
-    fn availability(&self) -> Availability {
-        super::adapter::availability(&self.paths, Brain::Openclaw)
+    fn paths(&self) -> &Paths {
+        &self.paths
     }
 
     fn health(&self) -> Health {
@@ -233,15 +233,7 @@ impl LineParser for JsonParser {
     }
 
     fn finish(self: Box<Self>, exit: Option<ExitStatus>, stderr_tail: &str) -> RunResult {
-        let mut result = RunResult {
-            brain: Brain::Openclaw.name(),
-            text: String::new(),
-            usage: Usage::default(),
-            cost_usd: None,
-            duration_ms: 0,
-            session: None,
-            error: None,
-        };
+        let mut result = RunResult::new(Brain::Openclaw, None);
         // Diagnostics go to stderr, but be tolerant of a line before the JSON.
         let json = self
             .output
@@ -249,15 +241,12 @@ impl LineParser for JsonParser {
             .map(|i| &self.output[i..])
             .unwrap_or("");
         let Ok(doc) = serde_json::from_str::<Value>(json.trim()) else {
-            let stderr = stderr_summary(stderr_tail);
-            result.error = Some(Failure::from_message(if stderr.is_empty() {
-                match exit {
-                    Some(status) => format!("openclaw exited ({status}) without a JSON answer"),
-                    None => "openclaw was stopped before it answered".into(),
-                }
-            } else {
-                stderr
-            }));
+            result.error = Some(no_answer(
+                Brain::Openclaw,
+                exit,
+                stderr_tail,
+                "without a JSON answer",
+            ));
             return result;
         };
         let meta = doc.get("meta").unwrap_or(&Value::Null);
@@ -403,11 +392,7 @@ mod tests {
     proptest! {
         #[test]
         fn garbage_never_panics(lines in proptest::collection::vec("\\PC{0,200}", 0..10)) {
-            let mut parser = Box::new(JsonParser::default());
-            for line in &lines {
-                parser.line(line);
-            }
-            let _ = parser.finish(None, "");
+            let _ = super::super::adapter::feed(Box::new(JsonParser::default()), &lines);
         }
 
         #[test]
