@@ -277,25 +277,22 @@ pub fn approvals(ctx: &Ctx, a: ApprovalsArgs) -> anyhow::Result<ExitCode> {
                 Vec::new()
             };
             if a.json {
-                print_json(&Value::Array(rows));
+                print_json(&serde_json::to_value(&rows)?);
             } else if rows.is_empty() {
                 eprintln!("no pending approval requests");
             } else {
                 for r in &rows {
                     // Agent-controlled text: control characters shown escaped, so a `\r` or
                     // an escape sequence cannot paint another command over this one.
-                    let s = |k: &str| {
-                        crate::printable(r.get(k).and_then(Value::as_str).unwrap_or(""))
-                            .into_owned()
-                    };
+                    let p = |t: &str| crate::printable(t).into_owned();
                     outln!(
                         "{:>5}  {:<8} {:<7} {:<6} {:<28} {}",
-                        r["id"],
-                        s("state"),
-                        s("brain"),
-                        s("tool"),
-                        s("rule"),
-                        s("summary")
+                        r.id,
+                        r.state.as_str(),
+                        p(&r.brain),
+                        p(&r.tool),
+                        p(&r.rule),
+                        p(&r.summary)
                     );
                 }
             }

@@ -9,37 +9,75 @@
 //! * `approvals.decide {id, decision: "approve"|"deny", always}` — the user's answer.
 //! * `approvals.autonomy_get` / `approvals.autonomy_set {level}`.
 //!
-//! Every answer is an `approval.decided` event whose `data.by` says who answered
-//! (`policy`, `trust`, `autonomy`, `user`, `timeout`). Waiting requests learn of answers through
-//! the event bus, so an answer given through any transport (socket, HTTP panel) wakes them.
-//! Rows are written only through the store's writer (`Store::write`).
+//! This file is the edge: it reads the callers' JSON into the queue's types ([`super::queue`],
+//! [`super::trust`]) and writes their answers back as JSON. Every answer is an
+//! `approval.decided` event whose `by` says who answered (`policy`, `trust`, `autonomy`, `user`,
+//! `timeout`, `gone`). Waiting requests learn of answers through the event bus, so an answer
+//! given through any transport (socket, HTTP panel) wakes them. Rows are written only through
+//! the store's writer (`Store::write`).
 
 use std::time::Duration;
 
-use rusqlite::{OptionalExtension, params};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::classify::{Context, Verdict};
 use super::policy::{Decision, Policy};
+use super::queue::{self, Answer, By, Call, Decided, Outcome, Requested, Row, State};
+use super::trust::{self, AutoAnswer};
 use crate::api::ApiError;
 use crate::core::Core;
 use crate::events::{Event, format_ts, kind};
 
+pub use super::queue::summarize;
+pub use super::trust::{LEVELS, trust_threshold};
+
 pub async fn handle(core: &Core, verb: &str, args: Value) -> Result<Value, ApiError> {
     match verb {
-        "request" => request(core, args).await,
-        "list" => list(core, args).await,
-        "decide" => decide(core, args).await,
+        "request" => {
+            let a: RequestArgs = serde_json::from_value(args)
+                .map_err(|e| ApiError::bad_request(format!("approvals.request: {e}")))?;
+            to_json(&request(core, a).await?)
+        }
+        "list" => {
+            let a: ListArgs = serde_json::from_value(args).unwrap_or_default();
+            let limit = a.limit.unwrap_or(100).min(10_000);
+            let rows = read(core, move |conn| queue::list(conn, a.all, limit)).await?;
+            to_json(&rows)
+        }
+        "decide" => {
+            let a: DecideArgs = serde_json::from_value(args)
+                .map_err(|e| ApiError::bad_request(format!("approvals.decide: {e}")))?;
+            let answer = Answer::parse(&a.decision).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "decision must be \"approve\" or \"deny\", not {:?}",
+                    a.decision
+                ))
+            })?;
+            decide(core, a.id, answer, a.always).await?;
+            Ok(json!({"id": a.id, "decision": answer, "always": a.always}))
+        }
         "autonomy_get" => autonomy_get(core).await,
-        "autonomy_set" => autonomy_set(core, args).await,
+        "autonomy_set" => {
+            let level = args
+                .get("level")
+                .and_then(Value::as_u64)
+                .filter(|l| *l <= 3)
+                .ok_or_else(|| ApiError::bad_request("level must be 0, 1, 2 or 3"))?
+                as u8;
+            autonomy_set(core, level).await
+        }
         _ => Err(ApiError::unknown_op("approvals", verb)),
     }
 }
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(e.to_string())
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<Value, ApiError> {
+    serde_json::to_value(value).map_err(internal)
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,84 +108,38 @@ struct VerdictArgs {
     ask_rules: Vec<String>,
 }
 
-/// The autonomy levels (documented in docs/approvals.md).
-pub const LEVELS: [&str; 4] = [
-    "0 supervised: every ask waits for you",
-    "1 learning: an ask is approved by itself after `trust_after` approvals of the same rule, brain and project",
-    "2 trusting: an ask is approved by itself after one approval of the same rule, brain and project",
-    "3 autonomous: every ask is approved (never rules still refuse)",
-];
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+struct ListArgs {
+    /// Include answered requests (newest first) after the pending ones; the panel's default.
+    all: bool,
+    limit: Option<usize>,
+}
 
-/// Approvals needed before trust answers, at `level`. `None`: trust never answers.
-pub fn trust_threshold(level: u8, trust_after: u32) -> Option<u32> {
-    match level {
-        0 => None,
-        1 => Some(trust_after.max(1)),
-        2 => Some(1),
-        _ => Some(0),
+impl Default for ListArgs {
+    fn default() -> Self {
+        Self {
+            all: true,
+            limit: None,
+        }
     }
 }
 
-/// A one-line description of the call, for people (the command, the path, the URL).
-pub fn summarize(tool: &str, input: &Value) -> String {
-    let text = [
-        "command",
-        "file_path",
-        "notebook_path",
-        "url",
-        "path",
-        "pattern",
-    ]
-    .iter()
-    .find_map(|k| match input.get(*k) {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Array(a)) => Some(
-            a.iter()
-                .filter_map(Value::as_str)
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
-        _ => None,
-    })
-    .unwrap_or_else(|| {
-        if input.is_null() {
-            tool.to_string()
-        } else {
-            super::redact::redact_json(input).to_string()
-        }
-    });
-    if text.chars().count() > 300 {
-        text.chars().take(300).collect::<String>() + "…"
-    } else {
-        text
-    }
+#[derive(Debug, Deserialize)]
+struct DecideArgs {
+    id: i64,
+    decision: String,
+    #[serde(default)]
+    always: bool,
 }
 
-fn decided_event(
-    id: Option<i64>,
-    approve: bool,
-    verdict_class: &str,
-    rule: &str,
-    reason: &str,
-    by: &str,
-    call: &Value,
-) -> Event {
-    let mut data = json!({
-        "id": id,
-        "decision": if approve { "approve" } else { "deny" },
-        "class": verdict_class,
-        "rule": rule,
-        "reason": reason,
-        "by": by,
-    });
-    if let (Some(d), Some(c)) = (data.as_object_mut(), call.as_object()) {
-        for (k, v) in c {
-            d.entry(k.clone()).or_insert(v.clone());
-        }
-    }
-    Event::new(kind::APPROVAL_DECIDED, "approvals")
-        .subject(id.map(|i| i.to_string()).unwrap_or_default())
-        .data(data)
+/// Pending requests (oldest first), then recent answered ones (newest first).
+pub fn list_requests(
+    conn: &rusqlite::Connection,
+    all: bool,
+    limit: usize,
+) -> Result<Vec<Row>, rusqlite::Error> {
+    queue::list(conn, all, limit)
 }
 
 async fn read<T: Send + 'static>(
@@ -163,83 +155,60 @@ async fn read<T: Send + 'static>(
     .map_err(internal)?
 }
 
-fn autonomy_level(conn: &rusqlite::Connection, default: u8) -> Result<u8, rusqlite::Error> {
-    let v: Option<String> = conn
-        .query_row(
-            "SELECT value FROM approval_settings WHERE key = 'autonomy'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(v.and_then(|v| v.parse().ok()).unwrap_or(default).min(3))
+/// Run `f` in the store's writer; its typed result travels through the store as JSON.
+async fn write<T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static>(
+    core: &Core,
+    f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, rusqlite::Error> + Send + 'static,
+) -> Result<T, ApiError> {
+    let value = core
+        .store()
+        .write(move |tx| {
+            let out = f(tx)?;
+            Ok(serde_json::to_value(out).unwrap_or(Value::Null))
+        })
+        .await
+        .map_err(internal)?;
+    serde_json::from_value(value).map_err(internal)
 }
 
-/// What trust and autonomy say about an ask: `Some((approve, by, why))` or `None` (ask the user).
-fn trust_answer(
-    conn: &rusqlite::Connection,
-    rules: &[String],
-    brain: &str,
-    project: &str,
-    level: u8,
-    trust_after: u32,
-) -> Result<Option<(bool, &'static str, String)>, rusqlite::Error> {
-    let mut stmt = conn.prepare(
-        "SELECT approvals, always FROM approval_trust WHERE rule = ?1 AND brain = ?2 AND project = ?3",
-    )?;
-    let mut rows = Vec::new();
-    for rule in rules {
-        let row: Option<(u32, Option<String>)> = stmt
-            .query_row(params![rule, brain, project], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
-        rows.push((rule, row.unwrap_or((0, None))));
-    }
-    if let Some((rule, _)) = rows
-        .iter()
-        .find(|(_, (_, always))| always.as_deref() == Some("deny"))
-    {
-        return Ok(Some((
-            false,
-            "trust",
-            format!("you chose to always deny {rule} for {brain} in {project}"),
-        )));
-    }
-    if !rows.is_empty()
-        && rows
-            .iter()
-            .all(|(_, (_, always))| always.as_deref() == Some("approve"))
-    {
-        return Ok(Some((
-            true,
-            "trust",
-            "you chose to always approve this for this brain and project".into(),
-        )));
-    }
-    match trust_threshold(level, trust_after) {
-        Some(0) => Ok(Some((
-            true,
-            "autonomy",
-            "autonomy level 3 approves every ask".into(),
-        ))),
-        Some(n) if rows.iter().all(|(_, (count, _))| *count >= n) => Ok(Some((
-            true,
-            "trust",
-            format!(
-                "approved {n}+ times before for this brain and project (autonomy level {level})"
-            ),
-        ))),
-        _ => Ok(None),
+fn now() -> String {
+    format_ts(&chrono::Utc::now())
+}
+
+fn decided(
+    id: Option<i64>,
+    answer: Answer,
+    class: Decision,
+    verdict: &Verdict,
+    reason: String,
+    by: By,
+    call: &Call,
+) -> Decided {
+    Decided {
+        id,
+        decision: answer,
+        class,
+        rule: verdict.rule.clone(),
+        reason,
+        by,
+        call: call.clone(),
+        always: None,
     }
 }
 
-async fn request(core: &Core, args: Value) -> Result<Value, ApiError> {
-    let a: RequestArgs = serde_json::from_value(args)
-        .map_err(|e| ApiError::bad_request(format!("approvals.request: {e}")))?;
-    let brain = a.brain.unwrap_or_else(|| "claude".into());
-    let project = a.project.or(a.cwd).unwrap_or_default();
-    let session = a.session.unwrap_or_default();
-    let summary = summarize(&a.tool, &a.input);
+async fn emit_decided(core: &Core, d: &Decided) {
+    let subject = d.id.map(|i| i.to_string()).unwrap_or_default();
+    core.emit(Event::of("approvals", subject, d)).await;
+}
+
+async fn request(core: &Core, a: RequestArgs) -> Result<Outcome, ApiError> {
+    let call = Call {
+        summary: summarize(&a.tool, &a.input),
+        tool: a.tool.clone(),
+        brain: a.brain.unwrap_or_else(|| "claude".into()),
+        project: a.project.or(a.cwd).unwrap_or_default(),
+        session: a.session.unwrap_or_default(),
+    };
     let verdict = match a.verdict {
         Some(v) => Verdict {
             decision: v.decision,
@@ -254,11 +223,11 @@ async fn request(core: &Core, args: Value) -> Result<Value, ApiError> {
         None => {
             let file = core.paths().policy_file();
             let ctx = Context {
-                cwd: (!project.is_empty()).then(|| project.clone().into()),
+                cwd: (!call.project.is_empty()).then(|| call.project.clone().into()),
                 home: super::policy::home_dir(),
                 paios_home: Some(core.paths().home().to_path_buf()),
             };
-            let (tool, input) = (a.tool.clone(), a.input.clone());
+            let (tool, input) = (a.tool, a.input);
             tokio::task::spawn_blocking(move || {
                 Policy::load(&file).map(|p| p.classify_tool(&tool, &input, &ctx))
             })
@@ -267,65 +236,54 @@ async fn request(core: &Core, args: Value) -> Result<Value, ApiError> {
             .map_err(|e| ApiError::new("policy_invalid", e.to_string()))?
         }
     };
-    let call = json!({
-        "tool": a.tool, "summary": summary, "brain": brain, "project": project, "session": session,
-    });
     if verdict.decision != Decision::Ask {
-        let approve = verdict.decision == Decision::Safe;
-        core.emit(decided_event(
+        let answer = if verdict.decision == Decision::Safe {
+            Answer::Approve
+        } else {
+            Answer::Deny
+        };
+        let d = decided(
             None,
-            approve,
-            verdict.decision.as_str(),
-            &verdict.rule,
-            &verdict.reason,
-            "policy",
+            answer,
+            verdict.decision,
+            &verdict,
+            verdict.reason.clone(),
+            By::Policy,
             &call,
-        ))
-        .await;
-        return Ok(json!({
-            "id": null, "decision": if approve { "approve" } else { "deny" },
-            "rule": verdict.rule, "reason": verdict.reason, "by": "policy",
-        }));
+        );
+        emit_decided(core, &d).await;
+        return Ok(Outcome {
+            id: None,
+            decision: Some(answer),
+            rule: verdict.rule,
+            reason: verdict.reason,
+            by: Some(By::Policy),
+        });
     }
 
     let config = core.config().approvals.clone();
     let mut bus = core.subscribe();
-    let rules = verdict.ask_rules.clone();
-    let (b, p, r) = (brain.clone(), project.clone(), rules.clone());
-    let default_level = config.autonomy;
-    let trust_after = config.trust_after;
+    let (rules, brain, project) = (
+        verdict.ask_rules.clone(),
+        call.brain.clone(),
+        call.project.clone(),
+    );
+    let (default_level, trust_after) = (config.autonomy, config.trust_after);
     let (level, auto) = read(core, move |conn| {
-        let level = autonomy_level(conn, default_level)?;
-        Ok((level, trust_answer(conn, &r, &b, &p, level, trust_after)?))
+        let level = trust::autonomy_level(conn, default_level)?;
+        let held = trust::held(conn, &rules, &brain, &project)?;
+        Ok((
+            level,
+            trust::answer(&held, &brain, &project, level, trust_after),
+        ))
     })
     .await?;
 
-    let now = format_ts(&chrono::Utc::now());
-    let row = (
-        now,
-        brain.clone(),
-        project.clone(),
-        session.clone(),
-        a.tool.clone(),
-        summary.clone(),
-        verdict.rule.clone(),
-        serde_json::to_string(&rules).unwrap_or_else(|_| "[]".into()),
-        verdict.reason.clone(),
-    );
-    let id = core
-        .store()
-        .write(move |tx| {
-            tx.execute(
-                "INSERT INTO approval_requests (ts, brain, project, session, tool, summary, rule, rules, reason)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8],
-            )?;
-            Ok(json!(tx.last_insert_rowid()))
-        })
-        .await
-        .map_err(internal)?
-        .as_i64()
-        .ok_or_else(|| ApiError::internal("no request id"))?;
+    let (row_call, row_verdict, ts) = (call.clone(), verdict.clone(), now());
+    let id = write(core, move |tx| {
+        queue::insert(tx, &ts, &row_call, &row_verdict)
+    })
+    .await?;
     // A hook that goes away (the agent stopped, the hook was killed) drops this future: the
     // request is then settled as expired, so a later answer in the panel cannot count as
     // trust for a call that never ran.
@@ -337,25 +295,22 @@ async fn request(core: &Core, args: Value) -> Result<Value, ApiError> {
         armed: true,
     };
     let answer = async {
-        let mut requested = call.clone();
-        if let Some(o) = requested.as_object_mut() {
-            o.insert("id".into(), json!(id));
-            o.insert("rule".into(), json!(verdict.rule));
-            o.insert("rules".into(), json!(rules));
-            o.insert("reason".into(), json!(verdict.reason));
-            o.insert("autonomy".into(), json!(level));
-        }
-        core.emit(
-            Event::new(kind::APPROVAL_REQUESTED, "approvals")
-                .subject(id.to_string())
-                .data(requested),
-        )
-        .await;
+        let requested = Requested {
+            call: call.clone(),
+            id,
+            rule: verdict.rule.clone(),
+            rules: verdict.ask_rules.clone(),
+            reason: verdict.reason.clone(),
+            autonomy: level,
+        };
+        core.emit(Event::of("approvals", id.to_string(), &requested))
+            .await;
 
-        if let Some((approve, by, why)) = auto
-            && let Some(answer) = settle(core, id, approve, by, &why, &verdict, &call).await? {
-                return Ok(answer);
-            }
+        if let Some(AutoAnswer { answer, by, why }) = auto
+            && let Some(outcome) = settle(core, id, answer, by, &why, &verdict, &call).await?
+        {
+            return Ok(outcome);
+        }
 
         let timeout = Duration::from_secs(config.timeout_s);
         let deadline = tokio::time::sleep(timeout);
@@ -365,34 +320,35 @@ async fn request(core: &Core, args: Value) -> Result<Value, ApiError> {
             tokio::select! {
                 _ = &mut deadline => {
                     let why = format!("no answer within {} s", timeout.as_secs());
-                    if let Some(answer) = settle(core, id, false, "timeout", &why, &verdict, &call).await? {
-                        return Ok(answer);
+                    if let Some(o) = settle(core, id, Answer::Deny, By::Timeout, &why, &verdict, &call).await? {
+                        return Ok(o);
                     }
                     return current_answer(core, id).await;
                 }
                 _ = shutdown.cancelled() => {
-                    let why = "the PAIOS daemon stopped before an answer".to_string();
-                    if let Some(answer) = settle(core, id, false, "timeout", &why, &verdict, &call).await? {
-                        return Ok(answer);
+                    let why = "the PAIOS daemon stopped before an answer";
+                    if let Some(o) = settle(core, id, Answer::Deny, By::Timeout, why, &verdict, &call).await? {
+                        return Ok(o);
                     }
                     return current_answer(core, id).await;
                 }
                 ev = bus.recv() => match ev {
-                    Ok(ev) if ev.kind == kind::APPROVAL_DECIDED
-                        && ev.data.get("id").and_then(Value::as_i64) == Some(id) => {
-                        return Ok(json!({
-                            "id": id,
-                            "decision": ev.data.get("decision").cloned().unwrap_or(json!("deny")),
-                            "rule": verdict.rule,
-                            "reason": ev.data.get("reason").cloned().unwrap_or(json!("")),
-                            "by": ev.data.get("by").cloned().unwrap_or(json!("user")),
-                        }));
+                    Ok(ev) if ev.kind == kind::APPROVAL_DECIDED.as_str() => {
+                        if let Some(d) = ev.decode::<Decided>().filter(|d| d.id == Some(id)) {
+                            return Ok(Outcome {
+                                id: Some(id),
+                                decision: Some(d.decision),
+                                rule: verdict.rule.clone(),
+                                reason: d.reason,
+                                by: Some(d.by),
+                            });
+                        }
                     }
                     Ok(_) => {}
                     Err(RecvError::Lagged(_)) => {
-                        let answer = current_answer(core, id).await?;
-                        if answer.get("decision").is_some_and(|d| !d.is_null()) {
-                            return Ok(answer);
+                        let outcome = current_answer(core, id).await?;
+                        if outcome.decision.is_some() {
+                            return Ok(outcome);
                         }
                     }
                     Err(RecvError::Closed) => return current_answer(core, id).await,
@@ -410,7 +366,7 @@ struct Abandoned {
     core: Core,
     id: i64,
     verdict: Verdict,
-    call: Value,
+    call: Call,
     armed: bool,
 }
 
@@ -430,7 +386,7 @@ impl Drop for Abandoned {
         );
         runtime.spawn(async move {
             let why = "the agent stopped waiting for an answer";
-            let _ = settle(&core, id, false, "gone", why, &verdict, &call).await;
+            let _ = settle(&core, id, Answer::Deny, By::Gone, why, &verdict, &call).await;
         });
     }
 }
@@ -439,257 +395,129 @@ impl Drop for Abandoned {
 async fn settle(
     core: &Core,
     id: i64,
-    approve: bool,
-    by: &'static str,
+    answer: Answer,
+    by: By,
     why: &str,
     verdict: &Verdict,
-    call: &Value,
-) -> Result<Option<Value>, ApiError> {
-    let now = format_ts(&chrono::Utc::now());
-    let state = if approve {
-        "approved"
-    } else if by == "timeout" || by == "gone" {
-        "expired"
-    } else {
-        "denied"
-    };
-    let changed = core
-        .store()
-        .write(move |tx| {
-            let n = tx.execute(
-                "UPDATE approval_requests SET state = ?2, decided_at = ?3, decided_by = ?4
-                 WHERE id = ?1 AND state = 'pending'",
-                params![id, state, now, by],
-            )?;
-            Ok(json!(n))
-        })
-        .await
-        .map_err(internal)?;
-    if changed.as_u64() != Some(1) {
+    call: &Call,
+) -> Result<Option<Outcome>, ApiError> {
+    let (state, ts) = (by.settles(answer), now());
+    let changed = write(core, move |tx| queue::settle(tx, id, state, &ts, by)).await?;
+    if !changed {
         return Ok(None);
     }
     let reason = format!("{why} — {}", verdict.reason);
-    core.emit(decided_event(
+    let d = decided(
         Some(id),
-        approve,
-        "ask",
-        &verdict.rule,
-        &reason,
+        answer,
+        Decision::Ask,
+        verdict,
+        reason.clone(),
         by,
         call,
-    ))
-    .await;
-    Ok(Some(json!({
-        "id": id, "decision": if approve { "approve" } else { "deny" },
-        "rule": verdict.rule, "reason": reason, "by": by,
-    })))
+    );
+    emit_decided(core, &d).await;
+    Ok(Some(Outcome {
+        id: Some(id),
+        decision: Some(answer),
+        rule: verdict.rule.clone(),
+        reason,
+        by: Some(by),
+    }))
 }
 
-async fn current_answer(core: &Core, id: i64) -> Result<Value, ApiError> {
-    read(core, move |conn| {
-        conn.query_row(
-            "SELECT state, rule, reason, decided_by FROM approval_requests WHERE id = ?1",
-            [id],
-            |r| {
-                let state: String = r.get(0)?;
-                let decision = match state.as_str() {
-                    "approved" => json!("approve"),
-                    "pending" => Value::Null,
-                    _ => json!("deny"),
-                };
-                Ok(json!({
-                    "id": id, "decision": decision, "rule": r.get::<_, String>(1)?,
-                    "reason": r.get::<_, String>(2)?, "by": r.get::<_, Option<String>>(3)?,
-                }))
-            },
-        )
+async fn current_answer(core: &Core, id: i64) -> Result<Outcome, ApiError> {
+    let stored = read(core, move |conn| queue::load(conn, id)).await?;
+    let stored = stored.ok_or_else(|| ApiError::not_found(format!("no approval request {id}")))?;
+    Ok(Outcome {
+        id: Some(id),
+        decision: stored.state.answer(),
+        rule: stored.rule,
+        reason: stored.reason,
+        by: stored
+            .decided_by
+            .as_deref()
+            .and_then(|b| serde_json::from_value(Value::String(b.to_string())).ok()),
     })
-    .await
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(default)]
-struct ListArgs {
-    /// Include answered requests (newest first) after the pending ones; the panel's default.
-    all: bool,
-    limit: Option<usize>,
+/// What became of a person's answer in the writer.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+enum Taken {
+    /// Settled; the request's rule and call, for the event.
+    Yes {
+        rule: String,
+        call: Call,
+    },
+    NotFound,
+    NotPending(State),
 }
 
-impl Default for ListArgs {
-    fn default() -> Self {
-        Self {
-            all: true,
-            limit: None,
-        }
-    }
-}
-
-/// Pending requests (oldest first), then recent answered ones (newest first).
-pub fn list_requests(
-    conn: &rusqlite::Connection,
-    all: bool,
-    limit: usize,
-) -> Result<Vec<Value>, rusqlite::Error> {
-    let sql = if all {
-        "SELECT id, ts, brain, project, session, tool, summary, rule, reason, state, decided_at, decided_by
-         FROM approval_requests ORDER BY (state = 'pending') DESC,
-              CASE WHEN state = 'pending' THEN id ELSE -id END LIMIT ?1"
-    } else {
-        "SELECT id, ts, brain, project, session, tool, summary, rule, reason, state, decided_at, decided_by
-         FROM approval_requests WHERE state = 'pending' ORDER BY id LIMIT ?1"
-    };
-    let mut stmt = conn.prepare(sql)?;
-    let rows = stmt.query_map([limit as i64], |r| {
-        Ok(json!({
-            "id": r.get::<_, i64>(0)?,
-            "ts": r.get::<_, String>(1)?,
-            "brain": r.get::<_, String>(2)?,
-            "project": r.get::<_, String>(3)?,
-            "session": r.get::<_, String>(4)?,
-            "tool": r.get::<_, String>(5)?,
-            "summary": r.get::<_, String>(6)?,
-            "rule": r.get::<_, String>(7)?,
-            "reason": r.get::<_, String>(8)?,
-            "state": r.get::<_, String>(9)?,
-            "decided_at": r.get::<_, Option<String>>(10)?,
-            "decided_by": r.get::<_, Option<String>>(11)?,
-        }))
-    })?;
-    rows.collect()
-}
-
-async fn list(core: &Core, args: Value) -> Result<Value, ApiError> {
-    let a: ListArgs = serde_json::from_value(args).unwrap_or_default();
-    let limit = a.limit.unwrap_or(100).min(10_000);
-    let rows = read(core, move |conn| list_requests(conn, a.all, limit)).await?;
-    Ok(Value::Array(rows))
-}
-
-/// state, rules, brain, project, rule, reason, tool, summary, session
-type RequestRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-);
-
-#[derive(Debug, Deserialize)]
-struct DecideArgs {
-    id: i64,
-    decision: String,
-    #[serde(default)]
-    always: bool,
-}
-
-async fn decide(core: &Core, args: Value) -> Result<Value, ApiError> {
-    let a: DecideArgs = serde_json::from_value(args)
-        .map_err(|e| ApiError::bad_request(format!("approvals.decide: {e}")))?;
-    let approve = match a.decision.as_str() {
-        "approve" | "allow" | "yes" => true,
-        "deny" | "no" => false,
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "decision must be \"approve\" or \"deny\", not {other:?}"
-            )));
-        }
-    };
-    let (id, always) = (a.id, a.always);
-    let now = format_ts(&chrono::Utc::now());
-    let row = core
-        .store()
-        .write(move |tx| {
-            let found: Option<RequestRow> = tx
-                .query_row(
-                    "SELECT state, rules, brain, project, rule, reason, tool, summary, session
-                     FROM approval_requests WHERE id = ?1",
-                    [id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?)),
-                )
-                .optional()?;
-            let Some((state, rules, brain, project, rule, reason, tool, summary, session)) = found else {
-                return Ok(json!({"error": "not_found"}));
-            };
-            if state != "pending" {
-                return Ok(json!({"error": "not_pending", "state": state}));
-            }
-            tx.execute(
-                "UPDATE approval_requests SET state = ?2, decided_at = ?3, decided_by = 'user' WHERE id = ?1",
-                params![id, if approve { "approved" } else { "denied" }, now],
-            )?;
-            let rules: Vec<String> = serde_json::from_str(&rules).unwrap_or_default();
-            for r in &rules {
-                if approve {
-                    tx.execute(
-                        "INSERT INTO approval_trust (rule, brain, project, approvals, always, updated_at)
-                         VALUES (?1, ?2, ?3, 1, ?4, ?5)
-                         ON CONFLICT (rule, brain, project) DO UPDATE SET
-                           approvals = approvals + 1,
-                           always = COALESCE(excluded.always, CASE WHEN always = 'deny' THEN NULL ELSE always END),
-                           updated_at = excluded.updated_at",
-                        params![r, brain, project, always.then_some("approve"), now],
-                    )?;
-                } else {
-                    tx.execute(
-                        "INSERT INTO approval_trust (rule, brain, project, approvals, always, updated_at)
-                         VALUES (?1, ?2, ?3, 0, ?4, ?5)
-                         ON CONFLICT (rule, brain, project) DO UPDATE SET
-                           approvals = 0, always = excluded.always, updated_at = excluded.updated_at",
-                        params![r, brain, project, always.then_some("deny"), now],
-                    )?;
+async fn decide(core: &Core, id: i64, answer: Answer, always: bool) -> Result<(), ApiError> {
+    let ts = now();
+    let taken = write(core, move |tx| {
+        Ok(match queue::load(tx, id)? {
+            None => Taken::NotFound,
+            Some(s) if s.state != State::Pending => Taken::NotPending(s.state),
+            Some(s) => {
+                queue::settle(tx, id, By::User.settles(answer), &ts, By::User)?;
+                trust::learn(
+                    tx,
+                    &s.rules,
+                    &s.call.brain,
+                    &s.call.project,
+                    answer,
+                    always,
+                    &ts,
+                )?;
+                Taken::Yes {
+                    rule: s.rule,
+                    call: s.call,
                 }
             }
-            Ok(json!({"rule": rule, "reason": reason, "tool": tool, "summary": summary,
-                      "brain": brain, "project": project, "session": session}))
         })
-        .await
-        .map_err(internal)?;
-    match row.get("error").and_then(Value::as_str) {
-        Some("not_found") => {
+    })
+    .await?;
+    let (rule, call) = match taken {
+        Taken::Yes { rule, call } => (rule, call),
+        Taken::NotFound => {
             return Err(ApiError::not_found(format!(
                 "no approval request {id}; see `paios approvals list`"
             )));
         }
-        Some(_) => {
+        Taken::NotPending(state) => {
             return Err(ApiError::new(
                 "not_pending",
                 format!(
                     "approval request {id} was already answered ({}); see `paios approvals list --all`",
-                    row.get("state").and_then(Value::as_str).unwrap_or("?")
+                    state.as_str()
                 ),
             ));
         }
-        None => {}
-    }
-    let s = |k: &str| row.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let call = json!({"tool": s("tool"), "summary": s("summary"), "brain": s("brain"),
-                      "project": s("project"), "session": s("session"), "always": always});
-    let reason = if approve {
+    };
+    let reason = if answer.approves() {
         "approved by you"
     } else {
         "denied by you"
     };
-    core.emit(decided_event(
-        Some(id),
-        approve,
-        "ask",
-        &s("rule"),
-        reason,
-        "user",
-        &call,
-    ))
-    .await;
-    Ok(json!({"id": id, "decision": if approve { "approve" } else { "deny" }, "always": always}))
+    let d = Decided {
+        id: Some(id),
+        decision: answer,
+        class: Decision::Ask,
+        rule,
+        reason: reason.into(),
+        by: By::User,
+        call,
+        always: Some(always),
+    };
+    emit_decided(core, &d).await;
+    Ok(())
 }
 
 async fn autonomy_get(core: &Core) -> Result<Value, ApiError> {
     let config = core.config().approvals.clone();
     let default = config.autonomy;
-    let level = read(core, move |conn| autonomy_level(conn, default)).await?;
+    let level = read(core, move |conn| trust::autonomy_level(conn, default)).await?;
     Ok(json!({
         "level": level,
         "description": LEVELS[level as usize],
@@ -698,25 +526,10 @@ async fn autonomy_get(core: &Core) -> Result<Value, ApiError> {
     }))
 }
 
-async fn autonomy_set(core: &Core, args: Value) -> Result<Value, ApiError> {
-    let level = args
-        .get("level")
-        .and_then(Value::as_u64)
-        .filter(|l| *l <= 3)
-        .ok_or_else(|| ApiError::bad_request("level must be 0, 1, 2 or 3"))? as u8;
-    core.store()
-        .write(move |tx| {
-            tx.execute(
-                "INSERT INTO approval_settings (key, value) VALUES ('autonomy', ?1)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [level.to_string()],
-            )?;
-            Ok(Value::Null)
-        })
-        .await
-        .map_err(internal)?;
+async fn autonomy_set(core: &Core, level: u8) -> Result<Value, ApiError> {
+    write(core, move |tx| trust::set_autonomy_level(tx, level)).await?;
     core.emit(
-        Event::new("approval.autonomy_changed", "approvals")
+        Event::new(kind::APPROVAL_AUTONOMY_CHANGED, "approvals")
             .data(json!({"level": level, "description": LEVELS[level as usize]})),
     )
     .await;
@@ -725,57 +538,20 @@ async fn autonomy_set(core: &Core, args: Value) -> Result<Value, ApiError> {
 
 /// Requests left pending by a daemon that stopped: their hooks are gone; close them.
 pub async fn expire_orphans(core: &Core) -> Result<(), ApiError> {
-    let now = format_ts(&chrono::Utc::now());
-    let ids = core
-        .store()
-        .write(move |tx| {
-            let mut stmt = tx.prepare(
-                "UPDATE approval_requests SET state = 'expired', decided_at = ?1, decided_by = 'timeout'
-                 WHERE state = 'pending' RETURNING id, rule",
-            )?;
-            let rows = stmt
-                .query_map([now], |r| Ok(json!([r.get::<_, i64>(0)?, r.get::<_, String>(1)?])))?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Value::Array(rows))
-        })
-        .await
-        .map_err(internal)?;
-    for row in ids.as_array().into_iter().flatten() {
-        let id = row.get(0).and_then(Value::as_i64);
-        let rule = row.get(1).and_then(Value::as_str).unwrap_or("");
-        core.emit(decided_event(
-            id,
-            false,
-            "ask",
+    let ts = now();
+    let closed = write(core, move |tx| queue::expire_pending(tx, &ts)).await?;
+    for (id, rule) in closed {
+        let d = Decided {
+            id: Some(id),
+            decision: Answer::Deny,
+            class: Decision::Ask,
             rule,
-            "the PAIOS daemon restarted while this request waited",
-            "timeout",
-            &Value::Null,
-        ))
-        .await;
+            reason: "the PAIOS daemon restarted while this request waited".into(),
+            by: By::Timeout,
+            call: Call::default(),
+            always: None,
+        };
+        emit_decided(core, &d).await;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn thresholds_follow_the_levels() {
-        assert_eq!(trust_threshold(0, 3), None);
-        assert_eq!(trust_threshold(1, 3), Some(3));
-        assert_eq!(trust_threshold(1, 0), Some(1));
-        assert_eq!(trust_threshold(2, 3), Some(1));
-        assert_eq!(trust_threshold(3, 3), Some(0));
-    }
-
-    #[test]
-    fn summaries_show_the_command_or_path() {
-        assert_eq!(summarize("Bash", &json!({"command": "ls -la"})), "ls -la");
-        assert_eq!(
-            summarize("Write", &json!({"file_path": "/a/b", "content": "x"})),
-            "/a/b"
-        );
-    }
 }

@@ -120,7 +120,7 @@ pub fn pre_tool_use(paths: &Paths, stdin: &[u8], brain: &str) -> HookAnswer {
 fn call_data(call: &HookInput, brain: &str) -> Value {
     json!({
         "tool": call.tool,
-        "summary": redact(&super::api::summarize(&call.tool, &call.input)),
+        "summary": redact(&super::queue::summarize(&call.tool, &call.input)),
         "brain": brain,
         "project": call.cwd.clone().unwrap_or_default(),
         "session": call.session,
@@ -222,9 +222,9 @@ fn ask(paths: &Paths, call: &HookInput, verdict: &Verdict, brain: &str) -> HookA
     }
 }
 
-/// The fields of a tool input that [`super::api::summarize`] reads, with secrets masked.
+/// The fields of a tool input that [`super::queue::summarize`] reads, with secrets masked.
 fn summary_input(tool: &str, input: &Value) -> Value {
-    json!({"command": redact(&super::api::summarize(tool, input))})
+    json!({"command": redact(&super::queue::summarize(tool, input))})
 }
 
 /// Record a PostToolUse / SessionStart / Stop notification. Never fails the brain.
@@ -235,7 +235,7 @@ pub fn notify(paths: &Paths, event_kind: &str, stdin: &[u8], brain: &str) {
     if let Some(tool) = v.get("tool_name").and_then(Value::as_str) {
         let input = v.get("tool_input").cloned().unwrap_or(Value::Null);
         data["tool"] = json!(tool);
-        data["summary"] = json!(redact(&super::api::summarize(tool, &input)));
+        data["summary"] = json!(redact(&super::queue::summarize(tool, &input)));
     }
     let event = Event::new(event_kind, "hook")
         .subject(s("session_id"))

@@ -6,7 +6,10 @@
 //!   commands it would run;
 //! * [`classify`] — policy + tool call → verdict (strictest part wins; unparseable → ask);
 //! * [`hook`] — `paios hook …`: Claude Code's (and Codex's) hook protocol, fast and fail-closed;
-//! * [`api`] — the daemon's queue: requests, answers, trust, autonomy (`approvals.*` ops);
+//! * [`queue`] — the queue as types: requests, states, answers, who answered, the rows and the
+//!   `approval.*` payloads, with their SQL;
+//! * [`trust`] — trust and autonomy: what answers an ask before anyone is asked;
+//! * [`api`] — the daemon's `approvals.*` operations (JSON at this edge only);
 //! * [`install`] — `paios hooks install|uninstall` for Claude Code and Codex;
 //! * [`redact`] — secret-looking values masked in whatever is recorded or shown.
 //!
@@ -19,8 +22,10 @@ pub mod config;
 pub mod hook;
 pub mod install;
 pub mod policy;
+pub mod queue;
 pub mod redact;
 pub mod shell;
+pub mod trust;
 
 use futures_util::future::BoxFuture;
 
