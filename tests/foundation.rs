@@ -356,6 +356,18 @@ fn a_malformed_events_filter_is_refused_not_ignored() {
     );
     assert_eq!(answer["ok"], false, "{answer}");
     assert_eq!(answer["error"]["code"], "bad_request", "{answer}");
+
+    // Over HTTP the same filters are parsed the same way, for the list and the live stream:
+    // a JSON bad request, not a plain-text rejection or a stream with the filter dropped.
+    let port = home.api_port();
+    let bearer = format!("Bearer {}", home.token());
+    for path in ["/api/events?limit=five", "/api/stream?since=yesterday"] {
+        let (code, body) = http_get(port, path, &[("Authorization", &bearer)]);
+        assert_eq!(code, 400, "{path}: {body}");
+        let json = body.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        let json: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+        assert_eq!(json["error"]["code"], "bad_request", "{path}: {body}");
+    }
 }
 
 /// A client that shuts down its writing side after its request (as `socat` does) still gets

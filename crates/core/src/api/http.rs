@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path as UrlPath, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -19,7 +20,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::stream::Stream;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -205,7 +205,22 @@ async fn status(State(st): State<AppState>) -> Response {
     Json(st.core.status_json()).into_response()
 }
 
-async fn events(State(st): State<AppState>, Query(p): Query<EventsArgs>) -> Response {
+/// The `core.events` filters of a query string, parsed as the socket parses its arguments; a
+/// malformed one is a JSON bad request like the socket's, not a plain-text rejection.
+fn events_args(query: Result<Query<EventsArgs>, QueryRejection>) -> Result<EventsArgs, ApiError> {
+    query
+        .map(|Query(args)| args)
+        .map_err(|e| ApiError::bad_request(format!("bad event filters: {}", e.body_text())))
+}
+
+async fn events(
+    State(st): State<AppState>,
+    query: Result<Query<EventsArgs>, QueryRejection>,
+) -> Response {
+    let p = match events_args(query) {
+        Ok(p) => p,
+        Err(e) => return api_error(e),
+    };
     let args = serde_json::to_value(p).unwrap_or_default();
     match dispatch(&st.core, "core.events", args).await {
         Ok(v) => Json(v).into_response(),
@@ -225,19 +240,18 @@ async fn rpc(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct StreamParams {
-    kind: Option<String>,
-}
-
-/// Server-sent events: every committed event (optionally only kinds with a prefix), live.
+/// Server-sent events: every committed event that passes the `core.events` filters (`kind`
+/// prefix, `subject`, …; the limit does not apply), live.
 async fn stream(
     State(st): State<AppState>,
-    Query(p): Query<StreamParams>,
-) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    query: Result<Query<EventsArgs>, QueryRejection>,
+) -> Response {
+    let filter = match events_args(query).and_then(EventsArgs::into_query) {
+        Ok(q) => q,
+        Err(e) => return api_error(e),
+    };
     let mut rx = st.core.subscribe();
     let shutdown = st.core.shutdown_token();
-    let prefix = p.kind.unwrap_or_default();
     let s = async_stream(move |tx| async move {
         loop {
             let ev = tokio::select! {
@@ -245,7 +259,7 @@ async fn stream(
                 ev = rx.recv() => ev,
             };
             match ev {
-                Ok(ev) if ev.kind.starts_with(&prefix) => {
+                Ok(ev) if filter.matches(&ev) => {
                     // Each event says which views it changes: the panel re-reads those and
                     // never keeps a list of kinds of its own.
                     let mut json = ev.to_contract_json();
@@ -271,7 +285,9 @@ async fn stream(
             }
         }
     });
-    Sse::new(s).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Sse::new(s)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
 }
 
 /// A stream fed by a task (keeps the dependency list short).

@@ -86,7 +86,8 @@ pub struct EventsArgs {
 }
 
 impl EventsArgs {
-    fn into_query(self) -> Result<EventQuery, ApiError> {
+    /// The filters as a query; a malformed time is a bad request (never a dropped filter).
+    pub fn into_query(self) -> Result<EventQuery, ApiError> {
         let ts = |s: Option<String>, what: &str| -> Result<_, ApiError> {
             s.map(|s| {
                 chrono::DateTime::parse_from_rfc3339(&s)

@@ -384,6 +384,70 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_live_filter_keeps_exactly_the_events_the_stored_query_returns() {
+        let (_dir, store, _w, _rx) = open_temp();
+        let mut stored = Vec::new();
+        for (kind, subject) in [
+            ("service.exited", "gw"),
+            ("service.started", "gw"),
+            ("service.started", "mcp"),
+            ("alert.raised", "gw"),
+            ("servicex.odd", "gw"),
+        ] {
+            stored.push(
+                store
+                    .append(Event::new(kind, "test").subject(subject))
+                    .await
+                    .unwrap(),
+            );
+        }
+        let middle = stored[2].ts;
+        let queries = [
+            EventQuery::default(),
+            EventQuery {
+                kind_prefix: Some("service.".into()),
+                ..Default::default()
+            },
+            EventQuery {
+                subject: Some("gw".into()),
+                ..Default::default()
+            },
+            EventQuery {
+                since: Some(middle),
+                ..Default::default()
+            },
+            EventQuery {
+                until: Some(middle),
+                ..Default::default()
+            },
+            EventQuery {
+                after_id: stored[1].id,
+                ..Default::default()
+            },
+            EventQuery {
+                kind_prefix: Some("service".into()),
+                subject: Some("gw".into()),
+                after_id: stored[0].id,
+                ..Default::default()
+            },
+        ];
+        let conn = store.reader().unwrap();
+        for q in queries {
+            let from_sql: Vec<_> = query_events(&conn, &q)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.uid)
+                .collect();
+            let live: Vec<_> = stored
+                .iter()
+                .filter(|e| q.matches(e))
+                .map(|e| e.uid.clone())
+                .collect();
+            assert_eq!(live, from_sql, "{q:?}");
+        }
+    }
+
+    #[tokio::test]
     async fn the_same_uid_is_stored_once() {
         let (_dir, store, _w, _rx) = open_temp();
         let ev = Event::new("x.y", "test");

@@ -18,6 +18,24 @@ pub struct EventQuery {
     pub limit: usize,
 }
 
+impl EventQuery {
+    /// Whether `event` passes the filters (not the limit): what a live stream applies to each
+    /// committed event, the same rules [`query_events`] applies in SQL. Timestamps compare as
+    /// stored (millisecond RFC 3339, UTC).
+    pub fn matches(&self, event: &Event) -> bool {
+        let ts = format_ts(&event.ts);
+        self.kind_prefix
+            .as_ref()
+            .is_none_or(|p| event.kind.starts_with(p.as_str()))
+            && self.subject.as_ref().is_none_or(|s| event.subject == *s)
+            && self.since.as_ref().is_none_or(|t| ts >= format_ts(t))
+            && self.until.as_ref().is_none_or(|t| ts < format_ts(t))
+            && self
+                .after_id
+                .is_none_or(|after| event.id.is_some_and(|id| id > after))
+    }
+}
+
 pub fn query_events(conn: &Connection, q: &EventQuery) -> Result<Vec<Event>, rusqlite::Error> {
     let mut sql =
         String::from("SELECT id, uid, ts, kind, source, subject, data FROM events WHERE 1=1");
