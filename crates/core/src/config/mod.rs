@@ -7,12 +7,14 @@
 //! the commented default file written by `paios init`.
 //!
 //! This module never writes `paios.toml` except through [`write_default`], which refuses to
-//! overwrite an existing file.
+//! overwrite an existing file, and [`edit::save`], which refuses a stale or invalid edit.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+pub mod edit;
 
 /// The whole `paios.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
