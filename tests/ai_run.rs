@@ -136,9 +136,9 @@ fn a_writing_task_runs_on_the_real_claude_and_streams_its_answer() {
         out.stdout
     );
     assert!(out.stderr.contains("claude"), "stderr: {}", out.stderr);
-    assert!(openai.response_requests().is_empty(), "codex must not run");
+    assert!(openai.calls().is_empty(), "codex must not run");
     // The task reached the model (through stdin: it is in no process's arguments).
-    let sent = anthropic.message_requests();
+    let sent = anthropic.calls();
     assert!(
         sent.iter()
             .any(|r| r.body["messages"].to_string().contains("haiku about rust")),
@@ -169,12 +169,9 @@ fn a_coding_task_runs_on_the_real_codex() {
     );
     assert_eq!(result["usage"]["output_tokens"], 40, "{result}");
     assert_eq!(result["usage"]["cache_read_tokens"], 100, "{result}");
+    assert!(anthropic.calls().is_empty(), "claude must not run");
     assert!(
-        anthropic.message_requests().is_empty(),
-        "claude must not run"
-    );
-    assert!(
-        openai.response_requests().iter().any(|r| r
+        openai.calls().iter().any(|r| r
             .body
             .to_string()
             .contains("failing unit test in parser.rs")),
@@ -280,7 +277,7 @@ fn a_brain_that_hangs_is_killed_at_the_timeout_leaving_no_process() {
         "ai did not stop by itself after its 8 s timeout"
     );
     assert!(
-        !anthropic.message_requests().is_empty(),
+        !anthropic.calls().is_empty(),
         "claude should have reached the model before hanging"
     );
     assert_no_leftovers(&env);
@@ -312,7 +309,7 @@ fn a_hanging_brain_and_the_processes_it_started_are_all_stopped() {
     assert_eq!(out.code, Some(1), "stderr: {}", out.stderr);
     assert!(out.stderr.contains("timeout"), "stderr: {}", out.stderr);
     assert!(
-        anthropic.message_requests().len() >= 2,
+        anthropic.calls().len() >= 2,
         "claude should have run the command and gone back to the model"
     );
     assert_no_leftovers(&env);
@@ -329,7 +326,7 @@ fn ctrl_c_stops_the_brain_and_leaves_no_process() {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = env.spawn(&mut cmd);
     // Wait until claude is talking to the (hanging) model, then interrupt `ai`.
-    anthropic.wait_for_messages(1, Duration::from_secs(120));
+    anthropic.wait_for_calls(1, Duration::from_secs(120));
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -341,10 +338,7 @@ fn ctrl_c_stops_the_brain_and_leaves_no_process() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(130));
-    assert!(
-        openai.response_requests().is_empty(),
-        "no fallback after Ctrl-C"
-    );
+    assert!(openai.calls().is_empty(), "no fallback after Ctrl-C");
     assert_no_leftovers(&env);
 }
 
@@ -372,5 +366,5 @@ fn a_gateway_that_is_down_is_reported_at_once() {
     );
     // Reported from the gateway check alone: no model was asked, nothing waited on one.
     assert!(!out.timed_out);
-    assert!(anthropic.message_requests().is_empty() && openai.response_requests().is_empty());
+    assert!(anthropic.calls().is_empty() && openai.calls().is_empty());
 }

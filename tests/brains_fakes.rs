@@ -38,7 +38,7 @@ fn claude_reports_an_overloaded_api_as_an_error() {
     assert_ne!(out.code, Some(0));
     assert_eq!(result["is_error"], true, "{result}");
     assert_eq!(result["api_error_status"], 529, "{result}");
-    assert!(!fake.message_requests().is_empty());
+    assert!(!fake.calls().is_empty());
 }
 
 #[test]
@@ -66,7 +66,7 @@ fn claude_gives_up_on_a_hanging_api_after_its_timeout() {
 
     assert_eq!(result["is_error"], true, "{result}");
     assert!(!out.timed_out, "claude did not time out by itself");
-    assert!(!fake.wait_for_messages(1, Duration::ZERO).is_empty());
+    assert!(!fake.wait_for_calls(1, Duration::ZERO).is_empty());
 }
 
 #[test]
@@ -91,7 +91,7 @@ fn codex_reports_a_server_error_as_a_failed_turn() {
         "{}",
         out.stdout
     );
-    assert!(!fake.response_requests().is_empty());
+    assert!(!fake.calls().is_empty());
 }
 
 #[test]
@@ -132,7 +132,7 @@ fn the_fake_anthropic_api_answers_non_streaming_requests_and_records_them() {
     assert_eq!(message["content"][0]["input"]["file_path"], "a.txt");
     assert_eq!(message["usage"]["output_tokens"], 4);
     assert_eq!(message["model"], "claude-test");
-    assert_eq!(fake.message_requests()[0].body, body);
+    assert_eq!(fake.calls()[0].body, body);
 }
 
 /// A minimal HTTP/1.1 POST over a plain socket.

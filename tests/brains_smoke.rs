@@ -54,7 +54,7 @@ fn claude_answers_from_the_fake_anthropic_api() {
         .collect();
     assert_eq!(assistant_text, ["Hello from the fake"]);
 
-    let sent = fake.message_requests();
+    let sent = fake.calls();
     assert_eq!(sent.len(), 1, "one model call expected");
     assert_eq!(sent[0].body["stream"], true);
     let prompt = sent[0].body["messages"].to_string();
@@ -143,7 +143,7 @@ fn codex_answers_from_the_fake_openai_api() {
     assert_eq!(turn["usage"]["input_tokens"], 200, "{turn}");
     assert_eq!(turn["usage"]["cached_input_tokens"], 50, "{turn}");
     assert_eq!(turn["usage"]["output_tokens"], 30, "{turn}");
-    let sent = fake.response_requests();
+    let sent = fake.calls();
     assert_eq!(sent.len(), 1);
     assert!(sent[0].body["input"].to_string().contains("say hi"));
 }

@@ -138,7 +138,7 @@ fn codex_calls_a_paios_tool_and_the_model_receives_its_result() {
     fake.push(OaReply::text("looking"));
     let out = exec(&mesh);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let request = &fake.response_requests()[0].body;
+    let request = &fake.calls()[0].body;
     // Codex defers MCP tools: the model sees the `mcp__paios` namespace and calls into it.
     let text = request.to_string();
     assert!(
@@ -182,7 +182,7 @@ fn claude_asks_codex_through_paios_and_gets_codexs_answer() {
     let result = result_event(&out);
     assert_eq!(result["is_error"], false, "{result}\n{}", out.stderr);
     // Codex really ran: the OpenAI fake saw its request with the task.
-    let requests = openai.response_requests();
+    let requests = openai.calls();
     assert!(
         requests
             .iter()

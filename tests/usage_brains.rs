@@ -61,7 +61,7 @@ fn claude_logs_are_read_as_the_usage_the_api_reported() {
         RUN_TIMEOUT,
     );
     assert_eq!(out.code, Some(0), "claude failed: {}", out.stderr);
-    assert_eq!(fake.message_requests().len(), 2, "two model calls");
+    assert_eq!(fake.calls().len(), 2, "two model calls");
 
     let report = paios_usage(&env, "claude");
     let totals = &report["totals"];

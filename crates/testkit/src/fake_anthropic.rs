@@ -8,13 +8,11 @@
 //! Every request is recorded, so tests can assert what the CLI sent (e.g. `tool_result` blocks).
 //! Other endpoints the CLI may probe get a harmless answer and are logged.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
+use axum::body::Body;
+use axum::http::Response;
 use serde_json::{Value, json};
 
-use crate::fake_http::{self, BoxResponse, Recorded, State};
+use crate::fake_http::{self, Recorded, next_id};
 
 /// Token counts reported for one reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,44 +77,34 @@ pub enum Block {
     },
 }
 
+/// The Messages API's part of a reply.
 #[derive(Debug, Clone, PartialEq)]
-enum Outcome {
+pub enum Outcome {
+    /// A message with these content blocks.
     Message(Vec<Block>),
+    /// An HTTP error with Anthropic's error JSON.
     Error {
+        /// The HTTP status.
         status: u16,
+        /// The error `type` (`rate_limit_error`, …).
         kind: String,
+        /// The error message.
         message: String,
     },
-    Hang,
 }
+
+/// The Anthropic Messages API, for [`fake_http::Fake`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Anthropic;
 
 /// What the fake answers to one `POST /v1/messages`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
-    outcome: Outcome,
-    usage: Usage,
-    delay: Duration,
-    stall: bool,
-    model: Option<String>,
-}
+pub type Reply = fake_http::Reply<Anthropic>;
 
-static IDS: AtomicU64 = AtomicU64::new(1);
-
-fn next_id(prefix: &str) -> String {
-    format!("{prefix}_fake{:06}", IDS.fetch_add(1, Ordering::Relaxed))
-}
+/// The fake server. Cheap to create; one per test. The queue, fallback, request log and URL
+/// are the shared [`fake_http::Fake`]'s; [`fake_http::Fake::calls`] are the `POST /v1/messages`.
+pub type FakeAnthropic = fake_http::Fake<Anthropic>;
 
 impl Reply {
-    fn of(outcome: Outcome) -> Self {
-        Self {
-            outcome,
-            usage: Usage::default(),
-            delay: Duration::ZERO,
-            stall: false,
-            model: None,
-        }
-    }
-
     /// Answer with this text (stop reason `end_turn`).
     pub fn text(text: impl Into<String>) -> Self {
         Self::of(Outcome::Message(vec![Block::Text(text.into())]))
@@ -162,76 +150,12 @@ impl Reply {
             message: message.into(),
         })
     }
-
-    /// Never answer (the connection stays open until the fake is dropped).
-    pub fn hang() -> Self {
-        Self::of(Outcome::Hang)
-    }
-
-    /// Report these token counts.
-    pub fn with_usage(mut self, usage: Usage) -> Self {
-        self.usage = usage;
-        self
-    }
-
-    /// Wait this long before answering.
-    pub fn after(mut self, delay: Duration) -> Self {
-        self.delay = delay;
-        self
-    }
-
-    /// Stream `message_start` and then stall with the stream open (streaming requests only).
-    pub fn stall_after_start(mut self) -> Self {
-        self.stall = true;
-        self
-    }
-
-    /// Report this model name (default: the model the request asked for).
-    pub fn model(mut self, model: impl Into<String>) -> Self {
-        self.model = Some(model.into());
-        self
-    }
-}
-
-/// The fake server. Cheap to create; one per test.
-pub struct FakeAnthropic {
-    inner: fake_http::Fake<Reply>,
-}
-
-/// The queue, fallback, request log and URL are the shared [`fake_http::Fake`]'s.
-impl std::ops::Deref for FakeAnthropic {
-    type Target = fake_http::Fake<Reply>;
-    fn deref(&self) -> &Self::Target {
-        &self.inner
-    }
-}
-
-impl Default for FakeAnthropic {
-    fn default() -> Self {
-        Self::start()
-    }
 }
 
 impl FakeAnthropic {
-    pub fn start() -> Self {
-        Self {
-            inner: fake_http::Fake::start("fake-anthropic", Reply::text("ok"), handle),
-        }
-    }
-
-    /// The `POST /v1/messages` requests received so far.
-    pub fn message_requests(&self) -> Vec<Recorded> {
-        self.requests().into_iter().filter(is_messages).collect()
-    }
-
-    /// Wait until at least `count` `POST /v1/messages` requests arrived; returns them.
-    pub fn wait_for_messages(&self, count: usize, timeout: Duration) -> Vec<Recorded> {
-        self.inner.wait_for(count, timeout, is_messages)
-    }
-
     /// Every `tool_result` block the client sent back, with the `tool_use_id` it answers.
     pub fn tool_results(&self) -> Vec<Value> {
-        self.message_requests()
+        self.calls()
             .iter()
             .flat_map(|r| r.body["messages"].as_array().cloned().unwrap_or_default())
             .flat_map(|m| m["content"].as_array().cloned().unwrap_or_default())
@@ -240,17 +164,25 @@ impl FakeAnthropic {
     }
 }
 
-fn is_messages(r: &Recorded) -> bool {
-    r.method == "POST" && r.path == "/v1/messages"
-}
+impl fake_http::Api for Anthropic {
+    const NAME: &'static str = "fake-anthropic";
+    type Outcome = Outcome;
+    type Usage = Usage;
 
-fn handle(state: Arc<State<Reply>>, request: Recorded) -> BoxResponse {
-    Box::pin(async move {
+    fn fallback() -> Reply {
+        Reply::text("ok")
+    }
+
+    fn is_call(r: &Recorded) -> bool {
+        r.method == "POST" && r.path == "/v1/messages"
+    }
+
+    fn answer(reply: Reply, request: &Recorded) -> Response<Body> {
+        answer(reply, request)
+    }
+
+    fn other(request: &Recorded) -> Response<Body> {
         match (request.method.as_str(), request.path.as_str()) {
-            ("POST", "/v1/messages") => {
-                let reply = state.next_reply();
-                answer(reply, &request).await
-            }
             ("POST", "/v1/messages/count_tokens") => {
                 fake_http::json_response(200, &json!({"input_tokens": 10}))
             }
@@ -259,27 +191,19 @@ fn handle(state: Arc<State<Reply>>, request: Recorded) -> BoxResponse {
                 &json!({"data": [], "has_more": false, "first_id": null, "last_id": null}),
             ),
             _ => {
-                fake_http::log_unknown("fake-anthropic", &request);
+                fake_http::log_unknown("fake-anthropic", request);
                 fake_http::json_response(
                     404,
                     &json!({"type": "error", "error": {"type": "not_found_error", "message": "not found"}}),
                 )
             }
         }
-    })
+    }
 }
 
-async fn answer(reply: Reply, request: &Recorded) -> axum::http::Response<axum::body::Body> {
-    if !reply.delay.is_zero() {
-        tokio::time::sleep(reply.delay).await;
-    }
-    let model = reply
-        .model
-        .clone()
-        .or_else(|| request.body["model"].as_str().map(str::to_string))
-        .unwrap_or_else(|| "claude-sonnet-4-5".into());
+fn answer(reply: Reply, request: &Recorded) -> Response<Body> {
+    let model = reply.model_for(request, "claude-sonnet-4-5");
     let blocks = match reply.outcome {
-        Outcome::Hang => std::future::pending().await,
         Outcome::Error {
             status,
             kind,

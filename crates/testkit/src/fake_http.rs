@@ -224,21 +224,125 @@ pub fn log_unknown(name: &str, request: &Recorded) {
     );
 }
 
+/// What makes a fake model API: the request the script answers, how a reply is written in the
+/// API's own wire format, and what the other endpoints a CLI probes get. [`Fake`] and [`Reply`]
+/// do the rest (the queue, the fallback, the request log, delays and hangs) once for all APIs.
+pub trait Api: Clone + std::fmt::Debug + PartialEq + Send + Sync + 'static {
+    /// The fake's name in thread names and logs.
+    const NAME: &'static str;
+    /// The API-specific part of a reply (text, tool calls, an error in the API's format, …).
+    type Outcome: Clone + std::fmt::Debug + PartialEq + Send + 'static;
+    /// The token counts the API reports.
+    type Usage: Copy + std::fmt::Debug + Default + PartialEq + Send + 'static;
+    /// The reply used once the script is empty.
+    fn fallback() -> Reply<Self>;
+    /// Whether this request is the one the script answers (e.g. `POST /v1/messages`).
+    fn is_call(request: &Recorded) -> bool;
+    /// A scripted reply in the API's wire format (delays and hangs were already served).
+    fn answer(reply: Reply<Self>, request: &Recorded) -> Response<Body>;
+    /// Every other request: a harmless answer, logged when the fake does not know it.
+    fn other(request: &Recorded) -> Response<Body>;
+}
+
+/// What the fake answers to one scripted call: the API's outcome, its usage numbers, and the
+/// behaviour every API shares (a delay, a stall after the stream starts, a hang, the model).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply<A: Api> {
+    /// The API-specific answer.
+    pub outcome: A::Outcome,
+    /// Token counts to report.
+    pub usage: A::Usage,
+    /// Wait this long before answering.
+    pub delay: Duration,
+    /// Start the stream, then stall with it open (streaming requests only).
+    pub stall: bool,
+    /// Never answer: the connection stays open until the fake is dropped.
+    pub hang: bool,
+    /// The model name to report (default: the one the request asked for).
+    pub model: Option<String>,
+}
+
+impl<A: Api> Reply<A> {
+    /// A reply with this outcome and the defaults for everything else.
+    pub fn of(outcome: A::Outcome) -> Self {
+        Self {
+            outcome,
+            usage: A::Usage::default(),
+            delay: Duration::ZERO,
+            stall: false,
+            hang: false,
+            model: None,
+        }
+    }
+
+    /// Never answer (the connection stays open until the fake is dropped).
+    pub fn hang() -> Self {
+        Self {
+            hang: true,
+            ..A::fallback()
+        }
+    }
+
+    /// Report these token counts.
+    pub fn with_usage(mut self, usage: A::Usage) -> Self {
+        self.usage = usage;
+        self
+    }
+
+    /// Wait this long before answering.
+    pub fn after(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    /// Start the stream, then stall with it open (streaming requests only).
+    pub fn stall_after_start(mut self) -> Self {
+        self.stall = true;
+        self
+    }
+
+    /// Report this model name (default: the model the request asked for).
+    pub fn model(mut self, model: impl Into<String>) -> Self {
+        self.model = Some(model.into());
+        self
+    }
+
+    /// The model to report: the scripted one, else the request's, else `default`.
+    pub fn model_for(&self, request: &Recorded, default: &str) -> String {
+        self.model
+            .clone()
+            .or_else(|| request.body["model"].as_str().map(str::to_string))
+            .unwrap_or_else(|| default.to_string())
+    }
+}
+
+/// A fresh id such as `msg_fake000042`, unique within the test process.
+pub fn next_id(prefix: &str) -> String {
+    static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{prefix}_fake{n:06}")
+}
+
 /// A scripted fake API: a queue of replies answered in order, a fallback once it is empty, and
-/// the log of every request. `FakeAnthropic` and `FakeOpenAi` are this with their own replies.
-pub struct Fake<R> {
-    state: Arc<State<R>>,
+/// the log of every request. `FakeAnthropic` and `FakeOpenAi` are this with their own [`Api`].
+pub struct Fake<A: Api> {
+    state: Arc<State<Reply<A>>>,
     server: Server,
 }
 
-impl<R: Clone + Send + 'static> Fake<R> {
-    pub fn start(
-        name: &'static str,
-        fallback: R,
-        handler: impl Fn(Arc<State<R>>, Recorded) -> BoxResponse + Send + Sync + 'static,
-    ) -> Self {
-        let state = Arc::new(State::new(fallback));
-        let server = Server::start(name, state.clone(), handler);
+impl<A: Api> Default for Fake<A> {
+    fn default() -> Self {
+        Self::start()
+    }
+}
+
+impl<A: Api> Fake<A> {
+    /// Start the fake on 127.0.0.1 and a free port. Cheap; one per test.
+    pub fn start() -> Self {
+        let state = Arc::new(State::new(A::fallback()));
+        let server = Server::start(A::NAME, state.clone(), |state, request| {
+            Box::pin(serve::<A>(state, request))
+        });
         Self { state, server }
     }
 
@@ -248,13 +352,13 @@ impl<R: Clone + Send + 'static> Fake<R> {
     }
 
     /// Queue replies, answered in order to the next API requests.
-    pub fn push(&self, reply: R) -> &Self {
+    pub fn push(&self, reply: Reply<A>) -> &Self {
         self.state.queue.lock().unwrap().push_back(reply);
         self
     }
 
     /// What to answer once the queue is empty.
-    pub fn set_fallback(&self, reply: R) {
+    pub fn set_fallback(&self, reply: Reply<A>) {
         *self.state.fallback.lock().unwrap() = reply;
     }
 
@@ -263,13 +367,27 @@ impl<R: Clone + Send + 'static> Fake<R> {
         self.state.requests.lock().unwrap().clone()
     }
 
-    /// Wait until at least `count` requests matching `filter` arrived; returns them.
-    pub fn wait_for(
-        &self,
-        count: usize,
-        timeout: std::time::Duration,
-        filter: fn(&Recorded) -> bool,
-    ) -> Vec<Recorded> {
-        self.state.wait_for(count, timeout, filter)
+    /// The scripted calls (e.g. `POST /v1/messages`) received so far.
+    pub fn calls(&self) -> Vec<Recorded> {
+        self.requests().into_iter().filter(A::is_call).collect()
     }
+
+    /// Wait until at least `count` scripted calls arrived (or the timeout passes); returns them.
+    pub fn wait_for_calls(&self, count: usize, timeout: Duration) -> Vec<Recorded> {
+        self.state.wait_for(count, timeout, A::is_call)
+    }
+}
+
+async fn serve<A: Api>(state: Arc<State<Reply<A>>>, request: Recorded) -> Response<Body> {
+    if !A::is_call(&request) {
+        return A::other(&request);
+    }
+    let reply = state.next_reply();
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    if reply.hang {
+        std::future::pending::<()>().await;
+    }
+    A::answer(reply, &request)
 }

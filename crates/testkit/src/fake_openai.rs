@@ -8,13 +8,11 @@
 //! (e.g. to assert the `function_call_output` Codex sent back). Other endpoints the CLI may
 //! probe get a harmless answer and are logged.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
+use axum::body::Body;
+use axum::http::Response;
 use serde_json::{Value, json};
 
-use crate::fake_http::{self, BoxResponse, Recorded, State};
+use crate::fake_http::{self, Recorded, next_id};
 
 /// Token counts reported in `response.completed`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,46 +74,41 @@ pub enum Item {
     },
 }
 
+/// The Responses API's part of a reply.
 #[derive(Debug, Clone, PartialEq)]
-enum Outcome {
+pub enum Outcome {
+    /// Output items, streamed and then completed.
     Output(Vec<Item>),
+    /// An HTTP error with OpenAI's error JSON.
     HttpError {
+        /// The HTTP status.
         status: u16,
+        /// The error code (`rate_limit_exceeded`, …).
         code: String,
+        /// The error message.
         message: String,
     },
+    /// The stream starts, then ends with `response.failed`.
     Failed {
+        /// The error code.
         code: String,
+        /// The error message.
         message: String,
     },
-    Hang,
 }
+
+/// The OpenAI Responses API, for [`fake_http::Fake`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenAi;
 
 /// What the fake answers to one `POST /v1/responses`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reply {
-    outcome: Outcome,
-    usage: Usage,
-    delay: Duration,
-    stall: bool,
-}
+pub type Reply = fake_http::Reply<OpenAi>;
 
-static IDS: AtomicU64 = AtomicU64::new(1);
-
-fn next_id(prefix: &str) -> String {
-    format!("{prefix}_fake{:06}", IDS.fetch_add(1, Ordering::Relaxed))
-}
+/// The fake server. One per test. The queue, fallback, request log and URL are the shared
+/// [`fake_http::Fake`]'s; [`fake_http::Fake::calls`] are the `POST /v1/responses`.
+pub type FakeOpenAi = fake_http::Fake<OpenAi>;
 
 impl Reply {
-    fn of(outcome: Outcome) -> Self {
-        Self {
-            outcome,
-            usage: Usage::default(),
-            delay: Duration::ZERO,
-            stall: false,
-        }
-    }
-
     /// Answer with an assistant message.
     pub fn text(text: impl Into<String>) -> Self {
         Self::of(Outcome::Output(vec![Item::Text(text.into())]))
@@ -175,67 +168,12 @@ impl Reply {
             message: message.into(),
         })
     }
-
-    /// Never answer (the connection stays open until the fake is dropped).
-    pub fn hang() -> Self {
-        Self::of(Outcome::Hang)
-    }
-
-    pub fn with_usage(mut self, usage: Usage) -> Self {
-        self.usage = usage;
-        self
-    }
-
-    pub fn after(mut self, delay: Duration) -> Self {
-        self.delay = delay;
-        self
-    }
-
-    /// Send `response.created`, then stall with the stream open.
-    pub fn stall_after_start(mut self) -> Self {
-        self.stall = true;
-        self
-    }
-}
-
-/// The fake server. One per test.
-pub struct FakeOpenAi {
-    inner: fake_http::Fake<Reply>,
-}
-
-/// The queue, fallback, request log and URL are the shared [`fake_http::Fake`]'s.
-impl std::ops::Deref for FakeOpenAi {
-    type Target = fake_http::Fake<Reply>;
-    fn deref(&self) -> &Self::Target {
-        &self.inner
-    }
-}
-
-impl Default for FakeOpenAi {
-    fn default() -> Self {
-        Self::start()
-    }
 }
 
 impl FakeOpenAi {
-    pub fn start() -> Self {
-        Self {
-            inner: fake_http::Fake::start("fake-openai", Reply::text("ok"), handle),
-        }
-    }
-
-    /// The `POST /v1/responses` requests received so far.
-    pub fn response_requests(&self) -> Vec<Recorded> {
-        self.requests().into_iter().filter(is_responses).collect()
-    }
-
-    pub fn wait_for_responses(&self, count: usize, timeout: Duration) -> Vec<Recorded> {
-        self.inner.wait_for(count, timeout, is_responses)
-    }
-
     /// Every `function_call_output` input item the client sent back.
     pub fn function_call_outputs(&self) -> Vec<Value> {
-        self.response_requests()
+        self.calls()
             .iter()
             .flat_map(|r| r.body["input"].as_array().cloned().unwrap_or_default())
             .filter(|item| item["type"] == "function_call_output")
@@ -243,29 +181,36 @@ impl FakeOpenAi {
     }
 }
 
-fn is_responses(r: &Recorded) -> bool {
-    r.method == "POST" && r.path == "/v1/responses"
-}
+impl fake_http::Api for OpenAi {
+    const NAME: &'static str = "fake-openai";
+    type Outcome = Outcome;
+    type Usage = Usage;
 
-fn handle(state: Arc<State<Reply>>, request: Recorded) -> BoxResponse {
-    Box::pin(async move {
-        match (request.method.as_str(), request.path.as_str()) {
-            ("POST", "/v1/responses") => {
-                let reply = state.next_reply();
-                answer(reply, &request).await
-            }
-            ("GET", "/v1/models") => {
-                fake_http::json_response(200, &json!({"object": "list", "data": [], "models": []}))
-            }
-            _ => {
-                fake_http::log_unknown("fake-openai", &request);
-                fake_http::json_response(
-                    404,
-                    &json!({"error": {"message": "not found", "type": "invalid_request_error", "code": "not_found"}}),
-                )
-            }
+    fn fallback() -> Reply {
+        Reply::text("ok")
+    }
+
+    fn is_call(r: &Recorded) -> bool {
+        r.method == "POST" && r.path == "/v1/responses"
+    }
+
+    fn answer(reply: Reply, request: &Recorded) -> Response<Body> {
+        answer(reply, request)
+    }
+
+    fn other(request: &Recorded) -> Response<Body> {
+        if request.method == "GET" && request.path == "/v1/models" {
+            return fake_http::json_response(
+                200,
+                &json!({"object": "list", "data": [], "models": []}),
+            );
         }
-    })
+        fake_http::log_unknown("fake-openai", request);
+        fake_http::json_response(
+            404,
+            &json!({"error": {"message": "not found", "type": "invalid_request_error", "code": "not_found"}}),
+        )
+    }
 }
 
 fn ev(kind: &str, mut data: Value) -> (String, Value) {
@@ -273,21 +218,14 @@ fn ev(kind: &str, mut data: Value) -> (String, Value) {
     (kind.to_string(), data)
 }
 
-async fn answer(reply: Reply, request: &Recorded) -> axum::http::Response<axum::body::Body> {
-    if !reply.delay.is_zero() {
-        tokio::time::sleep(reply.delay).await;
-    }
-    let model = request.body["model"]
-        .as_str()
-        .unwrap_or("gpt-5-codex")
-        .to_string();
+fn answer(reply: Reply, request: &Recorded) -> Response<Body> {
+    let model = reply.model_for(request, "gpt-5-codex");
     let id = next_id("resp");
     let created = ev(
         "response.created",
         json!({"response": {"id": id, "object": "response", "status": "in_progress", "model": model, "output": []}}),
     );
     let items = match reply.outcome {
-        Outcome::Hang => std::future::pending().await,
         Outcome::HttpError {
             status,
             code,
