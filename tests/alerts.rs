@@ -5,36 +5,16 @@ use std::time::Duration;
 use paios_testkit as support;
 use serde_json::Value;
 use support::daemon::TestHome;
-use support::usage_logs::claude_line;
+use support::usage_logs::NowTree;
 
 #[test]
 fn a_budget_alert_is_an_incident_with_its_runbook_and_the_usage_it_follows_is_an_event() {
-    let logs = tempfile::tempdir().unwrap();
-    let project = logs.path().join("projects/p");
-    std::fs::create_dir_all(&project).unwrap();
-    let now = chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string();
     // sonnet 4.5: 100k output tokens = $1.50, over a $1 daily budget.
-    let line = claude_line(
-        &now,
-        "s",
-        "r1",
-        "m1",
-        "claude-sonnet-4-5-20250929",
-        0,
-        100_000,
-        0,
-        0,
-        None,
-        5,
-    ) + "\n";
-    std::fs::write(project.join("s.jsonl"), &line).unwrap();
+    let logs = NowTree::with_one_message(100_000);
     let mut home = TestHome::new();
     home.write_config(&format!(
-        "[api]\nport = 0\n[usage]\nclaude_dir = {:?}\ncodex_dir = {:?}\ndebounce_ms = 100\n[budgets.claude]\ndaily_usd = 1.0\n",
-        logs.path().display().to_string(),
-        logs.path().join("none").display().to_string()
+        "[api]\nport = 0\n{}[budgets.claude]\ndaily_usd = 1.0\n",
+        logs.usage_table()
     ));
     home.start_daemon();
     let alert = home.wait_for_event("alert.raised", Duration::from_secs(20), |e| {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::daemon::TestHome;
-use support::usage_logs::{claude_line, write_claude_tree, write_codex_tree};
+use support::usage_logs::{NowTree, claude_line, write_claude_tree, write_codex_tree};
 
 fn usage(home: &TestHome, logs: &Path, extra: &[&str]) -> Value {
     usage_from(home, logs.as_os_str(), &logs.join("no-codex"), extra)
@@ -265,32 +265,12 @@ fn kill_9_mid_ingest_loses_nothing() {
 
 #[test]
 fn budgets_raise_alerts_once_and_the_daemon_summarises() {
-    let logs = tempfile::tempdir().unwrap();
-    let project = logs.path().join("projects/p");
-    std::fs::create_dir_all(&project).unwrap();
-    let now = chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-        .to_string();
     // sonnet 4.5: 100k output tokens = $1.50.
-    let line = claude_line(
-        &now,
-        "s",
-        "r1",
-        "m1",
-        "claude-sonnet-4-5-20250929",
-        0,
-        100_000,
-        0,
-        0,
-        None,
-        5,
-    ) + "\n";
-    std::fs::write(project.join("s.jsonl"), &line).unwrap();
+    let logs = NowTree::with_one_message(100_000);
     let mut home = TestHome::new();
     home.write_config(&format!(
-        "[api]\nport = 0\n[usage]\nclaude_dir = {:?}\ncodex_dir = {:?}\ndebounce_ms = 100\n[budgets]\ndaily_usd = 10.0\n[budgets.claude]\ndaily_usd = 1.0\n",
-        logs.path().display().to_string(),
-        logs.path().join("none").display().to_string()
+        "[api]\nport = 0\n{}[budgets]\ndaily_usd = 10.0\n[budgets.claude]\ndaily_usd = 1.0\n",
+        logs.usage_table()
     ));
     home.start_daemon();
     let alert = home.wait_for_event("alert.raised", Duration::from_secs(20), |e| {
@@ -315,25 +295,7 @@ fn budgets_raise_alerts_once_and_the_daemon_summarises() {
     assert_eq!(alerts.len(), 1, "{alerts:?}");
 
     // The daemon follows the logs: a new line shows up in the summary without a CLI run.
-    let more = claude_line(
-        &now,
-        "s",
-        "r2",
-        "m2",
-        "claude-sonnet-4-5-20250929",
-        0,
-        200_000,
-        0,
-        0,
-        None,
-        5,
-    ) + "\n";
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(project.join("s.jsonl"))
-        .unwrap()
-        .write_all(more.as_bytes())
-        .unwrap();
+    logs.append(2, 200_000);
     let mut client_summary = Value::Null;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while std::time::Instant::now() < deadline {

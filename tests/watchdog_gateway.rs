@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use support::daemon::TestHome;
 use support::env::{BrainEnv, GATEWAY_TOKEN, free_port};
+use support::services::QUIET_HEAD;
 
 /// One gateway at a time across all test processes.
 struct GatewayLock(std::fs::File);
@@ -38,22 +39,9 @@ fn gateway_service(env: &BrainEnv, port: u16, interval_ms: u64, timeout_ms: u64)
     // The environment the brains harness gives the gateway (temp HOME, state dir, config path,
     // offline switches, the PATH with the right Node), written into the service's env table.
     let cmd = env.gateway(port);
-    let mut table = String::new();
-    for (k, v) in cmd.get_envs() {
-        if let (Some(k), Some(v)) = (k.to_str(), v.and_then(|v| v.to_str())) {
-            table.push_str(&format!(
-                "{} = {}\n",
-                toml::Value::String(k.into()),
-                toml::Value::String(v.into())
-            ));
-        }
-    }
+    let table = support::services::env_table(&cmd);
     format!(
-        r#"[api]
-port = 0
-[alerts]
-desktop = false
-
+        r#"{QUIET_HEAD}
 [[service]]
 name = "openclaw-gateway"
 command = ["openclaw", "gateway", "run", "--bind", "loopback", "--port", "{port}"]

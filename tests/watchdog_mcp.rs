@@ -20,16 +20,7 @@ fn status(home: &TestHome) -> Value {
 fn a_stdio_mcp_server_is_pinged_and_a_stopped_one_is_restarted() {
     let env = BrainEnv::new();
     let cmd = env.claude();
-    let mut table = String::new();
-    for (k, v) in cmd.get_envs() {
-        if let (Some(k), Some(v)) = (k.to_str(), v.and_then(|v| v.to_str())) {
-            table.push_str(&format!(
-                "{} = {}\n",
-                toml::Value::String(k.into()),
-                toml::Value::String(v.into())
-            ));
-        }
-    }
+    let table = support::services::env_table(&cmd);
     let mut home = TestHome::new();
     home.write_config(&format!(
         r#"[api]

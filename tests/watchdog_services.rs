@@ -8,14 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::daemon::TestHome;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::env::free_port;
+use support::services::{ExternalHttpServer, QUIET_HEAD, python_http_service};
 
 fn service_status(home: &TestHome, name: &str) -> Value {
     let (code, out, err) = home.run(&["status", "--json"]);
@@ -67,9 +61,7 @@ fn alive(pid: u64) -> bool {
 
 fn home_with(services: &str) -> TestHome {
     let mut home = TestHome::new();
-    home.write_config(&format!(
-        "[api]\nport = 0\n[alerts]\ndesktop = false\n{services}"
-    ));
+    home.write_config(&format!("{QUIET_HEAD}{services}"));
     home.start_daemon();
     home
 }
@@ -212,19 +204,10 @@ interval_ms = 200
 #[test]
 fn a_stopped_http_server_is_detected_as_hung_killed_and_restarted() {
     let port = free_port();
-    let home = home_with(&format!(
-        r#"
-[[service]]
-name = "web"
-command = ["python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
-[service.probe]
-kind = "http"
-url = "http://127.0.0.1:{port}/"
-interval_ms = 300
-timeout_ms = 250
-failures = 3
-startup_grace_ms = 10000
-"#
+    let home = home_with(&python_http_service(
+        "web",
+        port,
+        "interval_ms = 300\ntimeout_ms = 250\nfailures = 3\nstartup_grace_ms = 10000",
     ));
     let s = wait_for_state(&home, "web", "running", Duration::from_secs(20));
     assert_eq!(s["probe"]["ok"], true);
@@ -251,35 +234,11 @@ startup_grace_ms = 10000
 #[test]
 fn a_service_already_listening_is_adopted_not_started_twice_then_taken_over() {
     let port = free_port();
-    let mut external = std::process::Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "external server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let home = home_with(&format!(
-        r#"
-[[service]]
-name = "web"
-command = ["python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
-[service.probe]
-kind = "http"
-url = "http://127.0.0.1:{port}/"
-interval_ms = 200
-timeout_ms = 500
-failures = 2
-"#
+    let mut external = ExternalHttpServer::start(port);
+    let home = home_with(&python_http_service(
+        "web",
+        port,
+        "interval_ms = 200\ntimeout_ms = 500\nfailures = 2",
     ));
     let s = wait_for_state(&home, "web", "adopted", Duration::from_secs(10));
     assert!(s["pid"].is_null());
@@ -288,8 +247,7 @@ failures = 2
     assert!(events_for(&home, "service.started", "web").is_empty());
     assert_eq!(events_for(&home, "service.adopted", "web").len(), 1);
     // The external copy dies: PAIOS takes over with its own.
-    external.kill().unwrap();
-    external.wait().unwrap();
+    external.kill();
     home.wait_for_event("service.recovered", Duration::from_secs(20), |e| {
         e["subject"] == "web"
     });
@@ -301,11 +259,7 @@ failures = 2
 fn config_edits_restart_only_the_changed_service() {
     let two = |greeting: &str| {
         format!(
-            r#"[api]
-port = 0
-[alerts]
-desktop = false
-[[service]]
+            r#"{QUIET_HEAD}[[service]]
 name = "a"
 command = ["sleep", "1000"]
 [[service]]

@@ -163,21 +163,12 @@ async fn paios_hang(dir: &Path, rounds: usize) -> anyhow::Result<Vec<Duration>> 
         .local_addr()?
         .port();
     let home = dir.join("paios-hang");
-    let config = bench_config(&format!(
-        r#"[[service]]
-name = "web"
-command = ["python3", "-m", "http.server", "{port}", "--bind", "127.0.0.1"]
-[service.probe]
-kind = "http"
-url = "http://127.0.0.1:{port}/"
-interval_ms = 200
-timeout_ms = 200
-failures = 3
-startup_grace_ms = 10000
-[service.restart]
-initial_backoff_ms = 100
-crash_loop = {{ max_exits = 1000, window_s = 1 }}
-"#
+    let config = bench_config(&paios_testkit::services::python_http_service(
+        "web",
+        port,
+        "interval_ms = 200\ntimeout_ms = 200\nfailures = 3\nstartup_grace_ms = 10000\n\
+         [service.restart]\ninitial_backoff_ms = 100\n\
+         crash_loop = { max_exits = 1000, window_s = 1 }",
     ))?;
     let core = paios_core::Core::start(paios_core::paths::Paths::at(&home), config).await?;
     let mut events = core.subscribe();

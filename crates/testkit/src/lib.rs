@@ -4,7 +4,7 @@
 //! one seeded random generator.
 //!
 //! Architecture invariant: nothing in `paios-core` or in the `paios`/`ai` programs depends on
-//! this crate (tests/layers.rs).
+//! this crate (tests/architecture.rs).
 #![allow(dead_code)]
 
 pub mod daemon;
@@ -14,6 +14,7 @@ pub mod fake_http;
 pub mod fake_openai;
 pub mod mcp;
 pub mod rng;
+pub mod services;
 pub mod usage_logs;
 
 use std::path::PathBuf;

@@ -178,6 +178,63 @@ fn stamp(day: u64, second: u64, millis: u64) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
+/// A small Claude Code log tree for the budget tests: `projects/p/s.jsonl` with messages of
+/// Claude Sonnet 4.5 stamped now (100,000 output tokens cost $1.50), and the `[usage]` table
+/// that points PAIOS at it (Codex at a folder that does not exist).
+pub struct NowTree {
+    /// The tree's root (what `CLAUDE_CONFIG_DIR` would be).
+    pub dir: tempfile::TempDir,
+    /// The messages' timestamp (RFC 3339, milliseconds, UTC).
+    pub now: String,
+}
+
+impl NowTree {
+    /// The tree with one message of `output_tokens` output tokens (request `r1`, message `m1`).
+    pub fn with_one_message(output_tokens: u64) -> Self {
+        let dir = tempfile::tempdir().expect("a temp folder");
+        std::fs::create_dir_all(dir.path().join("projects/p")).expect("the project folder");
+        let now = chrono::Utc::now()
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string();
+        let tree = Self { dir, now };
+        tree.append(1, output_tokens);
+        tree
+    }
+
+    /// Append message `n` (request `rN`, message `mN`) of `output_tokens` output tokens.
+    pub fn append(&self, n: usize, output_tokens: u64) {
+        use std::io::Write;
+        let line = claude_line(
+            &self.now,
+            "s",
+            &format!("r{n}"),
+            &format!("m{n}"),
+            "claude-sonnet-4-5-20250929",
+            0,
+            output_tokens,
+            0,
+            0,
+            None,
+            5,
+        ) + "\n";
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("projects/p/s.jsonl"))
+            .and_then(|mut f| f.write_all(line.as_bytes()))
+            .expect("append to the session file");
+    }
+
+    /// `[usage]` pointing at this tree, following it with a 100 ms debounce.
+    pub fn usage_table(&self) -> String {
+        format!(
+            "[usage]\nclaude_dir = {:?}\ncodex_dir = {:?}\ndebounce_ms = 100\n",
+            self.dir.path().display().to_string(),
+            self.dir.path().join("none").display().to_string()
+        )
+    }
+}
+
 /// Write a Claude Code `projects/` tree under `config_dir`.
 pub fn write_claude(
     config_dir: &Path,
