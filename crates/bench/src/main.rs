@@ -14,6 +14,7 @@ use clap::Parser;
 
 mod approvals;
 mod hook;
+mod json;
 mod router;
 mod store;
 mod usage;
@@ -65,6 +66,9 @@ enum Target {
     Approvals,
     /// Usage ledger against ccusage.
     Usage,
+    /// The usage ledger's JSON decoding of log lines: the product's decoder against serde_json,
+    /// simd-json and sonic-rs, per line and on the real cold ingest.
+    Json,
 }
 
 fn main() -> ExitCode {
@@ -95,6 +99,7 @@ fn main() -> ExitCode {
             },
         ),
         Target::Usage => usage::run(&paths),
+        Target::Json => json::run(),
     };
     match result {
         Ok(code) => code,

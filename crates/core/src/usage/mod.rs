@@ -1,6 +1,8 @@
 //! Usage and cost ledger built from the Claude Code and Codex logs; budgets.
 //!
 //! * [`parse`]: line parsers for both logs (no I/O).
+//! * [`fields`]: the fields a log line yields, and the one seam through which its JSON is
+//!   decoded into them.
 //! * [`prices`]: the price table (generated from LiteLLM's, committed with its date) and the
 //!   cost of one request, as ccusage computes it.
 //! * [`ledger`]: the incremental SQLite ledger in `cache/usage.db` (derived data: deleting it
@@ -24,7 +26,7 @@ pub mod blocks;
 pub mod budget;
 pub mod config;
 pub mod entries;
-pub mod json;
+pub mod fields;
 pub mod ledger;
 pub mod parse;
 pub mod prices;

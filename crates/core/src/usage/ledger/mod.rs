@@ -118,6 +118,7 @@ pub struct Ledger {
     path: PathBuf,
     _lock: File,
     map_files: bool,
+    decode: &'static dyn crate::usage::fields::Decode,
     /// Requests held in memory during an ingest before they are spilled (see `entries`).
     held_limit: usize,
     /// Why `open` emptied a ledger that had been built before (told by the next ingest).
@@ -221,6 +222,7 @@ impl Ledger {
             path,
             _lock: lock,
             map_files: false,
+            decode: crate::usage::fields::DEFAULT,
             held_limit: entries::HELD_LIMIT,
             reset_reason: None,
             repriced: 0,
@@ -364,6 +366,12 @@ impl Ledger {
         self.map_files = on;
     }
 
+    /// Decode the logs' lines with `decode` instead of [`fields::DEFAULT`](crate::usage::fields::DEFAULT)
+    /// (the benchmark compares decoders on the real ingest; the product never calls this).
+    pub fn decode_with(&mut self, decode: &'static dyn crate::usage::fields::Decode) {
+        self.decode = decode;
+    }
+
     /// Hold at most this many requests in memory during an ingest (tests make it small).
     #[cfg(test)]
     fn hold_at_most(&mut self, limit: usize) {
@@ -450,6 +458,7 @@ impl Ledger {
         })?;
         for work in &mut plan {
             work.map = self.map_files && work.start == 0 && work.size >= MAP_MIN;
+            work.decode = self.decode;
         }
         let dir = self.path.parent().unwrap_or(Path::new("."));
         let pending = Pending::new(dir, self.held_limit);

@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use super::files::{Discovered, HEAD_BYTES, KnownFile, read_head};
 use super::hash::hash_of;
 use super::scan::scan_lines;
+use crate::usage::fields::{self, Decode};
 use crate::usage::parse::{self, CodexState, Line, Record};
 use crate::usage::prices::Prices;
 use crate::usage::source::Source;
@@ -24,6 +25,8 @@ pub(super) struct Work {
     pub(super) session: String,
     /// Read through a memory map (see [`Ledger::map_files`](super::Ledger::map_files)).
     pub(super) map: bool,
+    /// How its lines' JSON is decoded (see [`Ledger::decode_with`](super::Ledger::decode_with)).
+    pub(super) decode: &'static dyn Decode,
     pub(super) codex: CodexState,
 }
 
@@ -53,6 +56,7 @@ impl Work {
             ino: file.ino,
             session,
             map: false,
+            decode: fields::DEFAULT,
             codex: known
                 .and_then(|k| k.state.as_deref())
                 .and_then(|s| serde_json::from_str(s).ok())
@@ -190,6 +194,7 @@ pub(super) fn read_file(
         oversized: 0,
     };
     let mut batch = Batch::default();
+    let mut scratch = Vec::new();
     // Prices of the models this file names (a handful).
     let mut price_of: Vec<(String, Option<&crate::usage::prices::ModelPrice>)> = Vec::new();
     let needles: Vec<memchr::memmem::Finder> = match work.source {
@@ -209,8 +214,10 @@ pub(super) fn read_file(
         |line, offset, done| {
             done.lines_parsed += 1;
             let parsed = match work.source {
-                Source::Claude => parse::parse_claude_candidate(line),
-                Source::Codex => parse::parse_codex_candidate(line, &mut codex),
+                Source::Claude => parse::parse_claude_with(work.decode, line, &mut scratch),
+                Source::Codex => {
+                    parse::parse_codex_with(work.decode, line, &mut scratch, &mut codex)
+                }
             };
             let r = match parsed {
                 Line::Usage(r) => r,
