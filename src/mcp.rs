@@ -29,6 +29,17 @@ pub enum MeshCommand {
     Uninstall(MeshTarget),
     /// Prove every link: start each registered server as its brain would and list its tools.
     Check(MeshCheckArgs),
+    /// The MCP servers registered in the brains, as the daemon last probed them (every
+    /// `[mcp] probe_interval_s`). Exit 1 when one is failing.
+    Servers(MeshServersArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MeshServersArgs {
+    /// Print JSON: `{"rounds","servers":[{"brain","name","target","ok","latency_ms","tools",
+    /// "error","checked_at"}]}`.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -111,6 +122,7 @@ pub fn mesh(ctx: &Ctx, a: MeshArgs) -> anyhow::Result<ExitCode> {
             let changes = mesh::uninstall(&ctx.paths, brain)?;
             Ok(print_changes(&changes, t.json))
         }
+        MeshCommand::Servers(a) => servers(ctx, a),
         MeshCommand::Check(c) => {
             let brain = brain_arg(&c.brain)?;
             if !(1..=600).contains(&c.timeout) {
@@ -152,4 +164,50 @@ pub fn mesh(ctx: &Ctx, a: MeshArgs) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// `paios mesh servers`: asks the daemon (the probes run there, on a schedule).
+fn servers(ctx: &Ctx, a: MeshServersArgs) -> anyhow::Result<ExitCode> {
+    use paios_core::client::{Client, ClientError};
+    let mut client = match Client::connect(&ctx.paths) {
+        Ok(c) => c,
+        Err(e @ ClientError::NotRunning { .. }) => {
+            return Err(crate::failed(format!(
+                "{e}; the MCP servers are probed by the daemon (`paios daemon`)"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let report = client.call("mcp.servers", serde_json::json!({}))?;
+    let servers = report["servers"].as_array().cloned().unwrap_or_default();
+    let failing = servers.iter().any(|s| s["ok"] == false);
+    if a.json {
+        crate::print_json(&report);
+    } else if report["rounds"] == 0 {
+        outln!("not probed yet (the first round runs when the daemon starts)");
+    } else if servers.is_empty() {
+        outln!("no MCP servers registered in the brains (besides PAIOS)");
+    } else {
+        for s in &servers {
+            let state = match s["ok"].as_bool() {
+                Some(true) => format!(
+                    "ok ({} tools, {} ms)",
+                    s["tools"].as_array().map_or(0, Vec::len),
+                    s["latency_ms"]
+                ),
+                Some(false) => format!("FAILING: {}", s["error"].as_str().unwrap_or("?")),
+                None => format!("- {}", s["error"].as_str().unwrap_or("not probed")),
+            };
+            outln!(
+                "{:<9} {:<20} {state}",
+                s["brain"].as_str().unwrap_or("?"),
+                s["name"].as_str().unwrap_or("?")
+            );
+        }
+    }
+    Ok(if failing {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

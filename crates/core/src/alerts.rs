@@ -63,10 +63,19 @@ pub enum AlertKind {
     BudgetWarning,
     /// A usage budget is spent: the router passes the brain over.
     BudgetExceeded,
+    /// An MCP server registered in a brain fails its probe (exits, hangs, errors, no tools).
+    McpServerFailing,
+    /// An MCP server is registered in a way the brain cannot use (not on PATH, the removed
+    /// `codex mcp-server`, a name too long, the config unreadable).
+    McpServerMisconfigured,
+    /// An MCP server's tool list changed since the last probe.
+    McpToolsChanged,
+    /// A link of the mesh (a brain → PAIOS, or a brain → another) fails its check.
+    McpLinkBroken,
 }
 
 impl AlertKind {
-    pub const ALL: [AlertKind; 8] = [
+    pub const ALL: [AlertKind; 12] = [
         AlertKind::ServiceExited,
         AlertKind::ServiceHung,
         AlertKind::ServiceCrashLoop,
@@ -75,6 +84,10 @@ impl AlertKind {
         AlertKind::ServiceUnreachable,
         AlertKind::BudgetWarning,
         AlertKind::BudgetExceeded,
+        AlertKind::McpServerFailing,
+        AlertKind::McpServerMisconfigured,
+        AlertKind::McpToolsChanged,
+        AlertKind::McpLinkBroken,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,14 +100,19 @@ impl AlertKind {
             AlertKind::ServiceUnreachable => "service_unreachable",
             AlertKind::BudgetWarning => "budget_warning",
             AlertKind::BudgetExceeded => "budget_exceeded",
+            AlertKind::McpServerFailing => "mcp_server_failing",
+            AlertKind::McpServerMisconfigured => "mcp_server_misconfigured",
+            AlertKind::McpToolsChanged => "mcp_tools_changed",
+            AlertKind::McpLinkBroken => "mcp_link_broken",
         }
     }
 
     pub fn severity(self) -> Severity {
         match self {
-            AlertKind::ServiceExited | AlertKind::ServiceHung | AlertKind::BudgetWarning => {
-                Severity::Warning
-            }
+            AlertKind::ServiceExited
+            | AlertKind::ServiceHung
+            | AlertKind::BudgetWarning
+            | AlertKind::McpToolsChanged => Severity::Warning,
             _ => Severity::Critical,
         }
     }

@@ -77,6 +77,7 @@ pub struct Modules {
     pub watchdog: Arc<crate::watchdog::Watchdog>,
     pub approvals: Arc<crate::approvals::Approvals>,
     pub usage: Arc<crate::usage::UsageWatch>,
+    pub mcp: Arc<crate::mcp::watch::McpWatch>,
     states: Mutex<Vec<(&'static str, ModuleState, Option<String>)>>,
 }
 
@@ -103,6 +104,7 @@ impl Modules {
             watchdog: Arc::new(crate::watchdog::Watchdog::default()),
             approvals: Arc::new(crate::approvals::Approvals),
             usage: Arc::new(crate::usage::UsageWatch),
+            mcp: Arc::new(crate::mcp::watch::McpWatch::default()),
             states: Mutex::new(Vec::new()),
         };
         let names = modules
@@ -121,6 +123,7 @@ impl Modules {
             self.watchdog.clone(),
             self.approvals.clone(),
             self.usage.clone(),
+            self.mcp.clone(),
         ]
     }
 

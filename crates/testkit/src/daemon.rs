@@ -46,10 +46,16 @@ impl TestHome {
         std::fs::write(self.path().join("paios.toml"), toml).unwrap();
     }
 
-    /// `paios …` with this home.
+    /// `paios …` with this home. The brains' config folders point into the home too (empty
+    /// until a test writes them), so the daemon never reads the user's own registrations.
     pub fn paios(&self) -> Command {
         let mut c = Command::new(paios_bin());
-        c.env("PAIOS_HOME", self.path()).env_remove("PAIOS_LOG");
+        c.env("PAIOS_HOME", self.path())
+            .env_remove("PAIOS_LOG")
+            .env("CLAUDE_CONFIG_DIR", self.path().join("brains/claude"))
+            .env("CODEX_HOME", self.path().join("brains/codex"))
+            .env("OPENCLAW_STATE_DIR", self.path().join("brains/openclaw"))
+            .env_remove("OPENCLAW_CONFIG_PATH");
         c
     }
 

@@ -2,7 +2,9 @@
 //!
 //! * `mcp.call {tool, arguments}` → the tool's result JSON: what the stdio shim forwards (errors:
 //!   `invalid_params`, `unknown_tool`, `tool_failed`);
-//! * `mcp.tools` → the tool definitions, as `tools/list` answers.
+//! * `mcp.tools` → the tool definitions, as `tools/list` answers;
+//! * `mcp.servers` → `{"rounds", "servers": [ServerHealth…]}`: the MCP servers registered in
+//!   the brains as last probed (see [`super::watch`]).
 
 use serde_json::{Value, json};
 
@@ -27,6 +29,10 @@ pub async fn handle(core: &Core, verb: &str, args: Value) -> Result<Value, ApiEr
                 })
         }
         "tools" => Ok(json!({"tools": super::tools::list()})),
+        "servers" => {
+            let watch = &core.modules().mcp;
+            Ok(json!({"rounds": watch.rounds(), "servers": watch.servers()}))
+        }
         _ => Err(ApiError::unknown_op("mcp", verb)),
     }
 }

@@ -267,6 +267,14 @@ struct FileRecord {
     servers: Vec<String>,
 }
 
+/// Whether `paios mesh install` has registered anything (and uninstall not removed it all).
+pub fn is_installed(paths: &Paths) -> bool {
+    load_state(paths)
+        .files
+        .values()
+        .any(|f| !f.servers.is_empty())
+}
+
 fn mesh_dir(paths: &Paths) -> PathBuf {
     paths.mesh_dir()
 }

@@ -13,6 +13,8 @@
 //! * [`mesh`] — `paios mesh install|uninstall|check`: the links between the brains and PAIOS,
 //!   through each CLI's own `mcp add`, with backups and an exact restore;
 //! * [`probe`] — an MCP client that starts a server as registered and lists its tools;
+//! * [`watch`] — the `mcp` module: the servers registered in the brains probed on a schedule,
+//!   the periodic mesh check, their incidents;
 //! * [`api`] — the `mcp.*` operations of the control API.
 //!
 //! Architecture invariants: state lives in the daemon (the shim holds none beyond one socket
@@ -28,6 +30,7 @@ pub mod probe;
 pub mod server;
 pub mod stdio;
 pub mod tools;
+pub mod watch;
 
 /// The name PAIOS's server is registered under in the brains (`mcp__paios__…`).
 pub const SERVER_NAME: &str = "paios";

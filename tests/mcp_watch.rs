@@ -1,0 +1,166 @@
+//! The daemon's supervision of the MCP servers registered in the brains' own configs: each is
+//! probed as its brain would start it, and a hanging, missing or misconfigured one is an
+//! incident from the first round that sees it, resolved when the registration is fixed.
+
+use paios_testkit as support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::daemon::TestHome;
+
+/// `paios mesh servers --json` once the daemon has completed at least `rounds` rounds.
+fn servers_after(home: &TestHome, rounds: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (code, out, err) = home.run(&["mesh", "servers", "--json"]);
+        assert!(
+            code == 0 || code == 1,
+            "mesh servers failed ({code}): {err}"
+        );
+        let report: Value = serde_json::from_str(&out).unwrap();
+        if report["rounds"].as_u64().unwrap() >= rounds {
+            return report;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no probe round {rounds}: {}",
+            home.daemon_stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The hanging server's `sleep` argument: unique to this test, so `pgrep` finds only its copies.
+const MARK: &str = "637.25";
+
+fn hanging_servers() -> usize {
+    let out = std::process::Command::new("pgrep")
+        .args(["-f", &format!("^sleep {MARK}$")])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+fn server<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no server {name} in {report}"))
+}
+
+fn incidents(home: &TestHome) -> Vec<Value> {
+    let (code, out, err) = home.run(&["incidents", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v.as_array()
+        .cloned()
+        .or_else(|| v["incidents"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+fn incident<'a>(all: &'a [Value], component: &str) -> Option<&'a Value> {
+    all.iter().find(|i| i["component"] == component)
+}
+
+#[test]
+fn registered_servers_are_probed_and_a_hanging_one_is_an_incident_from_the_first_round() {
+    let mut home = TestHome::new();
+    home.write_config("[api]\nport = 0\n[mcp]\nprobe_interval_s = 1\nprobe_timeout_s = 2\n");
+    let claude_dir = home.path().join("brains/claude");
+    std::fs::create_dir_all(&claude_dir).unwrap();
+    let paios = support::daemon::paios_bin();
+    let home_dir = home.path().to_path_buf();
+    let registrations = |with_broken: bool| {
+        let mut servers = json!({
+            // A real MCP server: PAIOS's own stdio shim, under another name.
+            "pa": {"type": "stdio", "command": paios, "args": ["mcp"],
+                   "env": {"PAIOS_HOME": home_dir}},
+        });
+        if with_broken {
+            servers["hangs"] = json!({"type": "stdio", "command": "sh",
+                                      "args": ["-c", format!("echo starting >&2; exec sleep {MARK}")]});
+            servers["gone"] = json!({"command": "no-such-mcp-server-anywhere"});
+            servers["old-codex"] = json!({"command": "codex", "args": ["mcp-server"]});
+        }
+        let file = json!({"numStartups": 3, "mcpServers": servers});
+        std::fs::write(
+            claude_dir.join(".claude.json"),
+            serde_json::to_vec_pretty(&file).unwrap(),
+        )
+        .unwrap();
+    };
+    registrations(true);
+    home.start_daemon();
+
+    // After the first completed round every server has been probed and judged.
+    let report = servers_after(&home, 1);
+    let good = server(&report, "pa");
+    assert_eq!(good["ok"], true, "{report}");
+    assert!(
+        good["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "paios_status"),
+        "{report}"
+    );
+    let hangs = server(&report, "hangs");
+    assert_eq!(hangs["ok"], false, "{report}");
+    assert!(
+        hangs["error"].as_str().unwrap().contains("within 2 s"),
+        "{report}"
+    );
+    assert!(
+        server(&report, "gone")["error"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-mcp-server-anywhere"),
+        "{report}"
+    );
+    assert!(
+        server(&report, "old-codex")["error"]
+            .as_str()
+            .unwrap()
+            .contains("0.154.0"),
+        "{report}"
+    );
+    // `mesh servers` says failing with its exit code.
+    assert_eq!(home.run(&["mesh", "servers"]).0, 1);
+
+    let all = incidents(&home);
+    let hang = incident(&all, "mcp:claude:hangs").unwrap_or_else(|| panic!("{all:?}"));
+    assert_eq!(hang["kind"], "mcp_server_failing", "{hang}");
+    assert_eq!(hang["runbook"], "mcp-servers", "{hang}");
+    assert_eq!(
+        incident(&all, "mcp:claude:gone").unwrap()["kind"],
+        "mcp_server_misconfigured"
+    );
+    assert!(incident(&all, "mcp:claude:old-codex").is_some());
+    assert!(incident(&all, "mcp:claude:pa").is_none(), "{all:?}");
+    assert!(hang["resolved_at"].is_null(), "{hang}");
+
+    // Each probe stops its server: at most the one being probed now is running.
+    assert!(hanging_servers() <= 1, "hanging servers were left running");
+
+    // Fixed: the broken registrations removed; the next full round resolves their incidents.
+    let seen = report["rounds"].as_u64().unwrap();
+    registrations(false);
+    let report = servers_after(&home, seen + 2);
+    assert_eq!(report["servers"].as_array().unwrap().len(), 1, "{report}");
+    let all = incidents(&home);
+    for component in [
+        "mcp:claude:hangs",
+        "mcp:claude:gone",
+        "mcp:claude:old-codex",
+    ] {
+        let i = incident(&all, component).unwrap();
+        assert!(i["resolved_at"].is_string(), "{i}");
+    }
+    assert_eq!(home.run(&["mesh", "servers"]).0, 0);
+    // None of the servers probed over the rounds is left behind.
+    assert_eq!(hanging_servers(), 0, "hanging servers were left running");
+    home.stop_daemon();
+}
