@@ -1,7 +1,28 @@
-//! Embeds `migrations/NNNN_name.sql` into the binary, in order.
+//! Embeds `migrations/NNNN_name.sql` into the binary, in order, and the built-in approval
+//! policy as JSON (`approvals/default_policy.toml` is the source; `paios hook` runs on every
+//! tool call, and serde_json reads the policy in a fraction of the time the TOML parser takes).
 use std::{env, fs, path::Path};
 
 fn main() {
+    policy_as_json();
+    migrations();
+}
+
+fn policy_as_json() {
+    let source = "src/approvals/default_policy.toml";
+    println!("cargo:rerun-if-changed={source}");
+    let text = fs::read_to_string(source).expect("the built-in policy");
+    let value: toml::Value =
+        toml::from_str(&text).unwrap_or_else(|e| panic!("{source} is not valid TOML: {e}"));
+    let json = serde_json::to_string(&value).expect("TOML values are JSON values");
+    fs::write(
+        Path::new(&env::var("OUT_DIR").unwrap()).join("default_policy.json"),
+        json,
+    )
+    .unwrap();
+}
+
+fn migrations() {
     // The top-level `migrations/` folder (the design keeps it at the repository root).
     println!("cargo:rerun-if-changed=../../migrations");
     let mut files: Vec<_> = fs::read_dir("../../migrations")

@@ -12,11 +12,11 @@
 //!
 //! This module is pure computation: it never does I/O, never blocks, never panics on any input.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::OnceLock;
 
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 /// The embedded training set (`CATEGORY<TAB>TASK` lines, `#` comments).
@@ -240,7 +240,8 @@ struct Feature {
 #[derive(Debug, Clone)]
 pub struct Classifier {
     /// log P(feature | class) for every feature seen in training.
-    log_likelihood: HashMap<u64, [f32; CLASSES]>,
+    /// Keyed by feature hashes already (FNV-1a), so the map hashes them with FxHash.
+    log_likelihood: FxHashMap<u64, [f32; CLASSES]>,
     /// log P(feature | class) of a feature seen in training but never with this class is in
     /// `log_likelihood`; this is the floor for classes with no data at all.
     log_prior: [f64; CLASSES],
@@ -260,7 +261,9 @@ impl Classifier {
 
     /// Train on labelled examples.
     pub fn train(examples: &[Example]) -> Self {
-        let mut counts: HashMap<u64, [f64; CLASSES]> = HashMap::new();
+        // About a dozen distinct features per example: sized once instead of grown by rehashing.
+        let mut counts: FxHashMap<u64, [f64; CLASSES]> =
+            FxHashMap::with_capacity_and_hasher(examples.len() * 12, Default::default());
         let mut class_total = [0.0f64; CLASSES];
         let mut class_docs = [0usize; CLASSES];
         for example in examples {
