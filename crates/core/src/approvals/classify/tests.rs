@@ -29,6 +29,30 @@ fn all_are(want: Decision, cmds: &[&str]) {
 }
 
 #[test]
+fn a_force_push_is_never_unless_a_lease_protects_it() {
+    all_are(
+        Decision::Never,
+        &[
+            "git push --force",
+            "git push -f origin main",
+            "git -C repo push -f",
+            "git push --mirror",
+            "git push --mirror --force-with-lease",
+            "git push --force --force-with-lease --no-force-with-lease",
+        ],
+    );
+    // git checks the lease even with --force: a remote ref that moved is refused.
+    for cmd in [
+        "git push --force --force-with-lease",
+        "git push -f --force-with-lease",
+        "git push --force --force-with-lease=main:abc123 origin main",
+        "git push --force-with-lease",
+    ] {
+        assert_ne!(decide(cmd), Decision::Never, "{cmd}");
+    }
+}
+
+#[test]
 fn plain_reads_are_safe() {
     all_are(
         Decision::Safe,
