@@ -12,6 +12,7 @@ pub mod client;
 pub mod config;
 pub mod core;
 pub mod daemon;
+#[warn(missing_docs)]
 pub mod events;
 pub mod mcp;
 pub mod module;

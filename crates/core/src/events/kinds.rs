@@ -135,7 +135,7 @@ kinds! {
     ApprovalDecided = "approval.decided" => [Approvals, Services];
     /// The autonomy level changed.
     ApprovalAutonomyChanged = "approval.autonomy_changed" => [Approvals];
-    /// New usage was read from the brains' logs (`data`: requests, cost_usd).
+    /// New usage was read from the brains' logs (`data`: requests, files).
     UsageRecorded = "usage.recorded" => [Costs];
     /// A brain was upgraded after its smoke check passed.
     BrainUpgraded = "brain.upgraded" => [Mesh];

@@ -21,36 +21,67 @@ pub use payload::Payload;
 /// The kinds PAIOS emits, by their old constant names (each is a [`Kind`]).
 pub mod kind {
     use super::Kind;
+    /// `daemon.started`: [`Kind::DaemonStarted`].
     pub const DAEMON_STARTED: Kind = Kind::DaemonStarted;
+    /// `daemon.stopped`: [`Kind::DaemonStopped`].
     pub const DAEMON_STOPPED: Kind = Kind::DaemonStopped;
+    /// `config.changed`: [`Kind::ConfigChanged`].
     pub const CONFIG_CHANGED: Kind = Kind::ConfigChanged;
+    /// `config.invalid`: [`Kind::ConfigInvalid`].
     pub const CONFIG_INVALID: Kind = Kind::ConfigInvalid;
+    /// `config.rolled_back`: [`Kind::ConfigRolledBack`].
     pub const CONFIG_ROLLED_BACK: Kind = Kind::ConfigRolledBack;
+    /// `store.spool_replayed`: [`Kind::StoreSpoolReplayed`].
     pub const STORE_SPOOL_REPLAYED: Kind = Kind::StoreSpoolReplayed;
+    /// `store.spool_corrupt`: [`Kind::StoreSpoolCorrupt`].
     pub const STORE_SPOOL_CORRUPT: Kind = Kind::StoreSpoolCorrupt;
+    /// `service.started`: [`Kind::ServiceStarted`].
     pub const SERVICE_STARTED: Kind = Kind::ServiceStarted;
+    /// `service.exited`: [`Kind::ServiceExited`].
     pub const SERVICE_EXITED: Kind = Kind::ServiceExited;
+    /// `service.restarted`: [`Kind::ServiceRestarted`].
     pub const SERVICE_RESTARTED: Kind = Kind::ServiceRestarted;
+    /// `service.hung`: [`Kind::ServiceHung`].
     pub const SERVICE_HUNG: Kind = Kind::ServiceHung;
+    /// `service.recovered`: [`Kind::ServiceRecovered`].
     pub const SERVICE_RECOVERED: Kind = Kind::ServiceRecovered;
+    /// `service.crash_loop`: [`Kind::ServiceCrashLoop`].
     pub const SERVICE_CRASH_LOOP: Kind = Kind::ServiceCrashLoop;
+    /// `service.failed`: [`Kind::ServiceFailed`].
     pub const SERVICE_FAILED: Kind = Kind::ServiceFailed;
+    /// `service.adopted`: [`Kind::ServiceAdopted`].
     pub const SERVICE_ADOPTED: Kind = Kind::ServiceAdopted;
+    /// `service.stopped`: [`Kind::ServiceStopped`].
     pub const SERVICE_STOPPED: Kind = Kind::ServiceStopped;
+    /// `alert.raised`: [`Kind::AlertRaised`].
     pub const ALERT_RAISED: Kind = Kind::AlertRaised;
+    /// `alert.resolved`: [`Kind::AlertResolved`].
     pub const ALERT_RESOLVED: Kind = Kind::AlertResolved;
+    /// `route.decided`: [`Kind::RouteDecided`].
     pub const ROUTE_DECIDED: Kind = Kind::RouteDecided;
+    /// `route.fallback`: [`Kind::RouteFallback`].
     pub const ROUTE_FALLBACK: Kind = Kind::RouteFallback;
+    /// `task.started`: [`Kind::TaskStarted`].
     pub const TASK_STARTED: Kind = Kind::TaskStarted;
+    /// `task.finished`: [`Kind::TaskFinished`].
     pub const TASK_FINISHED: Kind = Kind::TaskFinished;
+    /// `approval.requested`: [`Kind::ApprovalRequested`].
     pub const APPROVAL_REQUESTED: Kind = Kind::ApprovalRequested;
+    /// `approval.decided`: [`Kind::ApprovalDecided`].
     pub const APPROVAL_DECIDED: Kind = Kind::ApprovalDecided;
+    /// `approval.autonomy_changed`: [`Kind::ApprovalAutonomyChanged`].
     pub const APPROVAL_AUTONOMY_CHANGED: Kind = Kind::ApprovalAutonomyChanged;
+    /// `usage.recorded`: [`Kind::UsageRecorded`].
     pub const USAGE_RECORDED: Kind = Kind::UsageRecorded;
+    /// `brain.upgraded`: [`Kind::BrainUpgraded`].
     pub const BRAIN_UPGRADED: Kind = Kind::BrainUpgraded;
+    /// `brain.upgrade_failed`: [`Kind::BrainUpgradeFailed`].
     pub const BRAIN_UPGRADE_FAILED: Kind = Kind::BrainUpgradeFailed;
+    /// `brain.rolled_back`: [`Kind::BrainRolledBack`].
     pub const BRAIN_ROLLED_BACK: Kind = Kind::BrainRolledBack;
+    /// `credential.expiring`: [`Kind::CredentialExpiring`].
     pub const CREDENTIAL_EXPIRING: Kind = Kind::CredentialExpiring;
+    /// `credential.invalid`: [`Kind::CredentialInvalid`].
     pub const CREDENTIAL_INVALID: Kind = Kind::CredentialInvalid;
 }
 
@@ -58,6 +89,8 @@ pub mod kind {
 /// core, the daemon's socket (or the spool when it is down) when it runs in a short-lived
 /// process. Recording never fails the caller: a sink logs what it could not store.
 pub trait EventSink {
+    /// Record `event`, returning once it is stored (or spooled); what cannot be recorded is
+    /// logged, never returned.
     fn emit(&self, event: Event);
 }
 
@@ -98,11 +131,13 @@ impl Event {
         }
     }
 
+    /// Set what the event is about (see the `subject` field).
     pub fn subject(mut self, subject: impl Into<String>) -> Self {
         self.subject = subject.into();
         self
     }
 
+    /// Set the kind-specific details (see [`Event::of`] for a typed payload).
     pub fn data(mut self, data: Value) -> Self {
         self.data = data;
         self
@@ -175,10 +210,12 @@ pub mod rfc3339 {
     use chrono::{DateTime, SecondsFormat, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// Write `ts` as RFC 3339 in UTC with milliseconds (`2025-01-31T09:05:00.123Z`).
     pub fn serialize<S: Serializer>(ts: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&ts.to_rfc3339_opts(SecondsFormat::Millis, true))
     }
 
+    /// Read an RFC 3339 timestamp with any offset, converted to UTC.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
         let s = String::deserialize(d)?;
         DateTime::parse_from_rfc3339(&s)

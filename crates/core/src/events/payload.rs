@@ -29,7 +29,9 @@ macro_rules! payload {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DaemonStarted {
+    /// Process id of the core that started.
     pub pid: u32,
+    /// The PAIOS version it runs (the core crate's version).
     pub version: String,
 }
 payload!(DaemonStarted => DaemonStarted);
@@ -38,6 +40,7 @@ payload!(DaemonStarted => DaemonStarted);
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DaemonStopped {
+    /// Process id of the core that stopped.
     pub pid: u32,
 }
 payload!(DaemonStopped => DaemonStopped);
@@ -52,6 +55,7 @@ payload!(ConfigChanged => ConfigChanged);
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ConfigInvalid {
+    /// Why the file was rejected, as the parser or the validation said it.
     pub error: String,
 }
 payload!(ConfigInvalid => ConfigInvalid);
@@ -60,6 +64,8 @@ payload!(ConfigInvalid => ConfigInvalid);
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SpoolReplayed {
+    /// Events read from one spool file and handed to the store (one it already held, by uid,
+    /// is not stored again).
     pub events: usize,
 }
 payload!(SpoolReplayed => StoreSpoolReplayed);
@@ -68,8 +74,11 @@ payload!(SpoolReplayed => StoreSpoolReplayed);
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SpoolCorrupt {
+    /// Line numbers (from 1) in the spool file of the lines that could not be read.
     pub lines: Vec<usize>,
+    /// Why, for the first five of those lines, in the same order.
     pub errors: Vec<String>,
+    /// Path of the quarantine file the lines were appended to (also the event's subject).
     pub quarantine: String,
 }
 payload!(SpoolCorrupt => StoreSpoolCorrupt);
@@ -78,6 +87,7 @@ payload!(SpoolCorrupt => StoreSpoolCorrupt);
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ServiceStarted {
+    /// Process id of the service's new process.
     pub pid: u32,
     /// Whether this start is a restart (the watchdog's, or one asked for).
     pub restart: bool,
@@ -88,10 +98,16 @@ payload!(ServiceStarted => ServiceStarted);
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ServiceExited {
+    /// Process id of the process that ended.
     pub pid: u32,
+    /// Its exit code; `None` when a signal ended it.
     pub code: Option<i32>,
+    /// Number of the signal that ended it; `None` when it exited by itself.
     pub signal: Option<i32>,
+    /// The run's last stderr lines (at most [`crate::watchdog::logs::TAIL_LINES`]), oldest
+    /// first, joined by newlines; empty when it wrote nothing to stderr.
     pub stderr_tail: String,
+    /// How long the process ran, from spawn to exit, in milliseconds.
     pub uptime_ms: u64,
     /// `hung` when the watchdog killed it for failing its probe.
     pub killed_for: Option<String>,
@@ -102,19 +118,29 @@ payload!(ServiceExited => ServiceExited);
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ServiceRestarted {
+    /// Process id of the service's new process; `None` when it was restarted through its
+    /// manager.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
     /// Why: `exited`, `hung`, `manual`, ….
     pub reason: String,
+    /// How many restarts in a row this one makes, as the restart policy counts them (the count
+    /// starts again once the service stays up); 0 for a restart asked for or a takeover, `None`
+    /// when restarted through a manager.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u32>,
+    /// How long the watchdog waited before this start, in milliseconds; 0 for a restart asked
+    /// for or a takeover, `None` when restarted through a manager.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backoff_ms: Option<u64>,
-    /// For an adopted service: the manager it was restarted through, and whether that worked.
+    /// For an adopted service: the manager it was restarted through (`systemd`, `launchd`);
+    /// `None` for a process of PAIOS's own.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via: Option<String>,
+    /// Whether the manager carried out the restart; set only with `via`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ok: Option<bool>,
+    /// The manager's error when `ok` is false; `None` otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -124,14 +150,19 @@ payload!(ServiceRestarted => ServiceRestarted);
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ServiceHung {
+    /// Process id of the process killed for hanging; `None` for an adopted copy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
+    /// Failed probes in a row that made it count as hung; `None` for an adopted copy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failures: Option<u32>,
+    /// The last failed probe's error.
     pub error: String,
     /// Set for a copy run by a service manager (then `manager` names it).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub adopted: bool,
+    /// The manager that runs an adopted copy (`systemd`, `launchd`, `external`); `None` for a
+    /// process of PAIOS's own.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manager: Option<String>,
 }
@@ -141,8 +172,11 @@ payload!(ServiceHung => ServiceHung);
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ServiceRecovered {
+    /// Process id of the process that answers; `None` for an adopted copy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
+    /// Milliseconds from when the trouble began (an exit, a hang, or a start asked for while its
+    /// incident was open) to the probe that passed.
     pub down_ms: u64,
     /// The probe that passed, as `paios status` shows probes.
     pub probe: serde_json::Value,
@@ -156,7 +190,9 @@ payload!(ServiceRecovered => ServiceRecovered);
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ServiceCrashLoop {
+    /// Exits counted within the window.
     pub exits: u32,
+    /// The crash-loop window, in seconds (the service's `crash_loop.window_s`).
     pub window_s: u64,
 }
 payload!(ServiceCrashLoop => ServiceCrashLoop);
@@ -167,12 +203,16 @@ payload!(ServiceCrashLoop => ServiceCrashLoop);
 pub struct ServiceFailed {
     /// `spawn`, `no_restart_exit_code` or `crash_loop`.
     pub reason: String,
+    /// The message shown to the user; set for `spawn` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The exit code that means "do not restart"; set for `no_restart_exit_code` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<i32>,
+    /// Exits counted within the crash-loop window; set for `crash_loop` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exits: Option<u32>,
+    /// The crash-loop window, in seconds; set for `crash_loop` only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window_s: Option<u64>,
 }
@@ -191,10 +231,14 @@ payload!(ServiceAdopted => ServiceAdopted);
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ServiceStopped {
+    /// Process id of the process stopped; `None` when PAIOS had no process of its own to stop
+    /// (an adopted copy, or a service waiting to restart).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
     /// `request`, `shutdown` or `orphan` (a copy left by a previous daemon).
     pub by: String,
+    /// The manager that runs an adopted copy (`systemd`, `launchd`, `external`); `None` for a
+    /// process of PAIOS's own.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manager: Option<String>,
 }
@@ -204,11 +248,15 @@ payload!(ServiceStopped => ServiceStopped);
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AlertRaised {
+    /// Id of the incident the alert opened or escalated (`inc-` and a UUID v7 in hex).
     pub incident: String,
     /// The alert kind (`service_exited`, `budget_exceeded`, …).
     pub alert: String,
+    /// `warning` or `critical`.
     pub severity: String,
+    /// What is wrong, for people, with the component's own error text where there is one.
     pub message: String,
+    /// The runbook to follow: an id for `paios runbook ID`, or a URL.
     pub runbook: String,
     /// A more severe alert raised again for an open incident.
     pub escalated: bool,
@@ -219,7 +267,9 @@ payload!(AlertRaised => AlertRaised);
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AlertResolved {
+    /// Id of the incident closed.
     pub incident: String,
+    /// Why it is resolved, for people (e.g. "… answers its probe again").
     pub message: String,
 }
 payload!(AlertResolved => AlertResolved);
@@ -228,12 +278,17 @@ payload!(AlertResolved => AlertResolved);
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RouteFallback {
+    /// The task's id (a UUID v7), shared by its `route.decided` and `task.*` events.
     pub task_id: String,
+    /// The brain whose attempt failed (`claude`, `codex`, `openclaw`).
     pub from: String,
+    /// The brain tried next.
     pub to: String,
+    /// The failed attempt's error, as `outcome: message`.
     pub reason: String,
     /// The failed attempt's outcome (`error`, `timeout`, `rate_limited`, …).
     pub outcome: String,
+    /// The category the router gave the task (`code`, `debug`, …).
     pub category: String,
 }
 payload!(RouteFallback => RouteFallback);
@@ -242,10 +297,15 @@ payload!(RouteFallback => RouteFallback);
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TaskStarted {
+    /// The task's id (a UUID v7), shared by its `route.*` and `task.*` events.
     pub task_id: String,
+    /// The brain that works on it (`claude`, `codex`, `openclaw`).
     pub brain: String,
+    /// The category the router gave the task (`code`, `debug`, …).
     pub category: String,
+    /// Which attempt this is, from 1; each fallback to another brain adds one.
     pub attempt: usize,
+    /// How long the brain may take before it is stopped, in seconds.
     pub timeout_s: u64,
 }
 payload!(TaskStarted => TaskStarted);
@@ -254,16 +314,25 @@ payload!(TaskStarted => TaskStarted);
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TaskFinished {
+    /// The task's id (a UUID v7), shared by its `route.*` and `task.*` events.
     pub task_id: String,
+    /// The brain that worked on it (`claude`, `codex`, `openclaw`).
     pub brain: String,
+    /// The category the router gave the task (`code`, `debug`, …).
     pub category: String,
+    /// How long this brain's attempt took, in milliseconds.
     pub duration_ms: u64,
+    /// All tokens of the attempt: the sum of the four counts in `usage`.
     pub tokens: u64,
+    /// The token counts the brain reported (zero where it reported none).
     pub usage: TaskUsage,
+    /// Cost in US dollars as the brain reported it; `None` when it does not report one (Codex).
     pub cost_usd: Option<f64>,
     /// `ok`, or why not: `error`, `timeout`, `rate_limited`, `overloaded`, `cancelled`, ….
     pub outcome: String,
+    /// The failure's message; `None` when the outcome is `ok`.
     pub error: Option<String>,
+    /// The brain's session id; `None` when it reported none.
     pub session: Option<String>,
 }
 payload!(TaskFinished => TaskFinished);
@@ -272,9 +341,13 @@ payload!(TaskFinished => TaskFinished);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TaskUsage {
+    /// Input tokens not served from the prompt cache.
     pub input_tokens: u64,
+    /// Tokens the model generated.
     pub output_tokens: u64,
+    /// Input tokens written to the prompt cache.
     pub cache_creation_tokens: u64,
+    /// Input tokens read from the prompt cache.
     pub cache_read_tokens: u64,
 }
 
@@ -282,7 +355,10 @@ pub struct TaskUsage {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct UsageRecorded {
+    /// Model requests newly recorded in the usage ledger (0 when only prices changed and
+    /// costs were computed again).
     pub requests: u64,
+    /// Brain log files this ingest read (new or grown ones, or all of them after a rebuild).
     pub files: u64,
 }
 payload!(UsageRecorded => UsageRecorded);
