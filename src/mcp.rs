@@ -134,30 +134,31 @@ pub fn mesh(ctx: &Ctx, a: MeshArgs) -> anyhow::Result<ExitCode> {
                 brain,
                 std::time::Duration::from_secs(c.timeout),
             );
-            let ok = report["ok"] == true;
             if c.json {
-                crate::print_json(&report);
+                crate::print_json(&serde_json::to_value(&report).unwrap_or_default());
             } else {
-                for l in report["links"].as_array().into_iter().flatten() {
+                for l in &report.links {
                     outln!(
                         "{:<9} → {:<9} {}",
-                        l["brain"].as_str().unwrap_or("?"),
-                        l["server"].as_str().unwrap_or("?"),
-                        if l["ok"] == true {
-                            format!("ok ({} tools, {} ms)", l["tools"], l["latency_ms"])
+                        l.brain,
+                        l.server,
+                        if l.ok {
+                            format!(
+                                "ok ({} tools, {} ms)",
+                                l.tools,
+                                l.latency_ms.unwrap_or_default()
+                            )
                         } else {
-                            format!("BROKEN: {}", l["error"].as_str().unwrap_or("?"))
+                            format!("BROKEN: {}", l.error.as_deref().unwrap_or("?"))
                         }
                     );
                 }
-                for b in report["brains"].as_array().into_iter().flatten() {
-                    if b["installed"] != true {
-                        outln!("{:<9}   not installed", b["name"].as_str().unwrap_or("?"));
-                    }
+                for b in report.brains.iter().filter(|b| !b.installed) {
+                    outln!("{:<9}   not installed", b.name);
                 }
-                outln!("{}", if ok { "mesh ok" } else { "mesh BROKEN" });
+                outln!("{}", if report.ok { "mesh ok" } else { "mesh BROKEN" });
             }
-            Ok(if ok {
+            Ok(if report.ok {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)

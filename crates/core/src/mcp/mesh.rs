@@ -714,8 +714,32 @@ type BrainProbes = (
     Vec<(Link, Option<ProbeResult>)>,
 );
 
-/// `paios mesh check --json`.
-pub fn check(paths: &Paths, paios: &Path, only: Option<Brain>, timeout: Duration) -> Value {
+/// `paios mesh check --json`: every brain and every link, as checked.
+#[derive(Debug, Clone, Serialize)]
+pub struct MeshReport {
+    /// Every link of every installed brain works.
+    pub ok: bool,
+    pub brains: Vec<BrainCheck>,
+    pub links: Vec<LinkCheck>,
+}
+
+/// One brain in [`MeshReport`].
+#[derive(Debug, Clone, Serialize)]
+pub struct BrainCheck {
+    pub name: &'static str,
+    pub installed: bool,
+    pub version: Option<String>,
+    /// PAIOS is registered in its config.
+    pub mcp_registered: bool,
+    /// The brain really gets PAIOS's tools from the server it has registered.
+    pub tools_visible: bool,
+    pub error: Option<String>,
+    /// The config file its registrations are read from.
+    pub config: String,
+}
+
+/// `paios mesh check`.
+pub fn check(paths: &Paths, paios: &Path, only: Option<Brain>, timeout: Duration) -> MeshReport {
     let links = wanted(paths, paios, only);
     let ours: Vec<String> = super::tools::list()
         .iter()
@@ -813,15 +837,27 @@ pub fn check(paths: &Paths, paios: &Path, only: Option<Brain>, timeout: Duration
         if installed && error.is_some() {
             ok = false;
         }
-        brains_out.push(json!({
-            "name": brain.name(),
-            "installed": installed,
-            "version": resolved.and_then(|r| r.version),
-            "mcp_registered": registered_paios,
-            "tools_visible": tools_visible,
-            "error": if installed { error } else { Some(format!("{} is not installed (`paios brains install {}`)", brain.name(), brain.name())) },
-            "config": file.display().to_string(),
-        }));
+        brains_out.push(BrainCheck {
+            name: brain.name(),
+            installed,
+            version: resolved.and_then(|r| r.version),
+            mcp_registered: registered_paios,
+            tools_visible,
+            error: if installed {
+                error
+            } else {
+                Some(format!(
+                    "{} is not installed (`paios brains install {}`)",
+                    brain.name(),
+                    brain.name()
+                ))
+            },
+            config: file.display().to_string(),
+        });
     }
-    json!({"ok": ok, "brains": brains_out, "links": all_links})
+    MeshReport {
+        ok,
+        brains: brains_out,
+        links: all_links,
+    }
 }

@@ -21,6 +21,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -76,7 +77,7 @@ fn component(brain: &str, name: &str) -> String {
 #[derive(Default)]
 pub struct McpWatch {
     servers: Mutex<BTreeMap<String, ServerHealth>>,
-    rounds: Mutex<u64>,
+    rounds: AtomicU64,
 }
 
 impl McpWatch {
@@ -92,7 +93,7 @@ impl McpWatch {
 
     /// How many probe rounds have completed since start.
     pub fn rounds(&self) -> u64 {
-        *self.rounds.lock().unwrap_or_else(|e| e.into_inner())
+        self.rounds.load(Ordering::Relaxed)
     }
 }
 
@@ -184,14 +185,13 @@ pub async fn round(core: &Core) {
             now.insert(health.component(), health);
         }
     }
-    let before = std::mem::take(
-        &mut *core
-            .modules()
-            .mcp
-            .servers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()),
-    );
+    let watch = &core.modules().mcp;
+    // The last round's health stays readable (`mesh servers`) until this one replaces it.
+    let before = watch
+        .servers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     for (component, health) in &now {
         let previous = before.get(component);
         match health.ok {
@@ -258,18 +258,8 @@ pub async fn round(core: &Core) {
         )
         .await;
     }
-    *core
-        .modules()
-        .mcp
-        .servers
-        .lock()
-        .unwrap_or_else(|e| e.into_inner()) = now;
-    *core
-        .modules()
-        .mcp
-        .rounds
-        .lock()
-        .unwrap_or_else(|e| e.into_inner()) += 1;
+    *watch.servers.lock().unwrap_or_else(|e| e.into_inner()) = now;
+    watch.rounds.fetch_add(1, Ordering::Relaxed);
 }
 
 fn alert(component: &str, kind: AlertKind, message: String, health: &ServerHealth) -> Alert {
@@ -444,26 +434,23 @@ pub async fn mesh_round(core: &Core) {
     else {
         return;
     };
-    let installed: BTreeSet<String> = report["brains"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|b| b["installed"] == true)
-        .filter_map(|b| b["name"].as_str().map(str::to_string))
-        .collect();
-    for link in report["links"].as_array().into_iter().flatten() {
-        let (Some(brain), Some(server)) = (link["brain"].as_str(), link["server"].as_str()) else {
-            continue;
-        };
-        if !installed.contains(brain) {
+    for link in &report.links {
+        let installed = report
+            .brains
+            .iter()
+            .any(|b| b.name == link.brain && b.installed);
+        if !installed {
             continue;
         }
-        let component = format!("mesh:{brain}:{server}");
-        if link["ok"] == true {
+        let component = format!("mesh:{}:{}", link.brain, link.server);
+        if link.ok {
             alerts::resolve(core, &component, "the link answers again").await;
         } else {
-            let why = link["error"].as_str().unwrap_or("failed");
-            let message = format!("{brain} cannot reach `{server}` over MCP: {why}");
+            let why = link.error.as_deref().unwrap_or("failed");
+            let message = format!(
+                "{} cannot reach `{}` over MCP: {why}",
+                link.brain, link.server
+            );
             alerts::raise(
                 core,
                 Alert::new(component, AlertKind::McpLinkBroken, message, MESH_RUNBOOK),
