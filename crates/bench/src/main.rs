@@ -66,7 +66,7 @@ enum Target {
     Approvals,
     /// Usage ledger against ccusage.
     Usage,
-    /// The usage ledger's JSON decoding of log lines: the product's decoder against serde_json,
+    /// The usage ledger's JSON decoding of log lines: the product's decoder (serde_json) against
     /// simd-json and sonic-rs, per line and on the real cold ingest.
     Json,
 }
