@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use paios_core::approvals::classify::{Context, Verdict};
 use paios_core::approvals::policy::{Decision, Policy};
+use paios_core::approvals::shell::TmpDir;
 use paios_core::paths::Paths;
 
 use crate::percentile_us;
@@ -55,6 +56,8 @@ pub fn run(paths: &Paths, o: &Options) -> anyhow::Result<ExitCode> {
         cwd: Some(cwd.path().to_path_buf()),
         home: paios_core::approvals::policy::home_dir(),
         paios_home: Some(paths.home().to_path_buf()),
+        // As the hook sees it: the environment the agent runs its commands in.
+        tmpdir: TmpDir::from_env(),
     };
     let start = Instant::now();
     let mut lines = Vec::new();
@@ -71,6 +74,16 @@ pub fn run(paths: &Paths, o: &Options) -> anyhow::Result<ExitCode> {
     let classify_us = start.elapsed().as_secs_f64() * 1e6 / lines.len().max(1) as f64;
 
     println!("corpus {}", o.corpus.display());
+    // `$TMPDIR` is expanded as the shell would (macOS always sets it; unset, `$TMPDIR/x` is
+    // `/x`), so the figures depend on it: say which.
+    println!(
+        "TMPDIR {}",
+        match &context.tmpdir {
+            TmpDir::Value(v) => format!("= {v}"),
+            TmpDir::Unset => "unset".to_string(),
+            TmpDir::Unknown => "not set, or not a plain path: left unexpanded".to_string(),
+        }
+    );
     println!(
         "| {:<22} | {:>5} | {:>5} | {:>5} |",
         "", "never", "ask", "safe"

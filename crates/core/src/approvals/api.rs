@@ -226,6 +226,8 @@ async fn request(core: &Core, a: RequestArgs) -> Result<Outcome, ApiError> {
                 cwd: (!call.project.is_empty()).then(|| call.project.clone().into()),
                 home: super::policy::home_dir(),
                 paios_home: Some(core.paths().home().to_path_buf()),
+                // The daemon's environment is not the agent's.
+                tmpdir: Default::default(),
             };
             let (tool, input) = (a.tool, a.input);
             tokio::task::spawn_blocking(move || {

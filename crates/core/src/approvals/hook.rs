@@ -112,6 +112,8 @@ pub fn pre_tool_use(paths: &Paths, stdin: &[u8], brain: &str) -> HookAnswer {
         cwd: call.cwd.as_ref().map(Into::into),
         home: super::policy::home_dir(),
         paios_home: Some(paths.home().to_path_buf()),
+        // The hook runs in the environment the agent runs its commands in.
+        tmpdir: crate::approvals::shell::TmpDir::from_env(),
     };
     let verdict = policy.classify_tool(&call.tool, &call.input, &ctx);
     decide(paths, &call, &verdict, brain)

@@ -195,6 +195,9 @@ pub struct PathRule {
     #[serde(default)]
     pub reason: String,
     pub paths: Vec<String>,
+    /// Paths among `paths` the rule does not cover (`~/.ssh/*.pub`: a public key is no secret).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub except: Vec<String>,
     #[serde(default)]
     pub access: Access,
 }
@@ -356,7 +359,16 @@ pub struct CompiledRule {
     pub decision: Decision,
     pub reason: String,
     pub patterns: Patterns,
+    /// What the rule leaves out of `patterns` (path rules' `except`).
+    pub except: Patterns,
     pub access: Access,
+}
+
+impl CompiledRule {
+    /// The rule covers `text`: one of its patterns matches and none of its exceptions.
+    pub fn covers(&self, text: &str) -> bool {
+        self.patterns.matches(text) && !self.except.matches(text)
+    }
 }
 
 /// A `[[cli]]` entry, compiled.
@@ -579,11 +591,13 @@ impl Policy {
                     continue;
                 }
                 let patterns = ctx.patterns(&r.id, &r.paths, true)?;
+                let except = ctx.patterns(&r.id, &r.except, true)?;
                 policy.path.push(CompiledRule {
                     id: r.id.clone(),
                     decision: r.decision,
                     reason: r.reason.clone(),
                     patterns,
+                    except,
                     access: r.access,
                 });
             }
@@ -598,6 +612,7 @@ impl Policy {
                     decision: r.decision,
                     reason: r.reason.clone(),
                     patterns,
+                    except: Patterns::default(),
                     access: r.access,
                 });
             }
@@ -612,6 +627,7 @@ impl Policy {
                     decision: r.decision,
                     reason: r.reason.clone(),
                     patterns,
+                    except: Patterns::default(),
                     access: Access::Any,
                 });
             }

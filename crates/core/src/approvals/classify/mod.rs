@@ -58,15 +58,18 @@ pub struct Context {
     pub home: Option<PathBuf>,
     /// PAIOS's own state folder: agents may never write there.
     pub paios_home: Option<PathBuf>,
+    /// `$TMPDIR` where the command runs (unknown: it stays dynamic).
+    pub tmpdir: shell::TmpDir,
 }
 
 impl Context {
-    /// The current process's view: `$HOME`, the current directory.
+    /// The current process's view: `$HOME`, `$TMPDIR`, the current directory.
     pub fn from_env() -> Self {
         Context {
             cwd: std::env::current_dir().ok(),
             home: super::policy::home_dir(),
             paios_home: None,
+            tmpdir: shell::TmpDir::from_env(),
         }
     }
 }
@@ -204,7 +207,7 @@ impl Policy {
     }
 
     fn command_hits(&self, command: &str, ctx: &Context) -> Vec<Hit> {
-        let analysis = shell::analyse(command);
+        let analysis = shell::analyse_in(command, &ctx.tmpdir);
         let mut hits = Vec::new();
         for p in &analysis.problems {
             hits.push(match p {

@@ -179,7 +179,7 @@ impl Policy {
                 Access::Write => changes,
                 Access::Read => !changes,
             })
-            .filter(|r| r.patterns.matches(path))
+            .filter(|r| r.covers(path))
             .map(|r| hit(r.decision, &r.id, format!("{}: {path}", r.reason)))
             .collect();
         if !changes {
@@ -238,7 +238,7 @@ impl Policy {
         for text in brace_alternatives(&w.text) {
             if let Some(p) = normalize(&text, cwd, ctx.home.as_deref()) {
                 for r in &self.path {
-                    if r.access != Access::Write && r.patterns.matches(&p) {
+                    if r.access != Access::Write && r.covers(&p) {
                         hits.push(hit(r.decision, &r.id, format!("{}: {}", r.reason, w.text)));
                     }
                 }
@@ -270,6 +270,19 @@ impl Policy {
         for w in targets {
             for path in brace_alternatives(&w.text) {
                 hits.extend(self.path_hits(&path, w.dynamic, Op::Delete, ctx, cwd));
+            }
+        }
+        // `rmdir` only ever removes empty folders: inside the project nothing is lost.
+        if program == "rmdir" {
+            for h in hits
+                .iter_mut()
+                .filter(|h| h.rule == "path.delete-inside-project")
+            {
+                *h = hit(
+                    Decision::Safe,
+                    "path.rmdir-inside-project",
+                    format!("removes empty folders inside the project: {}", clip(text)),
+                );
             }
         }
         hits

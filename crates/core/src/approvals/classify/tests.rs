@@ -3,6 +3,7 @@
 
 use super::paths::brace_alternatives;
 use super::*;
+use crate::approvals::shell::TmpDir;
 use serde_json::json;
 
 fn ctx() -> Context {
@@ -10,6 +11,8 @@ fn ctx() -> Context {
         cwd: Some("/home/u/project".into()),
         home: Some("/home/u".into()),
         paios_home: Some("/home/u/.local/share/paios".into()),
+        // As macOS sets it.
+        tmpdir: TmpDir::Value("/var/folders/zz/abc123/T".into()),
     }
 }
 
@@ -161,6 +164,7 @@ fn a_write_through_a_link_is_judged_where_it_lands() {
         cwd: Some(project.clone()),
         home: Some(home.clone()),
         paios_home: None,
+        tmpdir: TmpDir::Unknown,
     };
     let p = Policy::builtin_for_home(&home).unwrap();
     let write = |path: &str| {
@@ -705,9 +709,25 @@ fn deletes_are_judged_by_where_they_are() {
             "rm file.txt",
             "rm -rf build",
             "rm -rf /opt/app",
-            "rm -rf \"$TMPDIR/build\"",
-            "rm -rf $TMPDIR",
             "rm -rf '$TMPDIR/foo'",
+            // A line that sets TMPDIR itself is not judged by the environment's value.
+            "TMPDIR=/opt; rm -rf \"$TMPDIR/build\"",
+            "export TMPDIR=/opt && rm -rf $TMPDIR/build",
+            "echo ${TMPDIR:=/opt}; rm -rf $TMPDIR/build",
+            "read TMPDIR; rm -rf $TMPDIR/build",
+        ],
+    );
+    // `$TMPDIR` is what it is where the command runs (here: macOS's per-user folder).
+    all_are(
+        Decision::Safe,
+        &[
+            "rm -rf \"$TMPDIR/build\"",
+            "rm -rf $TMPDIR/junk",
+            "rm -rf ${TMPDIR}/test-dir",
+            "rm -rf \"${TMPDIR}/foo\"",
+            "rm -rf ${TMPDIR:-/tmp}/build",
+            "rm -rf ${TMPDIR-/tmp}/build",
+            "rm -rf $TMPDIR",
         ],
     );
     // Climbing out of a temporary folder with `..` is never, whatever it lands on.
@@ -727,6 +747,47 @@ fn deletes_are_judged_by_where_they_are() {
     // Staying inside is fine.
     assert_eq!(decide("rm -rf /tmp/a/../b"), Decision::Safe);
     assert_eq!(decide("rm -rf $TMPDIR/a/../b"), Decision::Ask);
+}
+
+#[test]
+fn tmpdir_is_expanded_as_the_shell_would() {
+    let p = policy();
+    let with = |tmpdir: TmpDir, cmd: &str| {
+        let ctx = Context { tmpdir, ..ctx() };
+        p.classify_command(cmd, &ctx)
+    };
+    // Unset, `$TMPDIR/build` is `/build`, a top-level folder: never, and it says where.
+    let unset = with(TmpDir::Unset, "rm -rf $TMPDIR/build");
+    assert_eq!(unset.decision, Decision::Never);
+    assert!(unset.reason.contains("/build"), "{}", unset.reason);
+    assert_eq!(
+        with(TmpDir::Unset, "rm -rf $TMPDIR/opt/app/x").decision,
+        Decision::Ask
+    );
+    assert_eq!(
+        with(TmpDir::Unset, "rm -rf ${TMPDIR:-/tmp}/build").decision,
+        Decision::Safe
+    );
+    // Set but empty: `:-` takes the default, `-` does not.
+    let empty = || TmpDir::Value(String::new());
+    assert_eq!(
+        with(empty(), "rm -rf ${TMPDIR:-/tmp}/build").decision,
+        Decision::Safe
+    );
+    assert_eq!(
+        with(empty(), "rm -rf ${TMPDIR-/tmp}/build").decision,
+        Decision::Never
+    );
+    // Not known: it stays dynamic, as before.
+    assert_eq!(
+        with(TmpDir::Unknown, "rm -rf $TMPDIR/x").rule,
+        "shell.rm-dynamic"
+    );
+    // A default that is not plain text is not guessed at.
+    assert_eq!(
+        with(TmpDir::Unset, "rm -rf ${TMPDIR:-$HOME}/x").decision,
+        Decision::Ask
+    );
 }
 
 #[test]
@@ -865,4 +926,49 @@ fn help_alone_only_prints() {
         Decision::Ask,
         &["./install.sh --help", "echo 'rm -rf x' | bash -v"],
     );
+}
+
+#[test]
+fn public_keys_are_not_secrets_private_ones_are() {
+    all_are(
+        Decision::Safe,
+        &[
+            "ssh-keygen -lf ~/.ssh/id_rsa.pub",
+            "cat ~/.ssh/id_ed25519.pub",
+            "grep github.com ~/.ssh/known_hosts",
+        ],
+    );
+    all_are(
+        Decision::Ask,
+        &[
+            "ssh-keygen -lf ~/.ssh/id_rsa",
+            "cat ~/.ssh/id_ed25519",
+            "cat ~/.ssh/keys/deploy.pub.bak",
+            "cat ~/.aws/credentials",
+        ],
+    );
+    assert_eq!(rule("cat ~/.ssh/id_ed25519"), "path.secrets-read");
+}
+
+#[test]
+fn rmdir_inside_the_project_loses_nothing() {
+    assert_eq!(decide("rmdir empty_folder"), Decision::Safe);
+    assert_eq!(rule("rmdir -p a/b/c"), "path.rmdir-inside-project");
+    // Elsewhere it is judged like any delete; `rm -r` of a folder still asks.
+    assert_eq!(decide("rmdir /opt/app/empty"), Decision::Ask);
+    assert_eq!(decide("rmdir /etc"), Decision::Never);
+    assert_eq!(decide("rm -r directory"), Decision::Ask);
+}
+
+#[test]
+fn query_reads_unless_it_names_a_destructive_operation() {
+    assert_eq!(
+        decide("newrelic query \"SELECT count(*) FROM Transaction\""),
+        Decision::Safe
+    );
+    assert_eq!(
+        decide("aws dynamodb query --table-name t --key-condition-expression 'id = :v'"),
+        Decision::Safe
+    );
+    assert_eq!(decide("mytool query \"DELETE FROM users\""), Decision::Ask);
 }

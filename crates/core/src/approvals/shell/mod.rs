@@ -20,8 +20,9 @@
 //! Files: `walker.rs` (the syntax tree), `wrappers.rs` (what runs what), `git.rs` (git's own
 //! options), `words.rs` (escapes, constant output), `inline.rs` (interpreter code).
 //!
-//! This module only analyses text: it never runs, expands against the environment, or touches
-//! the filesystem. It never panics on any input (property-tested).
+//! This module only analyses text: it never runs, reads the environment, or touches the
+//! filesystem. The one value of the environment it expands, `$TMPDIR`, is given to it by the
+//! caller ([`TmpDir`]). It never panics on any input (property-tested).
 
 mod git;
 pub mod inline;
@@ -35,6 +36,65 @@ use walker::Walker;
 const MAX_DEPTH: usize = 12;
 /// Longest command line analysed; longer ones are reported as too long.
 pub const MAX_LEN: usize = 64 * 1024;
+
+/// What `$TMPDIR` holds where the command will run, as the caller knows it. `$TMPDIR` is the
+/// one variable expanded: commands that clean up their scratch space name it all the time
+/// (`rm -rf "$TMPDIR/build"`), and where it is unset the shell expands it to nothing, so the
+/// same words delete `/build`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TmpDir {
+    /// Not known: `$TMPDIR` stays dynamic (a command that could only be judged by it asks).
+    #[default]
+    Unknown,
+    /// Unset where the command runs: it expands to nothing (`${TMPDIR:-/tmp}` to `/tmp`).
+    Unset,
+    /// Set to this value (possibly empty).
+    Value(String),
+}
+
+/// Characters the shell would act on again in an unquoted expansion.
+const SPECIAL: &str = "$`*?[]{}\\\"'";
+
+impl TmpDir {
+    /// `$TMPDIR` of the current process, for a command that will run in this environment (the
+    /// hook runs in the environment the agent runs its commands in). Unset here is
+    /// [`TmpDir::Unknown`], not [`TmpDir::Unset`]: an agent may give its commands a `TMPDIR` of
+    /// its own when there is none (Claude Code does, and its sandbox always sets one). A value
+    /// that is not a plain absolute path (spaces, globs, `$`) is unknown too: the shell would
+    /// split or expand it again.
+    pub fn from_env() -> Self {
+        match std::env::var("TMPDIR") {
+            Err(_) => TmpDir::Unknown,
+            Ok(v) if v.is_empty() => TmpDir::Value(v),
+            Ok(v)
+                if v.starts_with('/')
+                    && !v.contains(|c: char| c.is_whitespace() || SPECIAL.contains(c)) =>
+            {
+                TmpDir::Value(v)
+            }
+            Ok(_) => TmpDir::Unknown,
+        }
+    }
+
+    /// What `$TMPDIR` / `${TMPDIR}` expands to, where known.
+    fn expand(&self) -> Option<&str> {
+        match self {
+            TmpDir::Unknown => None,
+            TmpDir::Unset => Some(""),
+            TmpDir::Value(v) => Some(v),
+        }
+    }
+
+    /// What `${TMPDIR:-default}` (`null_too`) or `${TMPDIR-default}` expands to, where known.
+    fn expand_or(&self, default: &str, null_too: bool) -> Option<String> {
+        match self {
+            TmpDir::Unknown => None,
+            TmpDir::Unset => Some(default.to_string()),
+            TmpDir::Value(v) if v.is_empty() && null_too => Some(default.to_string()),
+            TmpDir::Value(v) => Some(v.clone()),
+        }
+    }
+}
 
 /// One word after quote removal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,7 +228,17 @@ const STACK: usize = 64 << 20;
 /// error), so nothing here may overflow the stack: nesting is bounded before parsing, and the
 /// parse runs on a thread with a stack sized for that bound.
 pub fn analyse(text: &str) -> Analysis {
+    analyse_in(text, &TmpDir::Unknown)
+}
+
+/// Analyse a command line that will run where `$TMPDIR` is `tmpdir`. A line that sets or
+/// otherwise names `TMPDIR` itself (`TMPDIR=/ rm -rf "$TMPDIR/x"`, `export TMPDIR=…`,
+/// `read TMPDIR`) keeps it dynamic: only a line that merely expands it is expanded.
+pub fn analyse_in(text: &str, tmpdir: &TmpDir) -> Analysis {
     let mut walker = Walker::default();
+    if only_expands_tmpdir(text) {
+        walker.tmpdir = tmpdir.clone();
+    }
     if text.len() > MAX_LEN || nesting(text) > MAX_NESTING {
         walker.problems.push(Problem::TooComplex);
         return walker.finish();
@@ -189,6 +259,16 @@ pub fn analyse(text: &str) -> Analysis {
             problems: vec![Problem::Unparseable("the shell parser failed".into())],
         },
     }
+}
+
+/// Every `TMPDIR` in `text` is an expansion (`$TMPDIR`, `${TMPDIR}`, `${TMPDIR:-…}`), never an
+/// assignment or a name given to a command.
+fn only_expands_tmpdir(text: &str) -> bool {
+    text.match_indices("TMPDIR").all(|(i, name)| {
+        let (before, after) = (&text[..i], &text[i + name.len()..]);
+        before.ends_with('$')
+            || (before.ends_with("${") && !after.starts_with('=') && !after.starts_with(":="))
+    })
 }
 
 /// An upper bound of how deeply `text` nests: brackets of every kind and backtick pairs,

@@ -5,10 +5,14 @@
 use std::io::BufReader;
 
 use brush_parser::ast;
-use brush_parser::word::{Parameter, ParameterExpr, TildeExpr, WordPiece, WordPieceWithSource};
+use brush_parser::word::{
+    Parameter, ParameterExpr, ParameterTestType, TildeExpr, WordPiece, WordPieceWithSource,
+};
 
 use super::words::{constant_output, decode_ansi_c};
-use super::{Analysis, Assignment, Input, MAX_DEPTH, Problem, Redirect, SimpleCommand, Word};
+use super::{
+    Analysis, Assignment, Input, MAX_DEPTH, Problem, Redirect, SimpleCommand, TmpDir, Word,
+};
 
 /// What the words of one simple command set besides its arguments.
 #[derive(Default)]
@@ -24,6 +28,8 @@ pub(super) struct Found {
 pub(super) struct Walker {
     pub(super) commands: Vec<SimpleCommand>,
     pub(super) problems: Vec<Problem>,
+    /// What `$TMPDIR` expands to ([`TmpDir::Unknown`]: it stays dynamic).
+    pub(super) tmpdir: TmpDir,
     next_pipeline: usize,
 }
 
@@ -478,6 +484,32 @@ impl Walker {
                             parameter: Parameter::Named(name),
                             indirect: false,
                         } if name == "HOME" => w.text.push('~'),
+                        ParameterExpr::Parameter {
+                            parameter: Parameter::Named(name),
+                            indirect: false,
+                        } if name == "TMPDIR"
+                            && !raw.contains("..")
+                            && self.tmpdir.expand().is_some() =>
+                        {
+                            w.text.push_str(self.tmpdir.expand().unwrap_or_default());
+                        }
+                        ParameterExpr::UseDefaultValues {
+                            parameter: Parameter::Named(name),
+                            indirect: false,
+                            test_type,
+                            default_value,
+                        } if name == "TMPDIR"
+                            && !raw.contains("..")
+                            && let Some(value) = literal_default(default_value.as_deref())
+                                .and_then(|d| {
+                                    self.tmpdir.expand_or(
+                                        d,
+                                        matches!(test_type, ParameterTestType::UnsetOrNull),
+                                    )
+                                }) =>
+                        {
+                            w.text.push_str(&value);
+                        }
                         _ => {
                             w.text.push_str(source);
                             w.dynamic = true;
@@ -539,4 +571,11 @@ impl Walker {
             }
         }
     }
+}
+
+/// The default of `${NAME:-default}` when it is plain text the shell would not expand again.
+fn literal_default(default: Option<&str>) -> Option<&str> {
+    let d = default.unwrap_or("");
+    (!d.contains(|c: char| c.is_whitespace() || super::SPECIAL.contains(c) || c == '~'))
+        .then_some(d)
 }
