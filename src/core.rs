@@ -100,7 +100,7 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> anyhow::Result<ExitCode> {
     );
     let services = status["services"].as_array().cloned().unwrap_or_default();
     if services.is_empty() {
-        outln!("no services configured");
+        outln!("nothing supervised: no [[service]] tables, and no OpenClaw gateway found running");
     }
     for s in services {
         let probe = &s["probe"];
@@ -118,6 +118,9 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> anyhow::Result<ExitCode> {
                 format!("FAIL: {}", probe["error"].as_str().unwrap_or("?"))
             }
         );
+        if let Some(how) = s["discovered"].as_str() {
+            outln!("{:<24} {how}", "");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

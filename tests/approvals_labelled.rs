@@ -19,6 +19,8 @@ fn ctx() -> Context {
         cwd: Some(PathBuf::from(HOME).join("project")),
         home: Some(HOME.into()),
         paios_home: Some(PathBuf::from(HOME).join(".local/share/paios")),
+        // Not known: the labelled sets do not depend on where they run.
+        tmpdir: Default::default(),
     }
 }
 

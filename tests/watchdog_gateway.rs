@@ -248,3 +248,93 @@ fn a_gateway_already_running_is_adopted_not_started_twice() {
     // PAIOS leaves a copy it did not start running.
     assert!(outside.try_wait().unwrap().is_none());
 }
+
+/// A new user's `paios.toml` supervises nothing, yet the gateway runs: the watchdog finds it on
+/// its port, adopts it (says so in `paios status`), and when that copy dies takes it over.
+#[test]
+fn a_gateway_running_with_no_service_table_is_found_adopted_and_taken_over() {
+    let _lock = gateway_lock();
+    let env = BrainEnv::new();
+    let port = free_port();
+    let mut outside = env.spawn(env.gateway(port).stdout(std::process::Stdio::null()));
+    let deadline = Instant::now() + READY;
+    while support::env::http_get(port, "/readyz", Duration::from_secs(2)).map(|r| r.0) != Some(200)
+    {
+        if let Ok(Some(status)) = outside.try_wait() {
+            panic!("the gateway exited early: {status}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the outside gateway did not become ready"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let mut home = TestHome::new();
+    home.write_config(&format!(
+        "{QUIET_HEAD}\n[watchdog]\ndiscover_interval_s = 1\n"
+    ));
+    // The daemon sees the gateway's hermetic state, config and port, as the user's would.
+    let gateway_cmd = env.gateway(port);
+    let gateway_env: Vec<(std::ffi::OsString, std::ffi::OsString)> = gateway_cmd
+        .get_envs()
+        .filter(|(k, _)| {
+            let k = k.to_string_lossy();
+            k.starts_with("OPENCLAW_") || k == "PATH" || k == "NO_PROXY" || k == "no_proxy"
+        })
+        .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
+        .collect();
+    home.start_daemon_with(|cmd| {
+        cmd.envs(gateway_env.iter().map(|(k, v)| (k, v)))
+            .env("OPENCLAW_GATEWAY_PORT", port.to_string());
+    });
+
+    let s = wait_for(&home, "adopted", Duration::from_secs(30), |s| {
+        s["state"] == "adopted"
+    });
+    assert_eq!(s["name"], "openclaw-gateway");
+    assert_eq!(s["managed_by"], "external");
+    let how = s["discovered"].as_str().unwrap_or_default();
+    assert!(
+        how.contains(&format!("answering on 127.0.0.1:{port}")) && how.contains("no [[service]]"),
+        "{s}"
+    );
+    let (code, text, _) = home.run(&["status"]);
+    assert_eq!(code, 0);
+    assert!(
+        text.contains("openclaw-gateway") && text.contains("no [[service]] table"),
+        "{text}"
+    );
+    assert!(
+        gateway_events(&home, "service.started").is_empty(),
+        "not started twice"
+    );
+
+    // The copy PAIOS found dies: that is an alert, and PAIOS runs the gateway itself.
+    unsafe { libc::kill(outside.id() as i32, libc::SIGKILL) };
+    let _ = outside.wait();
+    let alert = home.wait_for_event("alert.raised", Duration::from_secs(60), |e| {
+        e["subject"] == "openclaw-gateway"
+    });
+    assert_eq!(alert["data"]["alert"], "service_unreachable", "{alert}");
+    let s = wait_for(&home, "taken over", READY, running_with_passing_probe);
+    assert!(s["pid"].as_u64().is_some(), "{s}");
+    home.stop_daemon();
+}
+
+/// With no table and no gateway running, nothing is invented: status says nothing is watched.
+#[test]
+fn with_no_service_table_and_no_gateway_nothing_is_watched() {
+    let mut home = TestHome::new();
+    home.write_config(QUIET_HEAD);
+    let port = free_port();
+    home.start_daemon_with(|cmd| {
+        cmd.env("OPENCLAW_GATEWAY_PORT", port.to_string());
+    });
+    let (code, out, err) = home.run(&["status", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["services"], serde_json::json!([]), "{v}");
+    assert_eq!(v["health"]["label"], "Nothing watched", "{v}");
+    let (_, text, _) = home.run(&["status"]);
+    assert!(text.contains("no OpenClaw gateway found running"), "{text}");
+}

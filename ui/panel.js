@@ -98,7 +98,13 @@ function renderServices(services) {
     return h(
       "tr",
       { dataset: { service: service.name, state: service.state, tone } },
-      h("th", { scope: "row" }, service.name),
+      h(
+        "th",
+        { scope: "row" },
+        service.name,
+        // A gateway supervised with no [[service]] table: say how it was found.
+        service.discovered ? h("span", { class: "muted discovered", title: service.discovered }, " found running") : null,
+      ),
       h("td", {}, h("span", { class: "badge", "data-tone": tone }, service.state)),
       h("td", { class: "num" }, service.state === "running" || service.state === "adopted" ? duration(uptimeOf(service)) : "—"),
       h("td", { class: "num" }, String(service.restarts ?? 0)),

@@ -19,6 +19,9 @@ pub fn ai_bin() -> PathBuf {
 pub struct TestHome {
     pub dir: tempfile::TempDir,
     daemon: Option<Child>,
+    /// The OpenClaw gateway port this home's `paios` looks at: a free one, so a test daemon
+    /// never finds (and adopts) a gateway the machine's user runs on the default port.
+    gateway_port: u16,
 }
 
 impl Default for TestHome {
@@ -35,7 +38,11 @@ impl TestHome {
             .tempdir()
             .unwrap();
         std::fs::write(dir.path().join("paios.toml"), "[api]\nport = 0\n").unwrap();
-        Self { dir, daemon: None }
+        Self {
+            dir,
+            daemon: None,
+            gateway_port: crate::env::free_port(),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -47,7 +54,8 @@ impl TestHome {
     }
 
     /// `paios …` with this home. The brains' config folders point into the home too (empty
-    /// until a test writes them), so the daemon never reads the user's own registrations.
+    /// until a test writes them), so the daemon never reads the user's own registrations, and
+    /// the gateway port is one nothing listens on.
     pub fn paios(&self) -> Command {
         let mut c = Command::new(paios_bin());
         c.env("PAIOS_HOME", self.path())
@@ -55,7 +63,8 @@ impl TestHome {
             .env("CLAUDE_CONFIG_DIR", self.path().join("brains/claude"))
             .env("CODEX_HOME", self.path().join("brains/codex"))
             .env("OPENCLAW_STATE_DIR", self.path().join("brains/openclaw"))
-            .env_remove("OPENCLAW_CONFIG_PATH");
+            .env_remove("OPENCLAW_CONFIG_PATH")
+            .env("OPENCLAW_GATEWAY_PORT", self.gateway_port.to_string());
         c
     }
 

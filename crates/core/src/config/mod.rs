@@ -25,6 +25,7 @@ pub struct Config {
     /// `[[service]]` tables: what the watchdog supervises.
     #[serde(rename = "service")]
     pub services: Vec<crate::watchdog::config::ServiceConfig>,
+    pub watchdog: crate::watchdog::config::WatchdogConfig,
     pub alerts: crate::watchdog::config::AlertsConfig,
     pub brains: crate::brains::config::BrainsConfig,
     pub router: crate::router::config::RouterConfig,

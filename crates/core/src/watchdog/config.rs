@@ -37,6 +37,10 @@ pub struct ServiceConfig {
     /// restarted with `launchctl kickstart -k`.
     #[serde(default)]
     pub launchd_label: Option<String>,
+    /// Not from `paios.toml`: how the watchdog found this service when it has no table
+    /// ([`super::discover`]), shown by `paios status`.
+    #[serde(skip)]
+    pub discovered: Option<String>,
 }
 
 fn default_no_restart() -> Vec<i32> {
@@ -226,6 +230,26 @@ impl Default for CrashLoopConfig {
         Self {
             max_exits: 5,
             window_s: 60,
+        }
+    }
+}
+
+/// `[watchdog]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WatchdogConfig {
+    /// With no `[[service]]` for the OpenClaw gateway, supervise the one that runs anyway (its
+    /// systemd/launchd unit, or whatever answers its port) — see [`super::discover`].
+    pub adopt_gateway: bool,
+    /// How often to look for such a gateway while none is supervised (seconds).
+    pub discover_interval_s: u64,
+}
+
+impl Default for WatchdogConfig {
+    fn default() -> Self {
+        Self {
+            adopt_gateway: true,
+            discover_interval_s: 30,
         }
     }
 }

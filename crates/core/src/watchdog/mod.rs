@@ -6,7 +6,8 @@
 //! configuration changes (only services whose table changed are restarted), and answers
 //! `paios status`. The restart policy is a pure state
 //! machine ([`machine`]); probes are in [`probe`]; adoption of copies run by systemd/launchd or
-//! by hand is in [`adopt`].
+//! by hand is in [`adopt`]; a gateway supervised with no `[[service]]` table is found by
+//! [`discover`].
 //!
 //! Architecture invariants: the watchdog never writes SQLite itself (every state change is an
 //! event appended through the store); it never leaves a child of its own running after
@@ -15,6 +16,7 @@
 pub mod adopt;
 pub mod api;
 pub mod config;
+pub mod discover;
 pub mod install;
 pub mod logs;
 pub mod machine;
@@ -24,6 +26,7 @@ pub mod service;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use serde_json::Value;
@@ -53,6 +56,15 @@ impl Watchdog {
             .unwrap_or_else(|e| e.into_inner())
             .get(name)
             .cloned()
+    }
+
+    /// A service that is the OpenClaw gateway is supervised (configured or discovered).
+    fn supervises_a_gateway(&self) -> bool {
+        self.services
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .any(|h| discover::is_gateway(&h.config))
     }
 
     pub fn names(&self) -> Vec<String> {
@@ -98,6 +110,28 @@ impl Watchdog {
     }
 }
 
+/// The configured services, and a gateway found running without a table of its own (kept once
+/// found, so a discovered gateway that dies is restarted rather than forgotten).
+async fn with_discovered(
+    watchdog: &Watchdog,
+    config: &crate::config::Config,
+) -> Vec<ServiceConfig> {
+    let mut wanted = config.services.clone();
+    let kept = watchdog
+        .service(discover::GATEWAY_SERVICE)
+        .map(|h| h.config.clone())
+        .filter(|c| c.discovered.is_some());
+    if config.watchdog.adopt_gateway && !wanted.iter().any(discover::is_gateway) {
+        if let Some(kept) = kept {
+            wanted.push(kept);
+        } else if let Some(found) = discover::gateway(&wanted, true).await {
+            tracing::info!(service = %found.name, how = ?found.discovered, "adopting the gateway");
+            wanted.push(found);
+        }
+    }
+    wanted
+}
+
 async fn stop_all(handles: Vec<Arc<ServiceHandle>>) {
     let tasks = handles.into_iter().map(|h| async move {
         match Arc::try_unwrap(h) {
@@ -122,11 +156,16 @@ impl crate::module::Module for Watchdog {
     ) -> BoxFuture<'a, Result<(), crate::module::ModuleError>> {
         Box::pin(async move {
             let watchdog = get(core);
-            watchdog.apply(core, &core.config().services).await;
+            let config = core.config();
+            let wanted = with_discovered(&watchdog, &config).await;
+            watchdog.apply(core, &wanted).await;
             let mut configs = core.watch_config();
             configs.mark_unchanged();
             let shutdown = core.shutdown_token();
             let core = core.clone();
+            let every = Duration::from_secs(config.watchdog.discover_interval_s.max(1));
+            let mut discover = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            discover.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tokio::spawn(async move {
                 loop {
                     tokio::select! {
@@ -135,8 +174,20 @@ impl crate::module::Module for Watchdog {
                             if changed.is_err() {
                                 return;
                             }
-                            let services = configs.borrow_and_update().services.clone();
-                            watchdog.apply(&core, &services).await;
+                            let config = configs.borrow_and_update().clone();
+                            let wanted = with_discovered(&watchdog, &config).await;
+                            watchdog.apply(&core, &wanted).await;
+                        }
+                        _ = discover.tick() => {
+                            let config = core.config();
+                            // Only while no gateway is supervised: one found stays supervised
+                            // (adopted, restarted) until the configuration changes.
+                            if !watchdog.supervises_a_gateway() {
+                                let wanted = with_discovered(&watchdog, &config).await;
+                                if wanted.len() > config.services.len() {
+                                    watchdog.apply(&core, &wanted).await;
+                                }
+                            }
                         }
                     }
                 }

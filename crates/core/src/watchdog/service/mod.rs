@@ -65,7 +65,10 @@ pub struct ServiceHandle {
 impl ServiceHandle {
     pub fn spawn(core: &Core, config: ServiceConfig) -> Self {
         let (tx, rx) = mpsc::channel(16);
-        let status = Arc::new(Mutex::new(Status::new()));
+        let status = Arc::new(Mutex::new(Status {
+            discovered: config.discovered.clone(),
+            ..Status::new()
+        }));
         let log = ServiceLog::open(&core.paths().service_logs_dir(), &config.name).unwrap_or_else(
             |e| {
                 tracing::warn!(service = %config.name, error = %e, "cannot open the service log folder");

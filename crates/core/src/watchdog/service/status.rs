@@ -44,6 +44,8 @@ pub struct Status {
     pub error: Option<String>,
     /// `systemd:UNIT`, `launchd:LABEL` or `external` while adopted.
     pub managed_by: Option<String>,
+    /// How the watchdog found a service that has no `[[service]]` table.
+    pub discovered: Option<String>,
 }
 
 impl Status {
@@ -57,10 +59,12 @@ impl Status {
             since: Utc::now(),
             error: None,
             managed_by: None,
+            discovered: None,
         }
     }
 
-    /// The contract shape (DESIGN.md §3), plus `since`, `error` and `managed_by`.
+    /// The contract shape (DESIGN.md §3), plus `since`, `error`, `managed_by` and, for a
+    /// service found without a table, `discovered`.
     pub fn to_json(&self, name: &str) -> Value {
         json!({
             "name": name,
@@ -76,6 +80,7 @@ impl Status {
             "since": format_ts(&self.since),
             "error": self.error,
             "managed_by": self.managed_by,
+            "discovered": self.discovered,
         })
     }
 }
