@@ -122,6 +122,9 @@ pub struct ReportArgs {
 pub enum SourceArg {
     Claude,
     Codex,
+    /// The OpenClaw gateway's own session files.
+    #[value(name = "openclaw")]
+    OpenClaw,
     All,
 }
 
@@ -167,6 +170,7 @@ pub fn run(ctx: &Ctx, a: UsageArgs) -> anyhow::Result<ExitCode> {
     let source = match args.source {
         SourceArg::Claude => Some(Source::Claude),
         SourceArg::Codex => Some(Source::Codex),
+        SourceArg::OpenClaw => Some(Source::OpenClaw),
         SourceArg::All => None,
     };
     let fresh = ledger_mod::refresh_mapped(&ctx.paths, &config)?;
@@ -198,7 +202,7 @@ pub fn run(ctx: &Ctx, a: UsageArgs) -> anyhow::Result<ExitCode> {
         });
         print_json(&doc);
     } else if built.groups.is_empty() {
-        eprintln!("no usage found in the Claude Code or Codex logs for this period");
+        eprintln!("no usage found in the Claude Code, Codex or OpenClaw logs for this period");
     } else {
         out!("{}", built.to_table(args.breakdown));
     }

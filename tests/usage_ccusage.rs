@@ -1,5 +1,5 @@
 //! `paios usage daily --json` agrees with the real ccusage (pinned 20.0.24) on generated
-//! Claude Code and Codex log trees: tokens exactly, cost to the cent.
+//! Claude Code and Codex log trees and OpenClaw session trees: tokens exactly, cost to the cent.
 
 use paios_testkit as support;
 
@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 use support::daemon::TestHome;
-use support::usage_logs::{write_claude_tree, write_codex_tree};
+use support::usage_logs::{write_claude_tree, write_codex_tree, write_openclaw_tree};
 
 const CCUSAGE_VERSION: &str = "20.0.24";
 
@@ -33,6 +33,8 @@ fn run_ccusage(agent: &str, env: (&str, &Path)) -> Value {
         .env("HOME", env.1)
         .env_remove("CLAUDE_CONFIG_DIR")
         .env_remove("CODEX_HOME")
+        .env_remove("OPENCLAW_DIR")
+        .env_remove("OPENCLAW_STATE_DIR")
         .env(env.0, env.1)
         .output()
         .unwrap();
@@ -58,6 +60,8 @@ fn run_paios(home: &TestHome, source: &str, env: (&str, &Path)) -> Value {
         ])
         .env_remove("CLAUDE_CONFIG_DIR")
         .env_remove("CODEX_HOME")
+        .env_remove("OPENCLAW_DIR")
+        .env_remove("OPENCLAW_STATE_DIR")
         .env("HOME", env.1)
         .env(env.0, env.1)
         .output()
@@ -150,6 +154,31 @@ fn codex_daily_totals_equal_ccusage() {
         "the tree has malformed lines"
     );
     assert_same(&ours, &theirs, "costUSD");
+}
+
+/// The gateway's session files (archived copies, model changes and snapshots, costs it logged
+/// itself, lines cut short) count as ccusage's `openclaw` source counts them, alone and among
+/// all brains.
+#[test]
+fn openclaw_daily_totals_equal_ccusage() {
+    let logs = tempfile::tempdir().unwrap();
+    write_openclaw_tree(logs.path(), 5, 30, 25);
+    let theirs = run_ccusage("openclaw", ("OPENCLAW_DIR", logs.path()));
+    let home = TestHome::new();
+    let ours = run_paios(&home, "openclaw", ("OPENCLAW_DIR", logs.path()));
+    assert!(
+        ours["ingest"]["malformedLines"].as_u64().unwrap() > 0,
+        "the tree has malformed lines"
+    );
+    assert!(ours["daily"].as_array().unwrap().len() > 5, "several days");
+    assert_same(&ours, &theirs, "totalCost");
+    // Among all brains, the gateway's share is the same.
+    let all = run_paios(&home, "all", ("OPENCLAW_DIR", logs.path()));
+    assert_eq!(
+        all["totals"]["bySource"]["openclaw"]["totalTokens"], theirs["totals"]["totalTokens"],
+        "{}",
+        all["totals"]
+    );
 }
 
 /// The benchmark's own generated trees (every shape) count the same in paios and ccusage, so

@@ -46,7 +46,7 @@ pub struct BudgetState {
     /// The local date the "today" figures are for.
     pub date: String,
     pub overall: ScopeState,
-    /// `claude`, `codex`.
+    /// `claude`, `codex`, `openclaw`.
     pub brains: BTreeMap<String, ScopeState>,
 }
 
@@ -86,6 +86,7 @@ pub fn compute(spend: &SpendSummary, config: &BudgetsConfig, day: NaiveDate) -> 
         let limits = match source {
             Source::Claude => &config.claude,
             Source::Codex => &config.codex,
+            Source::OpenClaw => &config.openclaw,
         };
         brains.insert(
             source.name().to_string(),

@@ -13,6 +13,10 @@ pub struct UsageConfig {
     pub claude_dir: Option<String>,
     /// Codex's home (its logs are in `sessions/`). Default: `$CODEX_HOME`, else `~/.codex`.
     pub codex_dir: Option<String>,
+    /// OpenClaw's state folder (its session files are under it, in `agents/<agent>/sessions/`).
+    /// Default: `$OPENCLAW_DIR` (commas separate several), else `$OPENCLAW_STATE_DIR` and
+    /// `~/.openclaw`, `~/.clawdbot`, `~/.moltbot`, `~/.moldbot`.
+    pub openclaw_dir: Option<String>,
     /// The daemon re-reads the logs this long after the last change it saw.
     pub debounce_ms: u64,
     /// Price overrides in USD per million tokens, by model name:
@@ -117,6 +121,7 @@ impl Default for UsageConfig {
         Self {
             claude_dir: None,
             codex_dir: None,
+            openclaw_dir: None,
             debounce_ms: 1000,
             prices: BTreeMap::new(),
             quota: QuotaConfig::default(),
@@ -148,6 +153,8 @@ pub struct BudgetsConfig {
     pub claude: BrainBudget,
     /// `[budgets.codex]`.
     pub codex: BrainBudget,
+    /// `[budgets.openclaw]`: the gateway's own usage.
+    pub openclaw: BrainBudget,
 }
 
 impl Default for BudgetsConfig {
@@ -158,6 +165,7 @@ impl Default for BudgetsConfig {
             warn_percent: 80.0,
             claude: BrainBudget::default(),
             codex: BrainBudget::default(),
+            openclaw: BrainBudget::default(),
         }
     }
 }
@@ -180,6 +188,8 @@ impl BudgetsConfig {
             self.claude.monthly_usd,
             self.codex.daily_usd,
             self.codex.monthly_usd,
+            self.openclaw.daily_usd,
+            self.openclaw.monthly_usd,
         ]
         .iter()
         .any(Option::is_some)
@@ -194,6 +204,8 @@ impl BudgetsConfig {
             ("budgets.claude.monthly_usd", self.claude.monthly_usd),
             ("budgets.codex.daily_usd", self.codex.daily_usd),
             ("budgets.codex.monthly_usd", self.codex.monthly_usd),
+            ("budgets.openclaw.daily_usd", self.openclaw.daily_usd),
+            ("budgets.openclaw.monthly_usd", self.openclaw.monthly_usd),
         ];
         for (key, value) in limits {
             if let Some(v) = value

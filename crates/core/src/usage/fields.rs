@@ -117,6 +117,78 @@ pub struct RawWindow {
     pub resets_in_seconds: Option<f64>,
 }
 
+/// The fields of an OpenClaw session line: a message (`type` `message`), a model change
+/// (`type` `model_change`, `modelId` or `model`), or a model snapshot (`type` `custom`,
+/// `customType` `model-snapshot`, `data.modelId` or `data.model`).
+#[derive(Debug, Default, PartialEq, Deserialize)]
+pub struct OpenClawLine<'a> {
+    #[serde(borrow, default, rename = "type")]
+    pub kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub timestamp: Option<Stamp<'a>>,
+    #[serde(borrow, default, rename = "customType")]
+    pub custom_type: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "modelId", deserialize_with = "text")]
+    pub model_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "text")]
+    pub model: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "lenient_object")]
+    pub data: Option<OpenClawModelRef<'a>>,
+    #[serde(borrow, default, deserialize_with = "lenient_object")]
+    pub message: Option<OpenClawMessage<'a>>,
+}
+
+/// A model snapshot's `data`.
+#[derive(Debug, Default, PartialEq, Deserialize)]
+pub struct OpenClawModelRef<'a> {
+    #[serde(borrow, default, rename = "modelId", deserialize_with = "text")]
+    pub model_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "text")]
+    pub model: Option<Cow<'a, str>>,
+}
+
+/// An OpenClaw line's `message`.
+#[derive(Debug, Default, PartialEq, Deserialize)]
+pub struct OpenClawMessage<'a> {
+    #[serde(borrow, default)]
+    pub role: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "text")]
+    pub model: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub timestamp: Option<Stamp<'a>>,
+    #[serde(default, deserialize_with = "lenient_object")]
+    pub usage: Option<OpenClawUsage>,
+}
+
+/// An OpenClaw message's `usage`. A count that is not a whole number from 0 up is `None` (as
+/// ccusage reads it: the line still counts, with 0 there); a `cost` that is not an object, or
+/// whose `total` is not a number, is `None`.
+#[derive(Debug, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct OpenClawUsage {
+    #[serde(deserialize_with = "count")]
+    pub input: Option<u64>,
+    #[serde(deserialize_with = "count")]
+    pub output: Option<u64>,
+    #[serde(rename = "cacheRead", deserialize_with = "count")]
+    pub cache_read: Option<u64>,
+    #[serde(rename = "cacheWrite", deserialize_with = "count")]
+    pub cache_write: Option<u64>,
+    #[serde(rename = "totalTokens", deserialize_with = "count")]
+    pub total_tokens: Option<u64>,
+    #[serde(deserialize_with = "cost_total")]
+    pub cost: Option<f64>,
+}
+
+/// A time as OpenClaw writes it: an RFC 3339 string, or milliseconds since the epoch.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Stamp<'a> {
+    Millis(f64),
+    #[serde(borrow)]
+    Text(Cow<'a, str>),
+}
+
 /// How a line's JSON is decoded into its fields.
 ///
 /// `line` is any bytes. A decoder fills `out` (a default one) and returns `true` only when the
@@ -134,6 +206,15 @@ pub trait Decode: Sync {
         out: &mut ClaudeLine<'a>,
     ) -> bool;
     fn codex<'a>(&self, line: &'a [u8], scratch: &'a mut Vec<u8>, out: &mut CodexLine<'a>) -> bool;
+    /// An OpenClaw line; serde_json unless a decoder says otherwise.
+    fn openclaw<'a>(
+        &self,
+        line: &'a [u8],
+        _scratch: &'a mut Vec<u8>,
+        out: &mut OpenClawLine<'a>,
+    ) -> bool {
+        serde_json_object(line, out)
+    }
 }
 
 /// The decoder the product uses.
@@ -156,6 +237,11 @@ impl Decode for SerdeJson {
 
 /// A Claude Code line decoded by serde_json into `out`; `false` when it is malformed.
 pub fn serde_claude<'a>(line: &'a [u8], out: &mut ClaudeLine<'a>) -> bool {
+    serde_json_object(line, out)
+}
+
+/// An OpenClaw line decoded by serde_json into `out`; `false` when it is malformed.
+pub fn serde_openclaw<'a>(line: &'a [u8], out: &mut OpenClawLine<'a>) -> bool {
     serde_json_object(line, out)
 }
 
@@ -186,12 +272,6 @@ fn object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option
 }
 
 struct Object<T>(T);
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        from_object(d).map(Object)
-    }
-}
 
 /// A deserializer that reads a struct as a map only (serde's derived readers would also take a
 /// sequence of its fields).
@@ -412,4 +492,126 @@ fn rate_limits<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<Option<(Option<RawWindow>, Option<RawWindow>)>, D::Error> {
     Ok(OrNone::<Limits>::deserialize(d)?.0.map(|l| l.0))
+}
+
+/// A field holding an object of type `T`; any other value (or an object `T` cannot read) is
+/// `None`, and the line is still read.
+fn lenient_object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    Ok(OrNone::<Whole<T>>::deserialize(d)?.0.map(|w| w.0))
+}
+
+/// A `T` read from an object's entries, for [`lenient_object`].
+struct Whole<T>(T);
+
+impl<'de, T: Deserialize<'de>> FromMap<'de> for Whole<T> {
+    fn from_map<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+        T::deserialize(de::value::MapAccessDeserializer::new(map)).map(Whole)
+    }
+}
+
+/// A string field; any other value is `None`.
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<Cow<'de, str>>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any value")
+        }
+        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(v)))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_string())))
+        }
+        anything_else_is_none!(
+            visit_bool(bool),
+            visit_i64(i64),
+            visit_u64(u64),
+            visit_f64(f64),
+            visit_bytes(&[u8])
+        );
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// A token count: a whole number from 0 up; any other value is `None`.
+fn count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any value")
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<u64>, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<u64>, E> {
+            Ok(u64::try_from(v).ok())
+        }
+        anything_else_is_none!(
+            visit_f64(f64),
+            visit_bool(bool),
+            visit_str(&str),
+            visit_bytes(&[u8])
+        );
+        fn visit_unit<E: de::Error>(self) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<u64>, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<u64>, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<u64>, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// `cost.total` when `cost` is an object with a number there.
+fn cost_total<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    struct Total(Option<f64>);
+    impl<'de> FromMap<'de> for Total {
+        fn from_map<A: MapAccess<'de>>(map: A) -> Result<Self, A::Error> {
+            let mut total = None;
+            walk(map, &["total"], |map, _| {
+                total = map.next_value::<NumberOrNone>()?.0;
+                Ok(())
+            })?;
+            Ok(Total(total))
+        }
+    }
+    Ok(OrNone::<Total>::deserialize(d)?.0.and_then(|t| t.0))
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        from_object(d).map(Object)
+    }
 }

@@ -1,6 +1,7 @@
-//! Usage and cost ledger built from the Claude Code and Codex logs; budgets.
+//! Usage and cost ledger built from the Claude Code and Codex logs and the OpenClaw gateway's
+//! session files; budgets.
 //!
-//! * [`parse`]: line parsers for both logs (no I/O).
+//! * [`parse`]: line parsers for the three brains' logs (no I/O).
 //! * [`fields`]: the fields a log line yields, and the one seam through which its JSON is
 //!   decoded into them.
 //! * [`prices`]: the price table (generated from LiteLLM's, committed with its date) and the
@@ -188,10 +189,16 @@ pub fn mark_limited(
 pub fn summary_json(ledger: &Ledger, config: &Config) -> Result<serde_json::Value, LedgerError> {
     let (state, spend) = state_of(ledger, config)?;
     let by_brain = |m: &std::collections::BTreeMap<Source, f64>| {
-        serde_json::json!({
-            "claude": m.get(&Source::Claude).copied().unwrap_or(0.0),
-            "codex": m.get(&Source::Codex).copied().unwrap_or(0.0),
-        })
+        let brains: serde_json::Map<String, serde_json::Value> = Source::ALL
+            .iter()
+            .map(|s| {
+                (
+                    s.name().to_string(),
+                    m.get(s).copied().unwrap_or(0.0).into(),
+                )
+            })
+            .collect();
+        serde_json::Value::Object(brains)
     };
     let today = report::Zone::Local.today();
     let days: Vec<serde_json::Value> = spend
@@ -259,7 +266,7 @@ fn watch_loop(core: Core, handle: tokio::runtime::Handle) {
         let config = core.config();
         let dirs = LogDirs::from_config(&config.usage);
         if let Some(w) = watcher.as_mut() {
-            for dir in dirs.claude.iter().chain(&dirs.codex) {
+            for dir in dirs.claude.iter().chain(&dirs.codex).chain(&dirs.openclaw) {
                 if !watched.contains(dir)
                     && dir.is_dir()
                     && w.watch(dir, notify::RecursiveMode::Recursive).is_ok()

@@ -1,4 +1,5 @@
-//! Line parsers for the Claude Code and Codex session logs.
+//! Line parsers for the Claude Code and Codex session logs and the OpenClaw gateway's session
+//! files.
 //!
 //! Each parser takes one raw line (any bytes) and returns what it means for the ledger; it never
 //! panics and never allocates for lines that cannot carry usage (a `memchr` prefilter rejects
@@ -11,15 +12,16 @@
 //! `cache_read` is the cached part, `cache_write` the tokens written to the cache (of which
 //! `cache_write_1h` were written with the one-hour lifetime).
 //!
-//! This module does no I/O and keeps no state except the small per-file Codex state
-//! ([`CodexState`]) the caller carries from one line to the next (and across runs).
+//! This module does no I/O and keeps no state except the small per-file Codex and OpenClaw
+//! states ([`CodexState`], [`OpenClawState`]) the caller carries from one line to the next (and
+//! across runs).
 
 use std::borrow::Cow;
 
 use memchr::memmem;
 use serde::{Deserialize, Serialize};
 
-use super::fields::{self, ClaudeLine, CodexLine, Decode, RawWindow};
+use super::fields::{self, ClaudeLine, CodexLine, Decode, OpenClawLine, RawWindow, Stamp};
 
 /// The model Claude Code names on the errors it logs itself (no API use).
 pub const SYNTHETIC_MODEL: &str = "<synthetic>";
@@ -512,6 +514,169 @@ fn codex_meaning<'a>(parsed: CodexLine<'a>, state: &mut CodexState) -> Line<'a> 
     }
 }
 
+// ---- OpenClaw --------------------------------------------------------------------------------
+
+/// See [`CLAUDE_NEEDLES`]: an OpenClaw line that matters is a message with usage, or a line
+/// naming the model the next messages run on.
+pub const OPENCLAW_NEEDLES: &[&[u8]] = &[b"\"usage\"", b"model_change", b"model-snapshot"];
+
+/// The model of OpenClaw usage logged before any line named one (ccusage's name for it).
+pub const OPENCLAW_UNKNOWN_MODEL: &str = "unknown";
+
+/// What an OpenClaw session file has said so far that later lines depend on: the model of its
+/// last model change or snapshot. Persisted with the file's offset, like [`CodexState`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OpenClawState {
+    pub model: Option<String>,
+}
+
+/// Parse one line of an OpenClaw session file, updating the file's running state.
+///
+/// As ccusage 20.0.24 reads these files (each rule checked against it):
+/// * a `model_change` line (`modelId`, else `model`) or a `custom` line of `customType`
+///   `model-snapshot` (`data.modelId`, else `data.model`) sets the model of the messages after
+///   it; an empty name changes nothing;
+/// * a `message` whose `message.role` is `assistant` and that has a `message.usage` object is a
+///   request: `input`, `output`, `cacheRead`, `cacheWrite` tokens (a count that is not a whole
+///   number from 0 up reads as 0); with all four 0, a `totalTokens` above 0 counts as output,
+///   and otherwise the message counts nothing;
+/// * its time is `message.timestamp` (milliseconds since the epoch, or RFC 3339), else the
+///   line's `timestamp`; its model is `message.model` (not kept for later lines), else the
+///   file's, else `unknown`; its cost is `usage.cost.total` when that is a number, else the
+///   price table's.
+///
+/// The record's dedupe key is everything that makes a request: its time, model, tokens and
+/// logged cost. The caller adds the session (the file's name before `.jsonl`), so a message
+/// also kept in an archived copy of its session (`.jsonl.reset.…`) counts once, as in ccusage.
+pub fn parse_openclaw_line<'a>(line: &'a [u8], state: &mut OpenClawState) -> Line<'a> {
+    if !contains_any(line, OPENCLAW_NEEDLES) {
+        return Line::Ignored;
+    }
+    if !looks_like_json_object(line) {
+        return Line::Malformed;
+    }
+    let mut parsed = OpenClawLine::default();
+    if !fields::serde_openclaw(line, &mut parsed) {
+        return Line::Malformed;
+    }
+    openclaw_meaning(parsed, state)
+}
+
+/// [`parse_openclaw_line`] for a line already known to contain one of [`OPENCLAW_NEEDLES`],
+/// decoding it with `decode` (`scratch`: see [`Decode`]).
+pub fn parse_openclaw_with<'a>(
+    decode: &dyn Decode,
+    line: &'a [u8],
+    scratch: &'a mut Vec<u8>,
+    state: &mut OpenClawState,
+) -> Line<'a> {
+    if !looks_like_json_object(line) {
+        return Line::Malformed;
+    }
+    let mut parsed = OpenClawLine::default();
+    if !decode.openclaw(line, scratch, &mut parsed) {
+        return Line::Malformed;
+    }
+    openclaw_meaning(parsed, state)
+}
+
+fn named(name: &Option<Cow<'_, str>>) -> Option<String> {
+    name.as_deref()
+        .filter(|m| !m.is_empty())
+        .map(str::to_string)
+}
+
+/// Epoch milliseconds of an OpenClaw time; `None` when it is not one.
+fn openclaw_ms(stamp: &Stamp) -> Option<i64> {
+    match stamp {
+        Stamp::Millis(ms) if ms.is_finite() && *ms > 0.0 && *ms < 1e15 => Some(*ms as i64),
+        Stamp::Millis(_) => None,
+        Stamp::Text(text) => parse_ts(text),
+    }
+}
+
+/// What a decoded OpenClaw line means.
+fn openclaw_meaning<'a>(parsed: OpenClawLine<'a>, state: &mut OpenClawState) -> Line<'a> {
+    match parsed.kind.as_deref() {
+        Some("model_change") => {
+            if let Some(model) = named(&parsed.model_id).or_else(|| named(&parsed.model)) {
+                state.model = Some(model);
+            }
+            return Line::Ignored;
+        }
+        Some("custom") if parsed.custom_type.as_deref() == Some("model-snapshot") => {
+            if let Some(model) = parsed
+                .data
+                .and_then(|d| named(&d.model_id).or_else(|| named(&d.model)))
+            {
+                state.model = Some(model);
+            }
+            return Line::Ignored;
+        }
+        Some("message") => {}
+        _ => return Line::Ignored,
+    }
+    let Some(message) = parsed.message else {
+        return Line::Ignored;
+    };
+    if message.role.as_deref() != Some("assistant") {
+        return Line::Ignored;
+    }
+    let Some(usage) = message.usage else {
+        return Line::Ignored;
+    };
+    let mut tokens = Tokens {
+        input: usage.input.unwrap_or(0),
+        output: usage.output.unwrap_or(0),
+        cache_write: usage.cache_write.unwrap_or(0),
+        cache_write_1h: 0,
+        cache_read: usage.cache_read.unwrap_or(0),
+        reasoning: 0,
+    };
+    if tokens.is_zero() {
+        match usage.total_tokens {
+            Some(total) if total > 0 => tokens.output = total,
+            _ => return Line::Ignored,
+        }
+    }
+    let ts = match &message.timestamp {
+        Some(stamp) => openclaw_ms(stamp),
+        None => parsed.timestamp.as_ref().and_then(openclaw_ms),
+    };
+    let Some(ts_ms) = ts else {
+        return Line::Malformed;
+    };
+    if !tokens.plausible()
+        || usage
+            .cost
+            .is_some_and(|c| !(0.0..=MAX_REQUEST_COST_USD).contains(&c))
+    {
+        return Line::Malformed;
+    }
+    let model = match message.model.filter(|m| !m.is_empty()) {
+        Some(m) => m,
+        None => Cow::Owned(
+            state
+                .model
+                .clone()
+                .unwrap_or_else(|| OPENCLAW_UNKNOWN_MODEL.to_string()),
+        ),
+    };
+    let cost = usage.cost.map(f64::to_bits).unwrap_or(u64::MAX);
+    let key = format!(
+        "openclaw\u{1f}{ts_ms}\u{1f}{model}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{cost:x}",
+        tokens.input, tokens.output, tokens.cache_read, tokens.cache_write
+    );
+    Line::Usage(Record {
+        ts_ms,
+        model: Some(model),
+        session: None,
+        dedupe_key: Some((Cow::Owned(key), None)),
+        tokens,
+        cost_usd: usage.cost,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -834,19 +999,191 @@ mod tests {
         );
     }
 
+    fn openclaw_records<'a>(lines: &[&'a str]) -> Vec<Line<'a>> {
+        let mut state = OpenClawState::default();
+        lines
+            .iter()
+            .map(|l| parse_openclaw_line(l.as_bytes(), &mut state))
+            .collect()
+    }
+
+    fn openclaw_usage(line: Line<'_>) -> Record<'_> {
+        match line {
+            Line::Usage(r) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Each rule here was checked against ccusage 20.0.24's `openclaw` source.
+    #[test]
+    fn openclaw_messages_take_their_model_time_and_cost_as_ccusage_reads_them() {
+        let msg = |extra: &str, usage: &str| {
+            format!(
+                r#"{{"type":"message","id":"a","timestamp":"2026-10-01T10:00:02.000Z","message":{{"role":"assistant","usage":{usage}{extra}}}}}"#
+            )
+        };
+        let plain =
+            r#"{"input":1000,"output":100,"cacheRead":500,"cacheWrite":7,"totalTokens":1607}"#;
+        let change = r#"{"type":"model_change","provider":"openai","modelId":"gpt-5"}"#;
+        let snapshot = r#"{"type":"custom","customType":"model-snapshot","data":{"provider":"openai","model":"gpt-5-mini"}}"#;
+        let own_model = msg(
+            r#","model":"claude-sonnet-4-5","timestamp":1790000000000"#,
+            plain,
+        );
+        let after_own = msg("", plain);
+        let before_any = msg("", plain);
+        let dated = msg(r#","timestamp":"2026-08-01T00:00:00.000Z""#, plain);
+        let records = openclaw_records(&[
+            &before_any,
+            change,
+            &own_model,
+            &after_own,
+            snapshot,
+            &dated,
+        ]);
+        let models: Vec<String> = records
+            .iter()
+            .filter_map(|l| match l {
+                Line::Usage(r) => Some(r.model.as_deref().unwrap().to_string()),
+                _ => None,
+            })
+            .collect();
+        // Before any change: unknown; a message's own model is not kept for the next.
+        assert_eq!(
+            models,
+            ["unknown", "claude-sonnet-4-5", "gpt-5", "gpt-5-mini"]
+        );
+        let own = openclaw_usage(records[2].clone());
+        assert_eq!(own.ts_ms, 1_790_000_000_000, "the message's own time wins");
+        assert_eq!(
+            (
+                own.tokens.input,
+                own.tokens.output,
+                own.tokens.cache_read,
+                own.tokens.cache_write
+            ),
+            (1000, 100, 500, 7)
+        );
+        let line_time = openclaw_usage(records[3].clone());
+        assert_eq!(line_time.ts_ms, parse_ts("2026-10-01T10:00:02Z").unwrap());
+        assert_eq!(
+            openclaw_usage(records[5].clone()).ts_ms,
+            parse_ts("2026-08-01T00:00:00Z").unwrap()
+        );
+        // The gateway's own cost, when it is a number; not otherwise.
+        let mut state = OpenClawState::default();
+        let with_cost = msg(
+            "",
+            r#"{"input":1,"output":2,"cost":{"input":0,"total":0.5}}"#,
+        );
+        assert_eq!(
+            openclaw_usage(parse_openclaw_line(with_cost.as_bytes(), &mut state)).cost_usd,
+            Some(0.5)
+        );
+        for odd in [r#"{"total":"0.5"}"#, "0.5", "null", r#"{"input":0.1}"#] {
+            let line = msg("", &format!(r#"{{"input":1,"output":2,"cost":{odd}}}"#));
+            let r = openclaw_usage(parse_openclaw_line(line.as_bytes(), &mut state));
+            assert_eq!(r.cost_usd, None, "{odd}");
+        }
+        // Counts that are not whole numbers read as 0; the rest of the line counts.
+        for odd in ["-5", "10.5", r#""10""#, "null", "[1]"] {
+            let line = msg("", &format!(r#"{{"input":{odd},"output":100}}"#));
+            let r = openclaw_usage(parse_openclaw_line(line.as_bytes(), &mut state));
+            assert_eq!((r.tokens.input, r.tokens.output), (0, 100), "{odd}");
+        }
+        // Nothing but a total: it is output. Nothing at all: no request.
+        let total_only = msg("", r#"{"input":0,"output":0,"totalTokens":50}"#);
+        let r = openclaw_usage(parse_openclaw_line(total_only.as_bytes(), &mut state));
+        assert_eq!(r.tokens.output, 50);
+        let zero = msg(
+            "",
+            r#"{"input":0,"output":0,"totalTokens":0,"cost":{"total":1}}"#,
+        );
+        assert_eq!(
+            parse_openclaw_line(zero.as_bytes(), &mut state),
+            Line::Ignored
+        );
+    }
+
+    #[test]
+    fn openclaw_lines_that_are_not_assistant_usage_count_nothing() {
+        let mut state = OpenClawState::default();
+        for line in [
+            r#"{"type":"message","timestamp":"2026-10-01T10:00:02.000Z","message":{"role":"user","usage":{"input":5}}}"#,
+            r#"{"type":"other","timestamp":"2026-10-01T10:00:02.000Z","message":{"role":"assistant","usage":{"input":5}}}"#,
+            r#"{"type":"message","timestamp":"2026-10-01T10:00:02.000Z","message":{"usage":{"input":5}}}"#,
+            r#"{"type":"message","timestamp":"2026-10-01T10:00:02.000Z","message":{"role":"assistant","usage":5}}"#,
+            r#"{"type":"custom","customType":"other","data":{"modelId":"gpt-5"}}"#,
+            r#"{"type":"model_change","modelId":""}"#,
+        ] {
+            assert_eq!(
+                parse_openclaw_line(line.as_bytes(), &mut state),
+                Line::Ignored,
+                "{line}"
+            );
+        }
+        assert_eq!(state.model, None, "an empty or foreign name sets no model");
+        // Cut short, not JSON, or with no time it could be placed at: malformed.
+        for line in [
+            r#"{"type":"message","message":{"role":"assistant","usage":{"input":12"#,
+            r#"not json "usage""#,
+            r#"{"type":"message","message":{"role":"assistant","usage":{"input":12}}}"#,
+            r#"{"type":"message","message":{"role":"assistant","usage":{"input":12},"timestamp":-5}}"#,
+            r#"{"type":"message","message":{"role":"assistant","usage":{"input":12},"timestamp":"yesterday"}}"#,
+        ] {
+            assert_eq!(
+                parse_openclaw_line(line.as_bytes(), &mut state),
+                Line::Malformed,
+                "{line}"
+            );
+        }
+    }
+
+    /// One request logged again (an archived copy of its session) has the same key; any
+    /// difference in what it was makes another.
+    #[test]
+    fn openclaw_dedupe_keys_are_what_the_request_was() {
+        let key = |ts: &str, usage: &str| {
+            let line = format!(
+                r#"{{"type":"message","id":"{ts}","message":{{"role":"assistant","model":"gpt-5","usage":{usage},"timestamp":{ts}}}}}"#
+            );
+            let mut state = OpenClawState::default();
+            let record = openclaw_usage(parse_openclaw_line(line.as_bytes(), &mut state));
+            record.dedupe_key.map(|(k, _)| k.into_owned())
+        };
+        let plain = r#"{"input":1,"output":2}"#;
+        assert_eq!(key("1790000000000", plain), key("1790000000000", plain));
+        assert_ne!(key("1790000000000", plain), key("1790000000001", plain));
+        assert_ne!(
+            key("1790000000000", plain),
+            key("1790000000000", r#"{"input":1,"output":3}"#)
+        );
+        assert_ne!(
+            key("1790000000000", plain),
+            key(
+                "1790000000000",
+                r#"{"input":1,"output":2,"cost":{"total":0.1}}"#
+            )
+        );
+    }
+
     proptest::proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
             let _ = parse_claude_line(&bytes);
             let mut state = CodexState::default();
             let _ = parse_codex_line(&bytes, &mut state);
+            let mut state = OpenClawState::default();
+            let _ = parse_openclaw_line(&bytes, &mut state);
         }
 
         #[test]
-        fn json_like_lines_never_panic(text in r#"\{("(usage|message|timestamp|type|payload|info|token_count|turn_context|total_token_usage|last_token_usage|input_tokens|model|id)"|:|,|\{|\}|\[|\]|-?[0-9]{1,22}|"[a-z0-9:.T-]{0,24}"|null|true| ){0,40}"#) {
+        fn json_like_lines_never_panic(text in r#"\{("(usage|message|timestamp|type|payload|info|token_count|turn_context|total_token_usage|last_token_usage|input_tokens|model|id|role|assistant|input|cacheRead|totalTokens|cost|total|model_change|modelId|custom|customType|model-snapshot|data)"|:|,|\{|\}|\[|\]|-?[0-9]{1,22}|-?[0-9]{1,5}\.[0-9]{1,3}|"[a-z0-9:.T-]{0,24}"|null|true| ){0,40}"#) {
             let _ = parse_claude_line(text.as_bytes());
             let mut state = CodexState::default();
             let _ = parse_codex_line(text.as_bytes(), &mut state);
+            let mut state = OpenClawState::default();
+            let _ = parse_openclaw_line(text.as_bytes(), &mut state);
         }
     }
 }

@@ -6,6 +6,8 @@
 //! them, so the two agree to the cent:
 //!
 //! * one-hour cache writes cost twice the input rate;
+//! * a model without a cache-write price (most OpenAI models) has its cache writes priced at
+//!   1.25 times its input rate;
 //! * `*_above_200k` prices apply *marginally* per token bucket: the first 200k tokens of a
 //!   bucket at the base rate, the rest at the higher one;
 //! * `*_above_272k` prices (long-context tiers of newer OpenAI models) switch the *whole*
@@ -129,7 +131,7 @@ impl ModelPrice {
 }
 
 fn cost_with(p: &ModelPrice, t: &Tokens) -> f64 {
-    let cache_write = p.cache_write.unwrap_or(0.0);
+    let cache_write = p.cache_write.unwrap_or(p.input * 1.25);
     let cache_read = p.cache_read.unwrap_or(0.0);
     let write_1h = t.cache_write_1h.min(t.cache_write);
     let write_5m = t.cache_write - write_1h;
@@ -226,6 +228,18 @@ mod tests {
         };
         let cost = p.cost("claude-opus-4-5-20251101", &t).unwrap();
         assert!((cost - 0.00045625).abs() < 1e-12, "{cost}");
+    }
+
+    /// ccusage 20.0.24 charges 1,000,000 cache-write tokens of gpt-5 (no cache-write price in
+    /// the table) $1.5625: 1.25 times the input rate.
+    #[test]
+    fn cache_writes_without_a_price_cost_a_quarter_more_than_input() {
+        let t = Tokens {
+            cache_write: 1_000_000,
+            ..Default::default()
+        };
+        let cost = prices().cost("gpt-5", &t).unwrap();
+        assert!((cost - 1.5625).abs() < 1e-9, "{cost}");
     }
 
     #[test]

@@ -363,6 +363,21 @@ pub fn openclaw_model_change(out: &mut String, timestamp: &str, provider: &str, 
     );
 }
 
+/// An OpenClaw session's model snapshot (a `custom` line; it sets the model as a change does).
+pub fn openclaw_model_snapshot(out: &mut String, timestamp: &str, provider: &str, model: &str) {
+    let _ = writeln!(
+        out,
+        r#"{{"type":"custom","customType":"model-snapshot","id":"ms-{timestamp}","timestamp":"{timestamp}","data":{{"provider":"{provider}","modelId":"{model}"}}}}"#
+    );
+}
+
+/// Lines of an OpenClaw session that neither tool counts: not JSON, and a message with usage
+/// cut short.
+pub const OPENCLAW_MALFORMED: [&str; 2] = [
+    "not json at all\n",
+    "{\"type\":\"message\",\"id\":\"cut\",\"message\":{\"role\":\"assistant\",\"usage\":{\"input\":12\n",
+];
+
 /// A user message in an OpenClaw session (no usage).
 pub fn openclaw_user(out: &mut String, id: &str, timestamp: &str, text: &str) {
     let _ = writeln!(

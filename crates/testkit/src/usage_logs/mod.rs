@@ -225,12 +225,13 @@ impl NowTree {
             .expect("append to the session file");
     }
 
-    /// `[usage]` pointing at this tree, following it with a 100 ms debounce.
+    /// `[usage]` pointing at this tree (and at no Codex or OpenClaw logs), following it with a
+    /// 100 ms debounce.
     pub fn usage_table(&self) -> String {
+        let none = self.dir.path().join("none").display().to_string();
         format!(
-            "[usage]\nclaude_dir = {:?}\ncodex_dir = {:?}\ndebounce_ms = 100\n",
+            "[usage]\nclaude_dir = {:?}\ncodex_dir = {none:?}\nopenclaw_dir = {none:?}\ndebounce_ms = 100\n",
             self.dir.path().display().to_string(),
-            self.dir.path().join("none").display().to_string()
         )
     }
 }
@@ -877,8 +878,10 @@ pub const OPENCLAW_MODELS: &[(&str, &str)] = &[
 /// Write an OpenClaw state folder's session files under `state_dir`
 /// (`agents/<agent>/sessions/<session>.jsonl`, two agents): `sessions` sessions of `messages`
 /// assistant messages. Some messages carry the gateway's own cost, some name their model, the
-/// others take the last model change's; a few sessions are archived (`.jsonl.deleted.<when>`,
-/// `.jsonl.reset.<when>`), as the gateway keeps them.
+/// others take the last model change's (or model snapshot's); a few sessions are archived
+/// (`.jsonl.deleted.<when>`, `.jsonl.reset.<when>`), as the gateway keeps them, and some live
+/// sessions also have an archived copy of their first messages (counted once). Some files hold
+/// a line that is not JSON and a message cut short.
 pub fn write_openclaw_tree(state_dir: &Path, seed: u64, sessions: usize, messages: usize) {
     let mut rng = Rng::new(seed);
     for s in 0..sessions {
@@ -890,6 +893,7 @@ pub fn write_openclaw_tree(state_dir: &Path, seed: u64, sessions: usize, message
         let mut out = String::new();
         let (provider, model) = OPENCLAW_MODELS[rng.below(OPENCLAW_MODELS.len() as u64) as usize];
         lines::openclaw_model_change(&mut out, &stamp(day, second, 0), provider, model);
+        let mut first_half = String::new();
         for m in 0..messages {
             second += 20 + rng.below(400);
             let millis = rng.below(1000);
@@ -897,6 +901,18 @@ pub fn write_openclaw_tree(state_dir: &Path, seed: u64, sessions: usize, message
             let epoch_ms = chrono::DateTime::parse_from_rfc3339(&ts)
                 .unwrap()
                 .timestamp_millis();
+            if m == messages / 2 {
+                first_half = out.clone();
+                if s % 4 == 1 {
+                    let (provider, model) =
+                        OPENCLAW_MODELS[rng.below(OPENCLAW_MODELS.len() as u64) as usize];
+                    lines::openclaw_model_snapshot(&mut out, &ts, provider, model);
+                }
+                if s % 5 == 3 {
+                    out.push_str(lines::OPENCLAW_MALFORMED[0]);
+                    out.push_str(lines::OPENCLAW_MALFORMED[1]);
+                }
+            }
             lines::openclaw_user(&mut out, &format!("u{s}-{m}"), &ts, "do the thing");
             let named = (rng.below(3) == 0)
                 .then(|| OPENCLAW_MODELS[rng.below(OPENCLAW_MODELS.len() as u64) as usize].1);
@@ -909,12 +925,18 @@ pub fn write_openclaw_tree(state_dir: &Path, seed: u64, sessions: usize, message
             };
             lines::openclaw_assistant(&mut out, &format!("a{s}-{m}"), &ts, epoch_ms, named, &usage);
         }
-        let name = match s % 7 {
-            5 => format!("s{seed}-{s}.jsonl.deleted.2026-11-01T00-00-00.000Z"),
-            6 => format!("s{seed}-{s}.jsonl.reset.2026-11-01T00-00-00.000Z"),
-            _ => format!("s{seed}-{s}.jsonl"),
-        };
-        std::fs::write(dir.join(name), out).unwrap();
+        let name = format!("s{seed}-{s}.jsonl");
+        let archived = |what: &str| format!("{name}.{what}.2026-11-01T00-00-00.000Z");
+        match s % 7 {
+            5 => std::fs::write(dir.join(archived("deleted")), out).unwrap(),
+            6 => std::fs::write(dir.join(archived("reset")), out).unwrap(),
+            _ => {
+                if s % 7 == 4 {
+                    std::fs::write(dir.join(archived("reset")), &first_half).unwrap();
+                }
+                std::fs::write(dir.join(name), out).unwrap();
+            }
+        }
     }
 }
 

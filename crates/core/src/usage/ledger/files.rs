@@ -30,9 +30,14 @@ pub(super) fn discover(dirs: &LogDirs) -> Vec<Discovered> {
     let mut out = Vec::new();
     let mut folders = HashSet::new();
     let mut files = HashSet::new();
-    for (source, roots) in [(Source::Claude, &dirs.claude), (Source::Codex, &dirs.codex)] {
+    let sources = [
+        (Source::Claude, &dirs.claude),
+        (Source::Codex, &dirs.codex),
+        (Source::OpenClaw, &dirs.openclaw),
+    ];
+    for (source, roots) in sources {
         for root in roots {
-            walk(root, &mut folders, &mut |path, meta| {
+            walk(root, source, &mut folders, &mut |path, meta| {
                 if files.insert((meta.dev(), meta.ino())) {
                     out.push(Discovered {
                         path: path.to_path_buf(),
@@ -49,8 +54,36 @@ pub(super) fn discover(dirs: &LogDirs) -> Vec<Discovered> {
     out
 }
 
+/// Whether a file of that name under one of `source`'s folders is one of its logs: a `.jsonl`
+/// file, and for OpenClaw also the archived copies of a session the gateway keeps
+/// (`<session>.jsonl.deleted.<when>`, `<session>.jsonl.reset.<when>`), as ccusage reads them.
+pub(super) fn is_log(source: Source, name: &std::ffi::OsStr) -> bool {
+    let name = name.as_encoded_bytes();
+    if name.ends_with(b".jsonl") {
+        return true;
+    }
+    source == Source::OpenClaw
+        && [&b".jsonl.deleted."[..], b".jsonl.reset."]
+            .iter()
+            .any(|mark| memchr::memmem::find(name, mark).is_some())
+}
+
+/// The session a log's file name stands for: the name up to `.jsonl` (OpenClaw's archived
+/// copies of a session name the session they copy).
+pub(super) fn session_of(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    match name.find(".jsonl") {
+        Some(at) => name[..at].to_string(),
+        None => name.into_owned(),
+    }
+}
+
 pub(super) fn walk(
     dir: &Path,
+    source: Source,
     folders: &mut HashSet<(u64, u64)>,
     found: &mut dyn FnMut(&Path, &std::fs::Metadata),
 ) {
@@ -71,8 +104,8 @@ pub(super) fn walk(
             continue;
         };
         if meta.is_dir() {
-            walk(&path, folders, found);
-        } else if meta.is_file() && path.extension().is_some_and(|e| e == "jsonl") {
+            walk(&path, source, folders, found);
+        } else if meta.is_file() && is_log(source, &entry.file_name()) {
             found(&path, &meta);
         }
     }
@@ -190,6 +223,7 @@ mod tests {
         let dirs = LogDirs {
             claude: vec![root.clone()],
             codex: vec![],
+            openclaw: vec![],
         };
         let mut found: Vec<(String, u64)> = discover(&dirs)
             .into_iter()

@@ -1,5 +1,5 @@
 //! The usage ledger: an incremental, rebuildable SQLite file (`cache/usage.db`) fed from the
-//! Claude Code and Codex logs.
+//! Claude Code and Codex logs and the OpenClaw gateway's session files.
 //!
 //! * Each log file is remembered by identity (device, inode, and a hash of its first bytes)
 //!   and by the offset up to which it was read. A rerun reads only appended bytes. A file that
@@ -54,10 +54,10 @@ pub use scan::{MAX_LINE_BYTES, exit_cleanly_on_sigbus};
 use write::{WriteError, write_all};
 
 /// Bump when the schema or the meaning of stored rows changes: the ledger then rebuilds.
-const SCHEMA_VERSION: &str = "8";
+const SCHEMA_VERSION: &str = "9";
 /// Earlier versions whose stored requests this one reads (their ledgers are re-priced and kept,
 /// not rebuilt).
-const READABLE_VERSIONS: &[&str] = &["7"];
+const READABLE_VERSIONS: &[&str] = &["8", "7"];
 /// Files at least this large are mapped rather than read when mapping is on.
 const MAP_MIN: u64 = 1 << 20;
 /// A WAL larger than this is checkpointed before the next ingest.

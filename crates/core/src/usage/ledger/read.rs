@@ -9,7 +9,7 @@ use super::files::{Discovered, HEAD_BYTES, KnownFile, read_head};
 use super::hash::hash_of;
 use super::scan::scan_lines;
 use crate::usage::fields::{self, Decode};
-use crate::usage::parse::{self, CodexState, Line, Record};
+use crate::usage::parse::{self, CodexState, Line, OpenClawState, Record};
 use crate::usage::prices::Prices;
 use crate::usage::source::Source;
 
@@ -21,13 +21,15 @@ pub(super) struct Work {
     pub(super) size: u64,
     pub(super) dev: i64,
     pub(super) ino: i64,
-    /// Claude: file stem; Codex: path under `sessions/` without extension.
+    /// Claude: file stem; Codex: path under `sessions/` without extension; OpenClaw: the file
+    /// name up to `.jsonl`.
     pub(super) session: String,
     /// Read through a memory map (see [`Ledger::map_files`](super::Ledger::map_files)).
     pub(super) map: bool,
     /// How its lines' JSON is decoded (see [`Ledger::decode_with`](super::Ledger::decode_with)).
     pub(super) decode: &'static dyn Decode,
     pub(super) codex: CodexState,
+    pub(super) openclaw: OpenClawState,
 }
 
 impl Work {
@@ -45,7 +47,9 @@ impl Work {
                 .with_extension("")
                 .to_string_lossy()
                 .into_owned(),
+            Source::OpenClaw => super::files::session_of(&file.path),
         };
+        let state = known.and_then(|k| k.state.as_deref());
         Work {
             id: known.map(|k| k.id),
             path: file.path.clone(),
@@ -57,9 +61,13 @@ impl Work {
             session,
             map: false,
             decode: fields::DEFAULT,
-            codex: known
-                .and_then(|k| k.state.as_deref())
-                .and_then(|s| serde_json::from_str(s).ok())
+            codex: (file.source == Source::Codex)
+                .then(|| state.and_then(|s| serde_json::from_str(s).ok()))
+                .flatten()
+                .unwrap_or_default(),
+            openclaw: (file.source == Source::OpenClaw)
+                .then(|| state.and_then(|s| serde_json::from_str(s).ok()))
+                .flatten()
                 .unwrap_or_default(),
         }
     }
@@ -143,6 +151,7 @@ impl Outbox {
 pub(super) struct FileDone {
     pub(super) end: u64,
     pub(super) codex: CodexState,
+    pub(super) openclaw: OpenClawState,
     pub(super) head_len: usize,
     pub(super) head_hash: i64,
     pub(super) bytes_read: u64,
@@ -154,7 +163,8 @@ pub(super) struct FileDone {
 pub(super) const BATCH: usize = 4096;
 
 /// The key a request is counted under. Claude: its message and request ids (a message logged
-/// again, in this file or another, has the same key). Codex: its place in its file.
+/// again, in this file or another, has the same key). Codex: its place in its file. OpenClaw:
+/// its session and everything the request is (see [`parse::parse_openclaw_line`]).
 pub(super) fn request_key(work: &Work, offset: u64, r: &Record, session: &str) -> i64 {
     match &r.dedupe_key {
         Some((id, req)) => hash_of(&[
@@ -183,9 +193,11 @@ pub(super) fn read_file(
     out: &mut Outbox,
 ) -> FileDone {
     let mut codex = work.codex.clone();
+    let mut openclaw = work.openclaw.clone();
     let mut done = FileDone {
         end: work.start,
         codex: CodexState::default(),
+        openclaw: OpenClawState::default(),
         head_len: 0,
         head_hash: 0,
         bytes_read: 0,
@@ -200,6 +212,7 @@ pub(super) fn read_file(
     let needles: Vec<memchr::memmem::Finder> = match work.source {
         Source::Claude => parse::CLAUDE_NEEDLES,
         Source::Codex => parse::CODEX_NEEDLES,
+        Source::OpenClaw => parse::OPENCLAW_NEEDLES,
     }
     .iter()
     .map(memchr::memmem::Finder::new)
@@ -217,6 +230,9 @@ pub(super) fn read_file(
                 Source::Claude => parse::parse_claude_with(work.decode, line, &mut scratch),
                 Source::Codex => {
                     parse::parse_codex_with(work.decode, line, &mut scratch, &mut codex)
+                }
+                Source::OpenClaw => {
+                    parse::parse_openclaw_with(work.decode, line, &mut scratch, &mut openclaw)
                 }
             };
             let r = match parsed {
@@ -274,6 +290,7 @@ pub(super) fn read_file(
         out.push(Msg::Records(index, batch));
     }
     done.codex = codex;
+    done.openclaw = openclaw;
     let head_len = (done.end as usize).min(HEAD_BYTES);
     let (len, hash) = read_head(&work.path, head_len).unwrap_or((0, 0));
     done.head_len = len;

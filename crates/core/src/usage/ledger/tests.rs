@@ -10,6 +10,7 @@ fn claude_tree(root: &Path) -> (Prices, LogDirs) {
     let dirs = LogDirs {
         claude: vec![root.join("claude/projects")],
         codex: vec![],
+        openclaw: vec![],
     };
     (Prices::load(&Default::default()), dirs)
 }
@@ -430,4 +431,80 @@ fn a_rebuild_says_why_the_ledger_was_emptied() {
         reason(&prices).as_deref(),
         Some("the ledger's format changed")
     );
+}
+
+/// An OpenClaw session file: skipped when unchanged, read from where it stopped when it grew
+/// (the model its last model change named carried over), garbage and cut-short lines passed
+/// over, and an archived copy of the session counting its messages once.
+#[test]
+fn openclaw_sessions_are_read_incrementally_and_survive_garbage() {
+    let dir = tempfile::tempdir().unwrap();
+    let prices = Prices::load(&Default::default());
+    let dirs = LogDirs {
+        openclaw: vec![dir.path().join("openclaw")],
+        ..Default::default()
+    };
+    let sessions = dir.path().join("openclaw/agents/main/sessions");
+    std::fs::create_dir_all(&sessions).unwrap();
+    let message = |ts: i64, output: u64| {
+        format!(
+            r#"{{"type":"message","id":"m{ts}","message":{{"role":"assistant","usage":{{"input":10,"output":{output},"cacheRead":0,"cacheWrite":0,"totalTokens":{}}},"timestamp":{ts}}}}}"#,
+            10 + output
+        ) + "\n"
+    };
+    let change =
+        r#"{"type":"model_change","provider":"openai","modelId":"gpt-5"}"#.to_string() + "\n";
+    let live = sessions.join("s1.jsonl");
+    let first = format!(
+        "{change}not json\n{}{}{{\"type\":\"message\",\"message\":{{\"usage\":{{\"inp\n\u{0}\u{ff}\"usage\"\n",
+        message(1_790_000_000_000, 5),
+        message(1_790_000_060_000, 7)
+    );
+    std::fs::write(&live, &first).unwrap();
+    // The gateway's archive of the same session, holding its first message again.
+    std::fs::write(
+        sessions.join("s1.jsonl.reset.2026-11-01T00-00-00.000Z"),
+        format!("{change}{}", message(1_790_000_000_000, 5)),
+    )
+    .unwrap();
+    let mut ledger = Ledger::open(&dir.path().join("cache"), &prices).unwrap();
+    let stats = ledger.ingest(&dirs, &prices).unwrap();
+    assert_eq!(stats.files_seen, 2);
+    assert!(stats.malformed_lines >= 2, "{stats:?}");
+    let rows = ledger.rows(Some(Source::OpenClaw)).unwrap();
+    let tokens: u64 = rows.iter().map(|r| r.tokens.total()).sum();
+    assert_eq!(tokens, 15 + 17, "the archived copy counts once");
+    assert!(rows.iter().all(|r| r.model == "gpt-5" && r.session == "s1"));
+    assert!(ledger.rows(Some(Source::Claude)).unwrap().is_empty());
+
+    // Nothing new: no file is read.
+    let stats = ledger.ingest(&dirs, &prices).unwrap();
+    assert_eq!((stats.files_read, stats.bytes_read), (0, 0), "{stats:?}");
+
+    // One message appended: only it is read, on the model the file named before.
+    let mut grown = first.clone();
+    grown.push_str(&message(1_790_000_120_000, 9));
+    std::fs::write(&live, &grown).unwrap();
+    let stats = ledger.ingest(&dirs, &prices).unwrap();
+    assert_eq!((stats.files_read, stats.usage_records), (1, 1), "{stats:?}");
+    assert!(stats.bytes_read < grown.len() as u64, "{stats:?}");
+    let rows = ledger.rows(Some(Source::OpenClaw)).unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.tokens.total()).sum::<u64>(),
+        15 + 17 + 19
+    );
+    assert!(rows.iter().all(|r| r.model == "gpt-5"), "{rows:?}");
+    let gpt5 = prices.find("gpt-5").unwrap();
+    let want: f64 = [5, 7, 9]
+        .iter()
+        .map(|&o| {
+            gpt5.cost(&parse::Tokens {
+                input: 10,
+                output: o,
+                ..Default::default()
+            })
+        })
+        .sum();
+    let cost: f64 = rows.iter().map(|r| r.cost.usd()).sum();
+    assert!((cost - want).abs() < 1e-9, "{cost} vs {want}");
 }

@@ -173,6 +173,7 @@ pub(super) fn record_file(
     stats.oversized_lines += done.oversized;
     let state = match work.source {
         Source::Codex => Some(serde_json::to_string(&done.codex).unwrap_or_default()),
+        Source::OpenClaw => Some(serde_json::to_string(&done.openclaw).unwrap_or_default()),
         Source::Claude => None,
     };
     tx.prepare_cached(
