@@ -151,6 +151,10 @@ pub struct HooksArgs {
     /// Use this file instead of the brain's default one.
     #[arg(long, value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// With install: also set Claude Code's status line to `paios statusline` (a status line
+    /// of your own is not replaced). Uninstall always removes PAIOS's status line.
+    #[arg(long)]
+    pub statusline: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -186,12 +190,28 @@ pub fn hooks(ctx: &Ctx, a: HooksArgs) -> anyhow::Result<ExitCode> {
             Some(f) => f,
             None => return Err(failed("cannot find a home folder; pass --file")),
         };
-        let outcome = match a.action {
+        let mut outcome = match a.action {
             HooksAction::Install => {
                 install::install(*target, &file, &paios, ctx.paths.home(), timeout_s)?
             }
             HooksAction::Uninstall => install::uninstall(&file)?,
         };
+        let mut statusline = None;
+        if a.statusline && matches!(a.action, HooksAction::Install) && *target == Target::Claude {
+            let set = install::install_statusline(&file, &paios, ctx.paths.home())?;
+            eprintln!(
+                "{} {}",
+                if set.changed {
+                    "set Claude Code's status line to `paios statusline` in"
+                } else {
+                    "Claude Code's status line is already `paios statusline` in"
+                },
+                set.path.display()
+            );
+            outcome.changed |= set.changed;
+            outcome.backup = outcome.backup.or(set.backup);
+            statusline = Some(set.changed);
+        }
         let verb = match (a.action, outcome.changed) {
             (HooksAction::Install, true) => "installed PAIOS hooks in",
             (HooksAction::Install, false) => "PAIOS hooks already installed in",
@@ -204,7 +224,7 @@ pub fn hooks(ctx: &Ctx, a: HooksArgs) -> anyhow::Result<ExitCode> {
         }
         results.push(json!({
             "brain": target.name(), "file": outcome.path, "changed": outcome.changed,
-            "backup": outcome.backup,
+            "backup": outcome.backup, "statusline_changed": statusline,
         }));
     }
     if a.json {

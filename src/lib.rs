@@ -132,8 +132,11 @@ pub enum Command {
     /// Show or check approval policy files.
     Policy(approvals::PolicyArgs),
 
-    /// Token usage and costs from the Claude Code and Codex logs.
+    /// Token usage and costs from the Claude Code, Codex and OpenClaw logs.
     Usage(usage::UsageArgs),
+    /// One status line for Claude Code (its status line JSON on stdin): today's cost, the
+    /// 5-hour window, the brain's headroom. `paios hooks install --statusline` sets it up.
+    Statusline(usage::StatuslineArgs),
 
     /// Serve PAIOS's tools over MCP on stdin/stdout (what the brains start).
     Mcp(mcp::McpArgs),
@@ -169,6 +172,7 @@ pub fn paios_main() -> ExitCode {
         Command::Autonomy(a) => approvals::autonomy(&ctx, a),
         Command::Policy(a) => approvals::policy(&ctx, a),
         Command::Usage(a) => usage::run(&ctx, a),
+        Command::Statusline(a) => usage::statusline(&ctx, a),
         Command::Mcp(a) => mcp::mcp(&ctx, a),
         Command::Mesh(a) => mcp::mesh(&ctx, a),
     };

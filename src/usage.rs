@@ -1,4 +1,4 @@
-//! `paios usage daily|weekly|monthly|session|blocks`.
+//! `paios usage daily|weekly|monthly|session|blocks|quota`, `paios statusline`.
 
 use std::process::ExitCode;
 
@@ -341,6 +341,44 @@ fn quota(ctx: &Ctx, args: QuotaArgs) -> anyhow::Result<ExitCode> {
             line.push_str(&format!("tasks go elsewhere: {why}"));
         }
         outln!("{}", line.trim_end_matches("; "));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct StatuslineArgs {
+    /// Print the facts as JSON (`{"warm","brain","model","session_id","session_cost_usd",
+    /// "today_cost_usd","window":{"used_percent","tokens","resets_at","from"},
+    /// "headroom_percent","limited"}`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The most of stdin the status line reads (Claude Code's input is a few KB).
+const STATUSLINE_INPUT_MAX: u64 = 1 << 20;
+
+/// `paios statusline`: reads the ledger as it stands, never the logs (the daemon keeps it
+/// fresh), so it answers in milliseconds whatever the size of the history.
+pub fn statusline(ctx: &Ctx, args: StatuslineArgs) -> anyhow::Result<ExitCode> {
+    use paios_core::usage::statusline::{self, Input};
+    use std::io::{IsTerminal, Read};
+    let mut bytes = Vec::new();
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        // Unreadable input is no input: the line still shows what the ledger knows.
+        let _ = stdin
+            .lock()
+            .take(STATUSLINE_INPUT_MAX)
+            .read_to_end(&mut bytes);
+    }
+    let input = Input::parse(&bytes);
+    let config = ctx.config()?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let facts = statusline::facts(&ctx.paths.cache_dir(), &config, &input, now)?;
+    if args.json {
+        print_json(&serde_json::to_value(&facts)?);
+    } else {
+        outln!("{}", statusline::line(&facts));
     }
     Ok(ExitCode::SUCCESS)
 }

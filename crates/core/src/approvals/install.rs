@@ -6,6 +6,10 @@
 //! kept as they are; the first change keeps a backup next to the file (`*.paios-backup`); every
 //! write is atomic (temp file + rename in the same folder), so a crash leaves the old or the new
 //! file, never half of one. Uninstall removes exactly the entries PAIOS added.
+//!
+//! With `--statusline`, install also sets Claude Code's `statusLine` to `paios statusline`
+//! ([`install_statusline`]); a status line of the user's own is never replaced. Uninstall takes
+//! PAIOS's status line out with its hooks, and leaves anyone else's.
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +29,8 @@ pub enum InstallError {
         "{path} is not valid JSON ({message}); fix or move it, then run `paios hooks install` again"
     )]
     Invalid { path: PathBuf, message: String },
+    #[error("{path}: {message}")]
+    Taken { path: PathBuf, message: String },
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
@@ -113,6 +119,25 @@ pub fn hook_command(paios: &Path, home: &Path, sub: &str, target: Target) -> Str
     )
 }
 
+/// The command Claude Code's status line runs: `'<paios>' --home '<home>' statusline`.
+pub fn statusline_command(paios: &Path, home: &Path) -> String {
+    format!(
+        "{} --home {}{STATUSLINE_MARK}",
+        shell_quote(&paios.display().to_string()),
+        shell_quote(&home.display().to_string()),
+    )
+}
+
+/// Ends the status line command PAIOS owns.
+const STATUSLINE_MARK: &str = " statusline";
+
+fn is_our_statusline(setting: &Value) -> bool {
+    setting
+        .get("command")
+        .and_then(Value::as_str)
+        .is_some_and(|c| c.ends_with(STATUSLINE_MARK) && c.contains("paios"))
+}
+
 fn is_ours(handler: &Value) -> bool {
     handler
         .get("command")
@@ -140,6 +165,17 @@ fn read_json(path: &Path) -> Result<Option<Value>, InstallError> {
 /// Remove PAIOS's handlers from a settings object; returns whether anything was removed. Only
 /// what PAIOS's removal empties goes with them: the user's own entries, even empty ones, stay.
 fn strip(settings: &mut Value) -> bool {
+    let mut removed = false;
+    if settings.get("statusLine").is_some_and(is_our_statusline)
+        && let Some(o) = settings.as_object_mut()
+    {
+        o.remove("statusLine");
+        removed = true;
+    }
+    strip_hooks(settings) || removed
+}
+
+fn strip_hooks(settings: &mut Value) -> bool {
     let Some(hooks) = settings.get_mut("hooks").and_then(Value::as_object_mut) else {
         return false;
     };
@@ -222,7 +258,7 @@ pub fn install(
         });
     }
     check_shape(file, &settings, target.events())?;
-    strip(&mut settings);
+    strip_hooks(&mut settings);
     let hooks = settings
         .as_object_mut()
         .expect("checked above")
@@ -255,7 +291,35 @@ pub fn install(
     write_if_changed(file, original.as_ref(), &settings)
 }
 
-/// Remove PAIOS's hooks from the target's file.
+/// Set Claude Code's `statusLine` in `file` to `paios statusline` (keeping every other
+/// setting; a PAIOS status line already there is brought up to date). A status line of the
+/// user's own is left as it is and refused with an error naming it.
+pub fn install_statusline(file: &Path, paios: &Path, home: &Path) -> Result<Outcome, InstallError> {
+    let original = read_json(file)?;
+    let mut settings = original.clone().unwrap_or_else(|| json!({}));
+    let Some(object) = settings.as_object_mut() else {
+        return Err(InstallError::Invalid {
+            path: file.to_path_buf(),
+            message: "the top level is not an object".into(),
+        });
+    };
+    if let Some(theirs) = object.get("statusLine").filter(|s| !is_our_statusline(s)) {
+        let command = theirs.get("command").and_then(Value::as_str).unwrap_or("?");
+        return Err(InstallError::Taken {
+            path: file.to_path_buf(),
+            message: format!(
+                "`statusLine` already runs `{command}`; PAIOS will not replace it (remove it, then run this again)"
+            ),
+        });
+    }
+    object.insert(
+        "statusLine".into(),
+        json!({"type": "command", "command": statusline_command(paios, home)}),
+    );
+    write_if_changed(file, original.as_ref(), &settings)
+}
+
+/// Remove PAIOS's hooks (and its status line) from the target's file.
 pub fn uninstall(file: &Path) -> Result<Outcome, InstallError> {
     let Some(original) = read_json(file)? else {
         return Ok(Outcome {
@@ -378,6 +442,44 @@ mod tests {
             assert!(e.contains(said), "{e}");
             assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
         }
+    }
+
+    #[test]
+    fn the_status_line_is_set_once_keeps_other_settings_and_goes_with_uninstall() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("settings.json");
+        let user = json!({"model": "opus", "hooks": {"Stop": [{"hooks": [{"type": "command", "command": "say done"}]}]}});
+        std::fs::write(&file, serde_json::to_string(&user).unwrap()).unwrap();
+        let (paios, home) = (Path::new("/opt/paios bin/paios"), Path::new("/h"));
+        let first = install_statusline(&file, paios, home).unwrap();
+        assert!(first.changed);
+        assert!(first.backup.is_some(), "the first change keeps a backup");
+        let after: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(after["model"], "opus");
+        assert_eq!(after["hooks"], user["hooks"]);
+        assert_eq!(after["statusLine"]["type"], "command");
+        assert_eq!(
+            after["statusLine"]["command"],
+            "'/opt/paios bin/paios' --home /h statusline"
+        );
+        let text = std::fs::read_to_string(&file).unwrap();
+        let again = install_statusline(&file, paios, home).unwrap();
+        assert!(!again.changed, "installing twice changes nothing");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+        // With the hooks too, then out again: the user's file as it was.
+        install(Target::Claude, &file, paios, home, 300).unwrap();
+        assert!(uninstall(&file).unwrap().changed);
+        let back: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(back, user);
+        // Someone else's status line is theirs.
+        let theirs = json!({"statusLine": {"type": "command", "command": "~/bin/line.sh"}});
+        std::fs::write(&file, theirs.to_string()).unwrap();
+        let err = install_statusline(&file, paios, home)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("~/bin/line.sh"), "{err}");
+        assert!(!uninstall(&file).unwrap().changed);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), theirs.to_string());
     }
 
     #[test]

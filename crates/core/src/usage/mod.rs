@@ -13,6 +13,7 @@
 //! * [`report`]: daily / weekly / monthly / session reports, JSON and table.
 //! * [`blocks`]: Claude's 5-hour windows, as ccusage computes them.
 //! * [`budget`]: limits, over-budget state for the router, alerts.
+//! * [`statusline`]: Claude Code's status line, from the ledger as it stands (never a scan).
 //! * [`quota`]: each brain's rate-limit windows (Codex's own numbers, Claude's windows against
 //!   a limit), the headroom the router steers by, quota alerts.
 //!
@@ -34,6 +35,7 @@ pub mod prices;
 pub mod quota;
 pub mod report;
 pub mod source;
+pub mod statusline;
 
 use std::time::Duration;
 

@@ -49,7 +49,8 @@ pub struct BrainQuota {
     pub limited_until: Option<String>,
 }
 
-fn stamp(ms: i64) -> String {
+/// A time as `YYYY-MM-DDTHH:MM:SSZ`.
+pub(crate) fn stamp(ms: i64) -> String {
     Utc.timestamp_millis_opt(ms)
         .single()
         .unwrap_or_default()

@@ -54,8 +54,16 @@ impl Zone {
 
     /// A time as `YYYY-MM-DD HH:MM` in this zone.
     pub fn format_time(&self, ts_ms: i64) -> String {
+        self.format_with(ts_ms, "%Y-%m-%d %H:%M")
+    }
+
+    /// A time as `HH:MM` in this zone.
+    pub fn format_hm(&self, ts_ms: i64) -> String {
+        self.format_with(ts_ms, "%H:%M")
+    }
+
+    fn format_with(&self, ts_ms: i64, format: &str) -> String {
         let utc = Utc.timestamp_millis_opt(ts_ms).single().unwrap_or_default();
-        let format = "%Y-%m-%d %H:%M";
         match self {
             Zone::Local => utc.with_timezone(&chrono::Local).format(format).to_string(),
             Zone::Named(tz) => utc.with_timezone(tz).format(format).to_string(),

@@ -116,7 +116,9 @@ pub struct IngestStats {
 pub struct Ledger {
     conn: Connection,
     path: PathBuf,
-    _lock: File,
+    /// The lock on `usage.lock` (`None` for a ledger opened only to read, see
+    /// [`Ledger::open_warm`]).
+    _lock: Option<File>,
     map_files: bool,
     decode: &'static dyn crate::usage::fields::Decode,
     /// Requests held in memory during an ingest before they are spilled (see `entries`).
@@ -182,6 +184,51 @@ fn damaged(e: &rusqlite::Error) -> bool {
 }
 
 impl Ledger {
+    /// The ledger as it is, to read only, without waiting for an ingest under way and without
+    /// creating, rebuilding or re-pricing anything: `None` when there is no ledger of this
+    /// version yet (nothing has read the logs). Reads see the last committed ingest.
+    pub fn open_warm(cache_dir: &Path) -> Result<Option<Ledger>, LedgerError> {
+        let path = cache_dir.join("usage.db");
+        if !path.exists() {
+            return Ok(None);
+        }
+        let db_err = |cause| LedgerError::Db {
+            path: path.display().to_string(),
+            cause,
+        };
+        let conn = Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(db_err)?;
+        conn.execute_batch("PRAGMA busy_timeout=200;")
+            .map_err(db_err)?;
+        let version = conn
+            .query_row("SELECT value FROM meta WHERE key = 'version'", [], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional();
+        let version = match version {
+            Ok(v) => v,
+            // An empty file, or one another process is creating: nothing to read yet.
+            Err(_) => return Ok(None),
+        };
+        let schema = version.as_deref().and_then(|v| v.split(':').next());
+        if schema != Some(SCHEMA_VERSION) {
+            return Ok(None);
+        }
+        Ok(Some(Ledger {
+            conn,
+            path,
+            _lock: None,
+            map_files: false,
+            decode: crate::usage::fields::DEFAULT,
+            held_limit: entries::HELD_LIMIT,
+            reset_reason: None,
+            repriced: 0,
+        }))
+    }
+
     /// Open (creating) `cache/usage.db`, waiting for any other process's ingest to finish.
     pub fn open(cache_dir: &Path, prices: &Prices) -> Result<Ledger, LedgerError> {
         let io_err = |path: &Path| {
@@ -220,7 +267,7 @@ impl Ledger {
         let mut ledger = Ledger {
             conn,
             path,
-            _lock: lock,
+            _lock: Some(lock),
             map_files: false,
             decode: crate::usage::fields::DEFAULT,
             held_limit: entries::HELD_LIMIT,
