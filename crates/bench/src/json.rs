@@ -162,7 +162,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
             shape.name(),
             LogDirs {
                 claude: vec![projects.clone()],
-                codex: vec![],
+                ..Default::default()
             },
             paios_core::usage::Source::Claude,
             &projects,
@@ -178,8 +178,8 @@ pub fn run() -> anyhow::Result<ExitCode> {
     trees.push(tree(
         "codex",
         LogDirs {
-            claude: vec![],
             codex: vec![sessions_dir.clone()],
+            ..Default::default()
         },
         paios_core::usage::Source::Codex,
         &sessions_dir,
@@ -332,6 +332,7 @@ fn tree(
     let needles = match source {
         paios_core::usage::Source::Claude => parse::CLAUDE_NEEDLES,
         paios_core::usage::Source::Codex => parse::CODEX_NEEDLES,
+        paios_core::usage::Source::OpenClaw => parse::OPENCLAW_NEEDLES,
     };
     let mut candidates = Vec::new();
     let (mut candidate_bytes, mut candidate_lines) = (0, 0);
@@ -402,6 +403,7 @@ fn parse_all(t: &Tree, decode: &dyn Decode) -> Duration {
     let started = Instant::now();
     for (text, ranges) in &t.candidates {
         let mut state = CodexState::default();
+        let mut openclaw = parse::OpenClawState::default();
         for &(a, b) in ranges {
             let line = &text[a..b];
             let parsed = match t.source {
@@ -410,6 +412,9 @@ fn parse_all(t: &Tree, decode: &dyn Decode) -> Duration {
                 }
                 paios_core::usage::Source::Codex => {
                     parse::parse_codex_with(decode, line, &mut scratch, &mut state)
+                }
+                paios_core::usage::Source::OpenClaw => {
+                    parse::parse_openclaw_with(decode, line, &mut scratch, &mut openclaw)
                 }
             };
             if let Line::Usage(r) = parsed {
