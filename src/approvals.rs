@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use crate::{Ctx, failed, print_json, usage_error};
 use paios_core::approvals::classify::Context;
 use paios_core::approvals::hook::{self, Dialect};
+use paios_core::approvals::gateway;
 use paios_core::approvals::install::{self, Target};
 use paios_core::approvals::policy::Policy;
 use paios_core::client::{Client, ClientError};
@@ -145,7 +146,8 @@ pub struct HooksArgs {
     #[arg(value_enum)]
     pub action: HooksAction,
     /// Whose hooks: claude (settings.json in $CLAUDE_CONFIG_DIR or ~/.claude), codex
-    /// (hooks.json in $CODEX_HOME or ~/.codex), or all.
+    /// (hooks.json in $CODEX_HOME or ~/.codex), openclaw (the PAIOS plugin in front of the
+    /// gateway's exec tool, set up through `openclaw config`), or all (openclaw when installed).
     #[arg(long, value_enum, default_value = "claude")]
     pub brain: HooksBrain,
     /// Use this file instead of the brain's default one.
@@ -170,6 +172,7 @@ pub enum HooksAction {
 pub enum HooksBrain {
     Claude,
     Codex,
+    Openclaw,
     All,
 }
 
@@ -177,10 +180,16 @@ pub fn hooks(ctx: &Ctx, a: HooksArgs) -> anyhow::Result<ExitCode> {
     let targets: &[Target] = match a.brain {
         HooksBrain::Claude => &[Target::Claude],
         HooksBrain::Codex => &[Target::Codex],
+        HooksBrain::Openclaw => &[],
         HooksBrain::All => &[Target::Claude, Target::Codex],
     };
-    if a.file.is_some() && targets.len() > 1 {
-        return Err(usage_error("--file needs one --brain"));
+    let gateway = match a.brain {
+        HooksBrain::Openclaw => true,
+        HooksBrain::All => gateway::gateway_present(&ctx.paths),
+        _ => false,
+    };
+    if a.file.is_some() && (targets.len() != 1 || gateway) {
+        return Err(usage_error("--file needs one --brain: claude or codex"));
     }
     let timeout_s = ctx.config()?.approvals.timeout_s;
     let paios = std::env::current_exe()?;
@@ -225,6 +234,27 @@ pub fn hooks(ctx: &Ctx, a: HooksArgs) -> anyhow::Result<ExitCode> {
         results.push(json!({
             "brain": target.name(), "file": outcome.path, "changed": outcome.changed,
             "backup": outcome.backup, "statusline_changed": statusline,
+        }));
+    }
+    if gateway {
+        let outcome = match a.action {
+            HooksAction::Install => gateway::install(&ctx.paths, &paios, timeout_s),
+            HooksAction::Uninstall => gateway::uninstall(&ctx.paths),
+        }
+        .map_err(|e| failed(e.to_string()))?;
+        let verb = match (a.action, outcome.changed) {
+            (HooksAction::Install, true) => "installed the PAIOS gateway plugin",
+            (HooksAction::Install, false) => "the PAIOS gateway plugin is already installed",
+            (HooksAction::Uninstall, true) => "removed the PAIOS gateway plugin",
+            (HooksAction::Uninstall, false) => "no PAIOS gateway plugin",
+        };
+        eprintln!(
+            "{verb} ({}; OpenClaw's config is changed through `openclaw config`)",
+            outcome.plugin_dir.display()
+        );
+        results.push(json!({
+            "brain": "openclaw", "file": outcome.plugin_dir, "changed": outcome.changed,
+            "backup": null,
         }));
     }
     if a.json {
@@ -408,8 +438,10 @@ pub struct PolicyArgs {
 pub enum PolicyAction {
     /// Every rule in force (built-in + $PAIOS_HOME/policy.toml).
     Show,
-    /// Validate a policy file (exit 1 with file:line:column when it is invalid).
-    Check { file: PathBuf },
+    /// Validate a policy file (exit 1 with file:line:column when it is invalid). Without a
+    /// file: the policy in force, and whether the OpenClaw gateway's PAIOS plugin is installed
+    /// and current.
+    Check { file: Option<PathBuf> },
 }
 
 pub fn policy(ctx: &Ctx, a: PolicyArgs) -> anyhow::Result<ExitCode> {
@@ -433,7 +465,8 @@ pub fn policy(ctx: &Ctx, a: PolicyArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        PolicyAction::Check { file } => {
+        PolicyAction::Check { file: None } => check_in_force(ctx, a.json),
+        PolicyAction::Check { file: Some(file) } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| failed(format!("cannot read {}: {e}", file.display())))?;
             match Policy::check_text(&text, &file.display().to_string()) {
@@ -455,4 +488,34 @@ pub fn policy(ctx: &Ctx, a: PolicyArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+}
+
+/// `paios policy check` without a file: the policy in force and the gateway gate.
+fn check_in_force(ctx: &Ctx, as_json: bool) -> anyhow::Result<ExitCode> {
+    let policy = match Policy::load(&ctx.paths.policy_file()) {
+        Ok(p) => p,
+        Err(e) => {
+            if as_json {
+                print_json(&json!({"ok": false, "error": e.to_string()}));
+            }
+            return Err(failed(e.to_string()));
+        }
+    };
+    let timeout_s = ctx.config()?.approvals.timeout_s;
+    let paios = std::env::current_exe()?;
+    let gate = gateway::status(&ctx.paths, &paios, timeout_s);
+    let rules = policy.shell.len() + policy.path.len() + policy.web.len() + policy.tool.len();
+    if as_json {
+        print_json(&json!({
+            "ok": true, "rules": rules, "sources": policy.sources, "gateway": gate,
+        }));
+    }
+    eprintln!("policy in force ({}): ok", policy.sources.join(", "));
+    let gate_line = match gate.state {
+        "current" => "installed and current".to_string(),
+        "no-gateway" => "OpenClaw is not installed".to_string(),
+        _ => gate.problems.join("; "),
+    };
+    eprintln!("OpenClaw gateway gate: {} — {gate_line}", gate.state);
+    Ok(ExitCode::SUCCESS)
 }

@@ -11,6 +11,7 @@
 //! * [`trust`] — trust and autonomy: what answers an ask before anyone is asked;
 //! * [`api`] — the daemon's `approvals.*` operations (JSON at this edge only);
 //! * [`install`] — `paios hooks install|uninstall` for Claude Code and Codex;
+//! * [`gateway`] — the same gate in front of the OpenClaw gateway's `exec` tool (its plugin);
 //! * [`redact`] — secret-looking values masked in whatever is recorded or shown.
 //!
 //! Architecture invariants: `never` is decided from the policy alone and cannot be overridden
@@ -19,6 +20,7 @@
 pub mod api;
 pub mod classify;
 pub mod config;
+pub mod gateway;
 pub mod hook;
 pub mod install;
 pub mod policy;
