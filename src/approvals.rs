@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use crate::{Ctx, failed, print_json, usage_error};
 use paios_core::approvals::classify::Context;
-use paios_core::approvals::hook::{self, Dialect};
 use paios_core::approvals::gateway;
+use paios_core::approvals::hook::{self, Dialect};
 use paios_core::approvals::install::{self, Target};
 use paios_core::approvals::policy::Policy;
 use paios_core::client::{Client, ClientError};

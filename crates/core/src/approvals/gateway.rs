@@ -187,7 +187,8 @@ impl Cli<'_> {
             args: args.join(" "),
             detail,
         };
-        let mut cmd = brains::command(self.paths, Brain::Openclaw).map_err(|e| failed(e.to_string()))?;
+        let mut cmd =
+            brains::command(self.paths, Brain::Openclaw).map_err(|e| failed(e.to_string()))?;
         cmd.args(args);
         brains::install::run_with_timeout(cmd, CLI_TIMEOUT).map_err(failed)
     }
@@ -255,9 +256,11 @@ impl Cli<'_> {
                 source,
             }
         })?;
-        std::fs::write(scratch.path(), patch.to_string()).map_err(|source| GatewayError::Write {
-            path: scratch.path().to_path_buf(),
-            source,
+        std::fs::write(scratch.path(), patch.to_string()).map_err(|source| {
+            GatewayError::Write {
+                path: scratch.path().to_path_buf(),
+                source,
+            }
         })?;
         let file_arg = scratch.path().display().to_string();
         let out = self.run(&["config", "patch", "--file", &file_arg])?;
@@ -409,7 +412,9 @@ pub fn status_of(plugins: Option<&Value>, dir: &Path, entry: &Value) -> GatewayS
     if !listed && !configured {
         return GatewayStatus {
             state: "absent",
-            problems: vec!["the PAIOS gateway plugin is not installed: run `paios hooks install`".into()],
+            problems: vec![
+                "the PAIOS gateway plugin is not installed: run `paios hooks install`".into(),
+            ],
         };
     }
     let mut problems = Vec::new();
@@ -424,7 +429,9 @@ pub fn status_of(plugins: Option<&Value>, dir: &Path, entry: &Value) -> GatewayS
     if let Some(Value::Array(deny)) = plugins.and_then(|p| p.get("deny"))
         && deny.iter().any(|v| v.as_str() == Some(PLUGIN_ID))
     {
-        problems.push(format!("plugins.deny names {PLUGIN_ID}: the gateway will not load it"));
+        problems.push(format!(
+            "plugins.deny names {PLUGIN_ID}: the gateway will not load it"
+        ));
     }
     if plugins.and_then(|p| p.get("enabled")) == Some(&Value::Bool(false)) {
         problems.push("plugins.enabled is false: the gateway loads no plugin".into());
@@ -447,7 +454,11 @@ pub fn status_of(plugins: Option<&Value>, dir: &Path, entry: &Value) -> GatewayS
         }
     }
     GatewayStatus {
-        state: if problems.is_empty() { "current" } else { "stale" },
+        state: if problems.is_empty() {
+            "current"
+        } else {
+            "stale"
+        },
         problems,
     }
 }
@@ -524,7 +535,10 @@ mod tests {
             "load": {"paths": [dir.path().display().to_string()]},
             "entries": {"paios-gate": entry()},
         });
-        assert_eq!(status_of(Some(&plugins), dir.path(), &entry()).state, "current");
+        assert_eq!(
+            status_of(Some(&plugins), dir.path(), &entry()).state,
+            "current"
+        );
         let longer = wanted_entry(Path::new("/bin/paios"), Path::new("/h"), 400);
         let s = status_of(Some(&plugins), dir.path(), &longer);
         assert_eq!(s.state, "stale");
