@@ -90,6 +90,10 @@ impl Paths {
     pub fn mesh_dir(&self) -> PathBuf {
         self.home.join("mesh")
     }
+    /// PAIOS's plugins for the OpenClaw gateway, one folder each (`openclaw-plugin/<id>/`).
+    pub fn openclaw_plugins_dir(&self) -> PathBuf {
+        self.home.join("openclaw-plugin")
+    }
     /// Managed brain installs: `tools/<name>/<version>/`. `PAIOS_TOOLS_DIR` moves them elsewhere
     /// (tests share one install across many throw-away homes).
     pub fn tools_dir(&self) -> PathBuf {

@@ -56,7 +56,7 @@ pub enum GatewayError {
 
 /// Where the plugin's files live.
 pub fn plugin_dir(paths: &Paths) -> PathBuf {
-    paths.home().join("openclaw-plugin").join(PLUGIN_ID)
+    paths.openclaw_plugins_dir().join(PLUGIN_ID)
 }
 
 /// The hook budget the gateway gives the plugin, and the time the plugin gives PAIOS, in ms:
