@@ -95,6 +95,13 @@ pub fn router(core: Core, token: String, port: u16) -> Router {
 pub async fn serve(core: Core, listener: TcpListener, token: String, shutdown: CancellationToken) {
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
     let app = router(core, token, port);
+    // Without TCP_NODELAY a kept-alive client (a browser, most MCP clients) waits for the
+    // delayed ACK of a response's first segment: about 40 ms per request on Linux.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY on an API connection");
+        }
+    });
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await;
