@@ -154,3 +154,146 @@ fn registered_servers_are_probed_and_a_hanging_one_is_an_incident_from_the_first
     assert_eq!(hanging_servers(), 0, "hanging servers were left running");
     home.stop_daemon();
 }
+
+/// Accepts TCP connections and holds them open without reading or answering, for the test's
+/// life: a server that hangs after the connection.
+fn silent_listener() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    port
+}
+
+#[test]
+fn servers_registered_by_url_are_probed_over_http_with_their_tokens() {
+    let mut home = TestHome::new();
+    home.write_config("[api]\nport = 0\n[mcp]\nprobe_interval_s = 1\nprobe_timeout_s = 2\n");
+    // The daemon's own token, known in advance, so registrations can carry it.
+    let token = "5e1f0c0ffee0123456789abcdef0123456789abcdef0123456789abcdef01234";
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(home.path().join("token"))
+            .unwrap();
+        f.write_all(token.as_bytes()).unwrap();
+    }
+    let wrong = "wrong-secret-b7d1e9";
+    home.start_daemon_with(|cmd| {
+        cmd.env("PAIOS_TEST_MCP_TOKEN", token)
+            .env_remove("PAIOS_TEST_UNSET_TOKEN");
+    });
+    let own = format!("http://127.0.0.1:{}/mcp", home.api_port());
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let silent = silent_listener();
+    let brains = home.path().join("brains");
+    for dir in ["claude", "codex", "openclaw"] {
+        std::fs::create_dir_all(brains.join(dir)).unwrap();
+    }
+    // Claude Code: the daemon's own /mcp, its token from the environment (`${VAR}`), and once
+    // with a wrong token.
+    let claude = json!({"mcpServers": {
+        "own-http": {"type": "http", "url": own,
+                     "headers": {"Authorization": "Bearer ${PAIOS_TEST_MCP_TOKEN}"}},
+        "wrong-token": {"type": "http", "url": own,
+                        "headers": {"Authorization": format!("Bearer {wrong}")}},
+    }});
+    std::fs::write(
+        brains.join("claude/.claude.json"),
+        serde_json::to_vec_pretty(&claude).unwrap(),
+    )
+    .unwrap();
+    // Codex: the token named by `bearer_token_env_var`; a closed port; a variable PAIOS lacks.
+    std::fs::write(
+        brains.join("codex/config.toml"),
+        format!(
+            "[mcp_servers.own-codex]\nurl = \"{own}\"\nbearer_token_env_var = \"PAIOS_TEST_MCP_TOKEN\"\n\n\
+             [mcp_servers.closed]\nurl = \"http://127.0.0.1:{closed}/mcp\"\n\n\
+             [mcp_servers.needs-env]\nurl = \"{own}\"\nbearer_token_env_var = \"PAIOS_TEST_UNSET_TOKEN\"\n"
+        ),
+    )
+    .unwrap();
+    // OpenClaw: a server that accepts the connection and never answers.
+    let openclaw = json!({"mcp": {"servers": {
+        "silent": {"url": format!("http://127.0.0.1:{silent}/mcp"), "transport": "streamable-http"},
+    }}});
+    std::fs::write(
+        brains.join("openclaw/openclaw.json"),
+        serde_json::to_vec_pretty(&openclaw).unwrap(),
+    )
+    .unwrap();
+
+    // Two full rounds after the files were written: the second certainly read them.
+    let seen = servers_after(&home, 1)["rounds"].as_u64().unwrap();
+    let report = servers_after(&home, seen + 2);
+    for name in ["own-http", "own-codex"] {
+        let s = server(&report, name);
+        assert_eq!(s["ok"], true, "{name}: {report}");
+        assert!(
+            s["tools"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t == "paios_status"),
+            "{name}: {report}"
+        );
+        assert_eq!(s["target"], own.as_str(), "{report}");
+    }
+    for (name, says) in [
+        ("wrong-token", "HTTP 401"),
+        ("closed", &*format!("nothing listens on 127.0.0.1:{closed}")),
+        ("silent", "within 2 s"),
+    ] {
+        let s = server(&report, name);
+        assert_eq!(s["ok"], false, "{name}: {report}");
+        let error = s["error"].as_str().unwrap();
+        assert!(error.contains(says), "{name}: {error}");
+    }
+    let skipped = server(&report, "needs-env");
+    assert!(skipped["ok"].is_null(), "{report}");
+    assert!(
+        skipped["error"]
+            .as_str()
+            .unwrap()
+            .contains("$PAIOS_TEST_UNSET_TOKEN"),
+        "{report}"
+    );
+
+    let all = incidents(&home);
+    for component in [
+        "mcp:codex:closed",
+        "mcp:openclaw:silent",
+        "mcp:claude:wrong-token",
+    ] {
+        let i = incident(&all, component).unwrap_or_else(|| panic!("{component}: {all:?}"));
+        assert_eq!(i["kind"], "mcp_server_failing", "{i}");
+        assert_eq!(i["runbook"], "mcp-servers", "{i}");
+    }
+    for component in [
+        "mcp:claude:own-http",
+        "mcp:codex:own-codex",
+        "mcp:codex:needs-env",
+    ] {
+        assert!(incident(&all, component).is_none(), "{component}: {all:?}");
+    }
+
+    // Neither token is shown or stored: not in the report, the incidents, the events or the
+    // daemon's log.
+    let (_, events, _) = home.run(&["events", "--json", "--limit", "100000"]);
+    let said = format!("{report} {all:?} {events} {}", home.daemon_stderr());
+    for secret in [token, wrong] {
+        assert!(!said.contains(secret), "a token was shown: {said}");
+    }
+    home.stop_daemon();
+}

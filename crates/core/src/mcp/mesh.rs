@@ -22,7 +22,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::probe::{self, ProbeResult, StdioSpec};
+use super::probe::{self, HttpSpec, NotProbed, ProbeResult, StdioSpec};
 use crate::brains::Brain;
 use crate::paths::Paths;
 
@@ -137,8 +137,8 @@ pub fn config_file(brain: Brain) -> PathBuf {
     }
 }
 
-/// Every stdio MCP server registered in `brain`'s config (name → how it starts), read from the
-/// file itself (no brain is run). URL servers are listed with their `url` as the command.
+/// Every MCP server registered in `brain`'s config (name → how it starts or where it answers),
+/// read from the file itself (no brain is run).
 pub fn registered(brain: Brain) -> Result<BTreeMap<String, Registration>, String> {
     let path = config_file(brain);
     let text = match std::fs::read_to_string(&path) {
@@ -172,7 +172,7 @@ pub fn registered(brain: Brain) -> Result<BTreeMap<String, Registration>, String
     };
     let mut out = BTreeMap::new();
     for (name, entry) in table.as_object().into_iter().flatten() {
-        out.insert(name.clone(), Registration::from_json(entry));
+        out.insert(name.clone(), Registration::from_json(brain, entry));
     }
     Ok(out)
 }
@@ -182,13 +182,35 @@ pub fn registered(brain: Brain) -> Result<BTreeMap<String, Registration>, String
 pub struct Registration {
     /// Set for stdio servers.
     pub stdio: Option<StdioSpec>,
-    /// Set for HTTP servers.
-    pub url: Option<String>,
+    /// Set for HTTP servers (registered by `url`).
+    pub http: Option<HttpSpec>,
     pub enabled: bool,
 }
 
+/// A JSON object of strings (headers, environment) as a map; other values as their JSON text.
+fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, x)| {
+                    (
+                        k.clone(),
+                        x.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| x.to_string()),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 impl Registration {
-    fn from_json(v: &Value) -> Self {
+    /// One entry of `brain`'s server table. The three CLIs' keys do not collide, so one reader
+    /// serves them all: Claude Code's `type`/`headers`/`headersHelper`, Codex's
+    /// `http_headers`/`env_http_headers`/`bearer_token_env_var`, OpenClaw's
+    /// `transport`/`headers`/`auth`.
+    fn from_json(brain: Brain, v: &Value) -> Self {
         let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
         let stdio = s("command").map(|command| StdioSpec {
             command,
@@ -205,27 +227,49 @@ impl Registration {
                         .collect()
                 })
                 .unwrap_or_default(),
-            env: v
-                .get("env")
-                .and_then(Value::as_object)
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, x)| {
-                            (
-                                k.clone(),
-                                x.as_str()
-                                    .map(str::to_string)
-                                    .unwrap_or_else(|| x.to_string()),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
+            env: string_map(v.get("env")),
             cwd: s("cwd"),
+        });
+        let http = s("url").filter(|_| stdio.is_none()).map(|url| {
+            let transport = s("type").or_else(|| s("transport")).unwrap_or_default();
+            let not_probed = match transport.as_str() {
+                "" | "http" | "streamable-http" | "streamableHttp" | "streamable_http" => None,
+                "sse" => Some(
+                    "uses the legacy SSE transport, which PAIOS's client does not speak: not \
+                     probed"
+                        .to_string(),
+                ),
+                other => Some(format!(
+                    "uses the `{}` transport, which PAIOS's client does not speak: not probed",
+                    crate::text::printable(other)
+                )),
+            }
+            .or_else(|| {
+                (s("auth").as_deref() == Some("oauth")).then(|| {
+                    "logs in with OAuth (the tokens are the brain's own): not probed".to_string()
+                })
+            })
+            .or_else(|| {
+                s("headersHelper").map(|_| {
+                    "takes its headers from a helper command (headersHelper), which PAIOS does \
+                     not run: not probed"
+                        .to_string()
+                })
+            });
+            let mut headers = string_map(v.get("headers"));
+            headers.extend(string_map(v.get("http_headers")));
+            HttpSpec {
+                url,
+                headers,
+                env_headers: string_map(v.get("env_http_headers")),
+                bearer_token_env_var: s("bearer_token_env_var"),
+                expand_env: brain != Brain::Codex,
+                not_probed,
+            }
         });
         Registration {
             stdio,
-            url: s("url"),
+            http,
             enabled: v.get("enabled").and_then(Value::as_bool) != Some(false)
                 && v.get("disabled").and_then(Value::as_bool) != Some(true),
         }
@@ -600,14 +644,17 @@ pub fn probe_link(
     if brain == Brain::Openclaw {
         return openclaw_probe(paths, server, timeout);
     }
-    match (&reg.stdio, &reg.url) {
+    match (&reg.stdio, &reg.http) {
         (Some(spec), _) => probe::stdio_blocking(spec, timeout),
-        (None, Some(url)) => ProbeResult {
-            ok: false,
-            latency_ms: 0,
-            server: None,
-            tools: Vec::new(),
-            error: Some(format!("HTTP server {url}: not probed by the mesh check")),
+        (None, Some(spec)) => match spec.resolve() {
+            Ok(target) => probe::http_blocking(spec, &target, timeout),
+            Err(NotProbed::Skipped(why) | NotProbed::Invalid(why)) => ProbeResult {
+                ok: false,
+                latency_ms: 0,
+                server: None,
+                tools: Vec::new(),
+                error: Some(format!("HTTP server {}: {why}", spec.display())),
+            },
         },
         (None, None) => ProbeResult {
             ok: false,
@@ -859,5 +906,53 @@ pub fn check(paths: &Paths, paios: &Path, only: Option<Brain>, timeout: Duration
         ok,
         brains: brains_out,
         links: all_links,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_registrations_of_the_three_brains_are_read_with_their_credentials() {
+        let claude = Registration::from_json(
+            Brain::Claude,
+            &json!({"type": "http", "url": "http://127.0.0.1:1/mcp",
+                    "headers": {"Authorization": "Bearer ${T}"}}),
+        );
+        let http = claude.http.unwrap();
+        assert!(claude.stdio.is_none() && http.expand_env && http.not_probed.is_none());
+        assert_eq!(http.headers["Authorization"], "Bearer ${T}");
+
+        let codex: toml::Value = toml::from_str(
+            "url = 'http://127.0.0.1:1/mcp'\nbearer_token_env_var = 'TOK'\n\
+             http_headers = { X-Team = 'a' }\nenv_http_headers = { X-Key = 'KEY_VAR' }\n",
+        )
+        .unwrap();
+        let codex = Registration::from_json(Brain::Codex, &serde_json::to_value(codex).unwrap());
+        let http = codex.http.unwrap();
+        assert_eq!(http.bearer_token_env_var.as_deref(), Some("TOK"));
+        assert_eq!(http.headers["X-Team"], "a");
+        assert_eq!(http.env_headers["X-Key"], "KEY_VAR");
+        assert!(!http.expand_env, "Codex does not expand ${{VAR}}");
+
+        for (entry, says) in [
+            (json!({"url": "http://h/sse", "transport": "sse"}), "SSE"),
+            (json!({"url": "http://h/mcp", "type": "sse"}), "SSE"),
+            (json!({"url": "http://h/mcp", "auth": "oauth"}), "OAuth"),
+            (
+                json!({"url": "http://h/mcp", "headersHelper": "x"}),
+                "headersHelper",
+            ),
+            (json!({"url": "http://h/mcp", "type": "ws"}), "`ws`"),
+        ] {
+            let reg = Registration::from_json(Brain::Openclaw, &entry);
+            let why = reg.http.unwrap().not_probed.unwrap_or_default();
+            assert!(why.contains(says), "{entry}: {why}");
+        }
+        // A command wins over a url: a stdio server.
+        let both =
+            Registration::from_json(Brain::Claude, &json!({"command": "x", "url": "http://h"}));
+        assert!(both.stdio.is_some() && both.http.is_none());
     }
 }

@@ -3,9 +3,13 @@
 //!
 //! Every `[mcp] probe_interval_s` it reads the registrations in Claude Code's, Codex's and
 //! OpenClaw's own config files ([`super::mesh::registered`]; no brain is run), and probes each
-//! enabled stdio server as that brain would start it (`initialize` + `tools/list`, at most
-//! `max_concurrent_probes` at once, each within `probe_timeout_s`, its process group stopped
-//! after). A server that cannot start, exits, hangs, lists no tools, is registered in a way the
+//! enabled server as that brain would reach it (`initialize` + `tools/list`, at most
+//! `max_concurrent_probes` at once, each within `probe_timeout_s`): a stdio server is started
+//! as registered and its process group stopped after; an HTTP server is asked at its URL with
+//! the headers and bearer token its registration names (an https URL, OAuth, legacy SSE, a
+//! headers helper, or a token variable PAIOS's environment lacks are listed as not probed,
+//! with the reason). A server that cannot start, refuses the connection, exits, hangs, lists
+//! no tools, is registered in a way the
 //! brain cannot use (the removed `codex mcp-server`, a name that overflows Claude Code's
 //! 64-character tool names), or whose tool list changed is an incident of component
 //! `mcp:<brain>:<server>` with the `mcp-servers` runbook — before a brain trips over it. A probe
@@ -52,7 +56,8 @@ pub struct ServerHealth {
     pub name: String,
     /// How it starts (the command line, or the URL of an HTTP server).
     pub target: String,
-    /// `None`: not probed (an HTTP server, or a disabled one).
+    /// `None`: not probed (disabled, or an HTTP server PAIOS cannot reach as the brain would;
+    /// `error` says why).
     pub ok: Option<bool>,
     pub latency_ms: Option<u64>,
     pub tools: Vec<String>,
@@ -301,6 +306,14 @@ pub fn static_problem(brain: Brain, name: &str, reg: &Registration) -> Option<St
              {CLAUDE_TOOL_NAME_MAX} characters; register it under a shorter name"
         ));
     }
+    if let Some(Err(probe::NotProbed::Invalid(why))) = reg
+        .http
+        .as_ref()
+        .filter(|_| reg.stdio.is_none())
+        .map(|h| h.resolve())
+    {
+        return Some(why);
+    }
     let spec = reg.stdio.as_ref()?;
     let program = std::path::Path::new(&spec.command)
         .file_name()
@@ -334,9 +347,9 @@ pub fn overlong_tools(name: &str, tools: &[String]) -> Vec<String> {
 
 async fn check_one(f: &Found, timeout: Duration) -> ServerHealth {
     let checked_at = crate::events::format_ts(&chrono::Utc::now());
-    let target = match (&f.registration.stdio, &f.registration.url) {
+    let target = match (&f.registration.stdio, &f.registration.http) {
         (Some(spec), _) => spec.display(),
-        (None, Some(url)) => url.clone(),
+        (None, Some(spec)) => spec.display(),
         (None, None) => String::new(),
     };
     let mut health = ServerHealth {
@@ -358,17 +371,26 @@ async fn check_one(f: &Found, timeout: Duration) -> ServerHealth {
         health.error = Some(problem);
         return health;
     }
-    let Some(spec) = &f.registration.stdio else {
-        health.error = Some(match &f.registration.url {
-            Some(_) => "an HTTP server: not probed (only stdio servers are)".into(),
-            None => "the registration has neither a command nor a url".into(),
-        });
-        if f.registration.url.is_none() {
+    let result: ProbeResult = match (&f.registration.stdio, &f.registration.http) {
+        (Some(spec), _) => probe::stdio(spec, timeout).await,
+        (None, Some(spec)) => match spec.resolve() {
+            Ok(target) => probe::http(spec, &target, timeout).await,
+            Err(probe::NotProbed::Skipped(why)) => {
+                health.error = Some(why);
+                return health;
+            }
+            Err(probe::NotProbed::Invalid(why)) => {
+                health.ok = Some(false);
+                health.error = Some(why);
+                return health;
+            }
+        },
+        (None, None) => {
             health.ok = Some(false);
+            health.error = Some("the registration has neither a command nor a url".into());
+            return health;
         }
-        return health;
     };
-    let result: ProbeResult = probe::stdio(spec, timeout).await;
     health.latency_ms = Some(result.latency_ms);
     health.tools = result.tools;
     if !result.ok {
@@ -468,7 +490,7 @@ mod tests {
     fn reg(command: &str, args: &[&str]) -> Registration {
         Registration {
             stdio: Some(StdioSpec::new(command, args)),
-            url: None,
+            http: None,
             enabled: true,
         }
     }
