@@ -8,7 +8,7 @@ use crate::Ctx;
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
     /// The target and its options (`paios-bench --help` lists them: store, watchdog, router,
-    /// hook, approvals, usage, json).
+    /// hook, approvals, usage, json, mcp).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub args: Vec<String>,
 }

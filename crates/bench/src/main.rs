@@ -15,6 +15,7 @@ use clap::Parser;
 mod approvals;
 mod hook;
 mod json;
+mod mcp;
 mod router;
 mod store;
 mod usage;
@@ -49,6 +50,15 @@ struct Cli {
     /// Write the per-line verdicts as JSON lines to this file (approvals bench).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Timed `tools/call`s per server and transport, after a warm-up of a tenth (mcp bench).
+    #[arg(long, default_value_t = 2000)]
+    calls: usize,
+    /// Timed process start-ups of `paios mcp`; server-everything gets a fifth (mcp bench).
+    #[arg(long, default_value_t = 200)]
+    starts: usize,
+    /// Print the figures as JSON instead of a table (mcp bench).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -69,6 +79,9 @@ enum Target {
     /// The usage ledger's JSON decoding of log lines: the product's decoder (serde_json) against
     /// simd-json and sonic-rs, per line and on the real cold ingest.
     Json,
+    /// MCP: `tools/call` round trips over stdio (`paios mcp` → daemon) and HTTP (`/mcp`), and
+    /// `paios mcp` start-up, against server-everything's `echo` in the same run.
+    Mcp,
 }
 
 fn main() -> ExitCode {
@@ -100,6 +113,11 @@ fn main() -> ExitCode {
         ),
         Target::Usage => usage::run(&paths),
         Target::Json => json::run(),
+        Target::Mcp => mcp::run(&mcp::Options {
+            calls: cli.calls.max(1),
+            starts: cli.starts.max(1),
+            json: cli.json,
+        }),
     };
     match result {
         Ok(code) => code,
