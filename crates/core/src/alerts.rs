@@ -28,14 +28,18 @@ use crate::events::payload::{AlertRaised, AlertResolved};
 use crate::events::{Event, format_ts};
 use crate::store::{EventQuery, query_events};
 
+/// How serious an alert is; ordered, so a `Critical` alert escalates an open `Warning` incident.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Something went wrong and is being handled (a restart, a budget nearly spent).
     Warning,
+    /// Something is down or refused until the user acts.
     Critical,
 }
 
 impl Severity {
+    /// The name in events and JSON: `warning` or `critical`.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Warning => "warning",
@@ -75,6 +79,7 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
+    /// Every kind, once each (the runbook test walks this list).
     pub const ALL: [AlertKind; 12] = [
         AlertKind::ServiceExited,
         AlertKind::ServiceHung,
@@ -90,6 +95,8 @@ impl AlertKind {
         AlertKind::McpLinkBroken,
     ];
 
+    /// The kind's name in `alert.raised` events (`alert`) and in `paios incidents`: snake case,
+    /// stable.
     pub fn as_str(self) -> &'static str {
         match self {
             AlertKind::ServiceExited => "service_exited",
@@ -107,6 +114,9 @@ impl AlertKind {
         }
     }
 
+    /// The severity an alert of this kind is raised with: a warning for a service that exited
+    /// or hung (it is being restarted), a budget nearly spent and a changed tool list; critical
+    /// for everything else.
     pub fn severity(self) -> Severity {
         match self {
             AlertKind::ServiceExited
@@ -133,10 +143,13 @@ impl AlertKind {
 pub struct Alert {
     /// What is in trouble (a service name, `store`, a credential name, …).
     pub component: String,
+    /// What happened.
     pub kind: AlertKind,
+    /// How serious it is ([`AlertKind::severity`] unless the caller changed it).
     pub severity: Severity,
     /// For people, with the component's own error text where there is one.
     pub message: String,
+    /// The runbook id (`paios runbook ID`), or an `http(s)://` address shown as is.
     pub runbook: String,
     /// Kind-specific facts recorded with the alert (a budget's limit and spend, …).
     pub details: serde_json::Map<String, Value>,
@@ -194,15 +207,23 @@ impl Notifier for DesktopNotifier {
 /// An incident as listed by `paios incidents --json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Incident {
+    /// The incident id, `inc-<uuid v7, simple>`, shared by its raised and resolved events.
     pub id: String,
+    /// What is in trouble (the events' subject).
     pub component: String,
     /// Same as `component` (service incidents are named after the service).
     pub service: String,
+    /// The latest alert's kind ([`AlertKind::as_str`]).
     pub kind: String,
+    /// The latest alert's severity (`warning` or `critical`): an escalation raises it.
     pub severity: String,
+    /// The latest alert's message.
     pub message: String,
+    /// The latest alert's runbook id.
     pub runbook: String,
+    /// When the first alert was raised (RFC 3339, UTC, milliseconds).
     pub raised_at: String,
+    /// When it was resolved (same format); `None` while it is open.
     pub resolved_at: Option<String>,
     /// Alerts folded into this incident (1 = only the first).
     pub alerts: u32,
@@ -221,6 +242,8 @@ pub struct Alerts {
 }
 
 impl Alerts {
+    /// An alerts module that shows alerts through `notifier`; no incident is open until
+    /// [`crate::module::Module::start`] loads them from the event log.
     pub fn new(notifier: Arc<dyn Notifier>) -> Self {
         Self {
             open: Mutex::new(HashMap::new()),

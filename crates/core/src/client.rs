@@ -17,17 +17,32 @@ use crate::paths::Paths;
 /// Errors talking to the daemon.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// Nothing accepted a connection on the home's socket.
     #[error(
         "the PAIOS daemon is not running (no answer on {socket}); start it with `paios daemon`"
     )]
-    NotRunning { socket: String, source: io::Error },
+    NotRunning {
+        /// The socket path tried.
+        socket: String,
+        /// Why connecting failed (usually not found, or connection refused).
+        source: io::Error,
+    },
+    /// Connected, but reading or writing failed: a timeout, a reset, or the daemon closing the
+    /// connection before answering.
     #[error("lost the connection to the PAIOS daemon: {0}")]
     Io(#[from] io::Error),
     /// The daemon could not take the event and the spool could not be written either.
     #[error("cannot write the spool {path} (the daemon did not take the event): {cause}")]
-    Spool { path: String, cause: io::Error },
+    Spool {
+        /// The spool file that could not be appended to.
+        path: String,
+        /// The write error.
+        cause: io::Error,
+    },
+    /// The daemon answered with an error (e.g. it refused an invalid event).
     #[error("the daemon answered: {0}")]
     Api(ApiError),
+    /// The answer was not the protocol's JSON line, or lacked a field the operation promises.
     #[error("the daemon sent a malformed answer: {0}")]
     Protocol(String),
 }
@@ -39,10 +54,13 @@ pub struct Client {
 }
 
 impl Client {
+    /// Connect to the home's daemon; [`Client::call`] then waits up to 60 s for each answer.
+    /// Fails with [`ClientError::NotRunning`] when no daemon listens.
     pub fn connect(paths: &Paths) -> Result<Self, ClientError> {
         Self::connect_with_timeout(paths, Duration::from_secs(60))
     }
 
+    /// Connect with `timeout` as the wait for each answer (writes time out after 10 s).
     pub fn connect_with_timeout(paths: &Paths, timeout: Duration) -> Result<Self, ClientError> {
         let socket = paths.socket();
         let stream = UnixStream::connect(&socket).map_err(|source| ClientError::NotRunning {

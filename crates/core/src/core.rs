@@ -24,17 +24,28 @@ use crate::events::payload::{
 use crate::paths::Paths;
 use crate::store::{Store, StoreError, StoreWriter};
 
+/// Why a core could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum CoreError {
+    /// Another process holds this home's `daemon.lock`.
     #[error(
         "another PAIOS (pid {pid}) is already running for {home}; stop it first, or use it: `paios status`"
     )]
-    AlreadyRunning { pid: String, home: String },
+    AlreadyRunning {
+        /// The pid the holder wrote into the lock file (empty if it could not be read).
+        pid: String,
+        /// The home folder.
+        home: String,
+    },
+    /// The home, its sub-folders or its lock file could not be created or opened.
     #[error("cannot prepare {home}: {source}")]
     Home {
+        /// The home folder.
         home: String,
+        /// The file-system error.
         source: std::io::Error,
     },
+    /// The event store could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -101,9 +112,11 @@ impl Core {
         Ok(core)
     }
 
+    /// The home this core runs for.
     pub fn paths(&self) -> &Paths {
         &self.0.paths
     }
+    /// The event store (readers for queries; appends go through the one writer).
     pub fn store(&self) -> &Store {
         &self.0.store
     }
@@ -127,9 +140,11 @@ impl Core {
     pub fn shutdown_token(&self) -> CancellationToken {
         self.0.shutdown.clone()
     }
+    /// How long since this core started (monotonic clock).
     pub fn uptime(&self) -> Duration {
         self.0.started.elapsed()
     }
+    /// When this core started (wall clock).
     pub fn started_at(&self) -> DateTime<Utc> {
         self.0.started_at
     }
@@ -147,6 +162,7 @@ impl Core {
 
     /// Re-read paios.toml: a valid file replaces the configuration (`config.changed`); an invalid
     /// one is reported (`config.invalid`) and the last good configuration stays in force.
+    /// Returns whether the configuration in force changed.
     pub async fn reload_config(&self) -> bool {
         let path = self.0.paths.config_file();
         match Config::load(&path) {

@@ -62,7 +62,11 @@ pub fn init_logging(
 
 /// Listeners bound for a running core.
 pub struct Listeners {
+    /// The loopback HTTP port actually bound (the configured `[api] port`, or the one the OS
+    /// chose when that is 0); also written to `api.port` in the home.
     pub http_port: u16,
+    /// The bearer token HTTP clients must present: read from the token file, or created there
+    /// (32 random bytes, hex) on first start.
     pub token: String,
 }
 

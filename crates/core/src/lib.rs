@@ -3,24 +3,34 @@
 //! The core library: everything that matters lives here; the `paios` and `ai` binaries and the
 //! menu-bar app (`src-tauri/`) are thin adapters over it. See ARCHITECTURE.md for the map.
 
+#[warn(missing_docs)]
 pub mod alerts;
 pub mod api;
 pub mod approvals;
+#[warn(missing_docs)]
 pub mod atomic;
 pub mod brains;
+#[warn(missing_docs)]
 pub mod client;
 pub mod config;
+#[warn(missing_docs)]
 pub mod core;
+#[warn(missing_docs)]
 pub mod daemon;
 #[warn(missing_docs)]
 pub mod events;
 pub mod mcp;
+#[warn(missing_docs)]
 pub mod module;
+#[warn(missing_docs)]
 pub mod paths;
 pub mod router;
+#[warn(missing_docs)]
 pub mod spool;
+#[warn(missing_docs)]
 pub mod status;
 pub mod store;
+#[warn(missing_docs)]
 pub mod text;
 pub mod usage;
 pub mod watchdog;

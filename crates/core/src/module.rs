@@ -26,6 +26,7 @@ use crate::core::Core;
 pub struct ModuleError(pub String);
 
 impl ModuleError {
+    /// An error with `message` as the text `paios status` shows.
     pub fn new(message: impl std::fmt::Display) -> Self {
         Self(message.to_string())
     }
@@ -54,29 +55,40 @@ pub trait Module: Send + Sync {
 pub enum ModuleState {
     /// Not started yet.
     Idle,
+    /// Started successfully and not stopped yet.
     Running,
     /// Its start failed; the error is in [`ModuleStatus::error`].
     Failed,
+    /// Stopped on shutdown (only a running module is stopped).
     Stopped,
 }
 
 /// One module in `paios status --json` (`modules`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ModuleStatus {
+    /// [`Module::name`].
     pub name: &'static str,
+    /// Where it is in its life.
     pub state: ModuleState,
+    /// Why its start failed; `None` unless `state` is [`ModuleState::Failed`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// [`Module::detail`] at the time of asking; `None` when it has nothing to say.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
 
 /// The core's modules: the one list (see the module docs).
 pub struct Modules {
+    /// Open incidents and the desktop notifier; starts first, stops last.
     pub alerts: Arc<crate::alerts::Alerts>,
+    /// Supervision of the configured services.
     pub watchdog: Arc<crate::watchdog::Watchdog>,
+    /// The approvals queue (its state lives in the store).
     pub approvals: Arc<crate::approvals::Approvals>,
+    /// Usage-log ingestion and budget alerts.
     pub usage: Arc<crate::usage::UsageWatch>,
+    /// Probes of the MCP servers registered in the brains, and the mesh check.
     pub mcp: Arc<crate::mcp::watch::McpWatch>,
     states: Mutex<Vec<(&'static str, ModuleState, Option<String>)>>,
 }
@@ -98,6 +110,7 @@ impl Default for ModuleOptions {
 }
 
 impl Modules {
+    /// Build every module (none started yet: all report [`ModuleState::Idle`]).
     pub fn new(options: ModuleOptions) -> Self {
         let modules = Self {
             alerts: Arc::new(crate::alerts::Alerts::new(options.notifier)),

@@ -43,18 +43,23 @@ impl Paths {
         Self { home }
     }
 
+    /// The home folder itself (always absolute).
     pub fn home(&self) -> &Path {
         &self.home
     }
+    /// The user's configuration, `paios.toml` (may not exist: defaults apply).
     pub fn config_file(&self) -> PathBuf {
         self.home.join("paios.toml")
     }
+    /// The SQLite event store, `paios.db`.
     pub fn database(&self) -> PathBuf {
         self.home.join("paios.db")
     }
+    /// The unix socket the running core's local API listens on, `paios.sock`.
     pub fn socket(&self) -> PathBuf {
         self.home.join("paios.sock")
     }
+    /// The bearer token the loopback HTTP API requires (owner-only file, `token`).
     pub fn token_file(&self) -> PathBuf {
         self.home.join("token")
     }
@@ -62,6 +67,7 @@ impl Paths {
     pub fn policy_file(&self) -> PathBuf {
         self.home.join("policy.toml")
     }
+    /// Where the running core writes the HTTP port it bound, `api.port` (decimal text).
     pub fn api_port_file(&self) -> PathBuf {
         self.home.join("api.port")
     }
@@ -69,9 +75,12 @@ impl Paths {
     pub fn daemon_lock(&self) -> PathBuf {
         self.home.join("daemon.lock")
     }
+    /// The spool folder: events written while the daemon is down, and their quarantine (see
+    /// [`crate::spool`]).
     pub fn spool_dir(&self) -> PathBuf {
         self.home.join("spool")
     }
+    /// The core's own daily-rotated logs (`paios.*.log`), and the sub-folders of other logs.
     pub fn logs_dir(&self) -> PathBuf {
         self.home.join("logs")
     }
@@ -83,6 +92,8 @@ impl Paths {
     pub fn service_logs_dir(&self) -> PathBuf {
         self.home.join("logs").join("services")
     }
+    /// The folder reserved for snapshots of the brains' files (created by [`Paths::ensure`];
+    /// nothing writes into it yet).
     pub fn snapshots_dir(&self) -> PathBuf {
         self.home.join("snapshots")
     }

@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 
 use crate::events::Event;
 
+/// File name, inside the spool folder, of the live spool that clients append to.
 pub const SPOOL_FILE: &str = "events.jsonl";
+/// File name, inside the spool folder, where lines that were not valid events are kept.
 pub const QUARANTINE_FILE: &str = "quarantine.jsonl";
 
 /// Append one event to the spool and make it durable.
@@ -99,6 +101,7 @@ fn same_file(_file: &File, path: &Path) -> io::Result<bool> {
 
 /// A spool file claimed for replay. Call [`Claimed::finish`] after its events are stored.
 pub struct Claimed {
+    /// Where the claimed file now lives: `replay-<uuid>.jsonl` in the spool folder.
     pub path: PathBuf,
 }
 
@@ -131,8 +134,11 @@ pub fn claim(spool_dir: &Path) -> io::Result<Vec<Claimed>> {
 /// One line that could not be parsed as an event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CorruptLine {
+    /// 1-based line number in the spool file.
     pub line_number: usize,
+    /// Why the line was refused: the JSON parse error or the event validation error.
     pub error: String,
+    /// The line's raw bytes, without its newline (not necessarily UTF-8).
     pub bytes: Vec<u8>,
 }
 

@@ -50,24 +50,32 @@ pub fn service_tone(status: &Status) -> Tone {
 /// One service's line in [`Health`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServiceHealth {
+    /// The service's name, as configured under `[services.NAME]`.
     pub name: String,
+    /// Its tone by [`service_tone`].
     pub tone: Tone,
 }
 
 /// The overall health (`paios status --json` → `health`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Health {
+    /// The overall tone (see [`health`] for the rules).
     pub tone: Tone,
+    /// [`Tone::label`] of `tone`.
     pub label: &'static str,
     /// One line: "all 3 services running · 1 approval waiting".
     pub summary: String,
+    /// Each service's tone, in the order the services were given; empty when none is supervised.
     pub services: Vec<ServiceHealth>,
+    /// Approval requests waiting for the user (as passed in).
     pub pending_approvals: usize,
+    /// Incidents not yet resolved (as passed in); counted in `summary`, never in `tone`.
     pub open_incidents: usize,
 }
 
 /// Red if anything failed or hung; amber if anything is starting, restarting after a crash
-/// (its own line is red while it waits to restart), failing its probe, or an approval waits; grey when nothing is watched (an empty list is never "all good"); else green. Open
+/// (its own line is red while it waits to restart), failing its probe, or an approval waits;
+/// grey when nothing is watched (an empty list is never "all good"); else green. Open
 /// incidents are counted in the summary (a budget spent stays an incident all day, and must
 /// not keep the tray amber once seen).
 pub fn health(
