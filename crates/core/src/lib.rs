@@ -5,6 +5,7 @@
 
 #[warn(missing_docs)]
 pub mod alerts;
+#[warn(missing_docs)]
 pub mod api;
 pub mod approvals;
 #[warn(missing_docs)]
@@ -12,6 +13,7 @@ pub mod atomic;
 pub mod brains;
 #[warn(missing_docs)]
 pub mod client;
+#[warn(missing_docs)]
 pub mod config;
 #[warn(missing_docs)]
 pub mod core;
@@ -29,6 +31,7 @@ pub mod router;
 pub mod spool;
 #[warn(missing_docs)]
 pub mod status;
+#[warn(missing_docs)]
 pub mod store;
 #[warn(missing_docs)]
 pub mod text;

@@ -69,7 +69,9 @@ pub fn ui_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../ui")))
 }
 
-pub fn router(core: Core, token: String, port: u16) -> Router {
+/// The HTTP application: `/api/*` and the MCP endpoint behind the bearer `token`, the panel's
+/// files for every other path, and the Origin/Host checks (for loopback `port`) on everything.
+pub(crate) fn router(core: Core, token: String, port: u16) -> Router {
     let state = AppState { core, token, port };
     let api = Router::new()
         .route("/status", get(status))

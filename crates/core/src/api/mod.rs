@@ -25,26 +25,34 @@ use crate::store::EventQuery;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct ApiError {
+    /// Machine-readable, snake case: `bad_request`, `not_found`, `unknown_op`, `conflict`,
+    /// `internal`, or a module's own code. The HTTP transport maps it to a status.
     pub code: String,
+    /// For people: what went wrong and, where there is one, what to do.
     pub message: String,
 }
 
 impl ApiError {
+    /// An error with any `code`.
     pub fn new(code: &str, message: impl Into<String>) -> Self {
         Self {
             code: code.into(),
             message: message.into(),
         }
     }
+    /// The arguments are malformed or refused (HTTP 400).
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new("bad_request", message)
     }
+    /// What the arguments name does not exist (HTTP 404).
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new("not_found", message)
     }
+    /// The core failed to carry out a valid request (a store error, …; HTTP 500).
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new("internal", message)
     }
+    /// No operation `module.verb` exists (HTTP 404).
     pub fn unknown_op(module: &str, verb: &str) -> Self {
         Self::new("unknown_op", format!("unknown operation {module}.{verb}"))
     }
@@ -53,7 +61,9 @@ impl ApiError {
 /// A request on either transport.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Request {
+    /// The operation, `module.verb` (`core.emit`, `watchdog.restart`, …).
     pub op: String,
+    /// Its arguments, an object whose fields the operation defines; `null` when absent.
     #[serde(default)]
     pub args: Value,
 }
@@ -77,11 +87,17 @@ pub async fn dispatch(core: &Core, op: &str, args: Value) -> Result<Value, ApiEr
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EventsArgs {
+    /// A kind prefix ([`EventQuery::kind_prefix`]).
     pub kind: Option<String>,
+    /// An exact subject.
     pub subject: Option<String>,
+    /// RFC 3339 time, inclusive lower bound.
     pub since: Option<String>,
+    /// RFC 3339 time, exclusive upper bound.
     pub until: Option<String>,
+    /// Only events after this store id, oldest first (tailing).
     pub after_id: Option<i64>,
+    /// At most this many events: 100 when absent, never more than 100 000.
     pub limit: Option<usize>,
 }
 

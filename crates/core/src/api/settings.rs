@@ -12,7 +12,10 @@ use crate::config::ConfigError;
 use crate::config::edit::{self, EditError};
 use crate::core::Core;
 
-pub async fn handle(core: &Core, verb: &str, args: Value) -> Result<Value, ApiError> {
+/// Run `core.<verb>` for one of the three settings verbs. A missing argument or an invalid
+/// text is `bad_request`, a save against a stale revision `conflict`, a file that cannot be read
+/// or written `internal`; `config_check` answers an invalid text as `{"ok": false, "error"}`.
+pub(crate) async fn handle(core: &Core, verb: &str, args: Value) -> Result<Value, ApiError> {
     let path = core.paths().config_file();
     match verb {
         "config_get" => {

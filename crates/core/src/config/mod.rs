@@ -20,18 +20,30 @@ pub mod edit;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
+    /// `[api]`: the daemon's listeners.
     pub api: ApiConfig,
+    /// `[log]`: the daemon's own logs.
     pub log: LogConfig,
     /// `[[service]]` tables: what the watchdog supervises.
     #[serde(rename = "service")]
     pub services: Vec<crate::watchdog::config::ServiceConfig>,
+    /// `[watchdog]`: whether a gateway running without a `[[service]]` table is adopted.
     pub watchdog: crate::watchdog::config::WatchdogConfig,
+    /// `[alerts]`: whether alerts reach the desktop.
     pub alerts: crate::watchdog::config::AlertsConfig,
+    /// `[brains]`: no keys yet (an empty table is accepted).
     pub brains: crate::brains::config::BrainsConfig,
+    /// `[router]`: which brain each kind of task goes to, and how long a run may take.
     pub router: crate::router::config::RouterConfig,
+    /// `[approvals]`: how long an approval waits, when PAIOS trusts by itself, the autonomy
+    /// level.
     pub approvals: crate::approvals::config::ApprovalsConfig,
+    /// `[usage]`: where the brains' usage logs are and how prices are adjusted.
     pub usage: crate::usage::config::UsageConfig,
+    /// `[budgets]`: USD limits per day and month, overall and per brain.
     pub budgets: crate::usage::config::BudgetsConfig,
+    /// `[mcp]`: PAIOS's own MCP server over HTTP, the probes of the servers registered in the
+    /// brains, and the mesh check.
     pub mcp: crate::mcp::config::McpConfig,
 }
 
@@ -71,16 +83,25 @@ impl Default for LogConfig {
 /// Why a `paios.toml` could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigError {
+    /// The file exists but could not be read (a missing file is not an error: defaults apply).
     Io {
+        /// The file.
         path: PathBuf,
+        /// The OS's error text.
         message: String,
     },
+    /// The text is not valid UTF-8 or TOML, or does not fit the model, or fails a cross-field
+    /// check ([`Config::validate`]).
     Invalid {
+        /// The file.
         path: PathBuf,
+        /// 1-based line of the error (of the key, for a failed check).
         line: usize,
+        /// 1-based column, in characters.
         column: usize,
         /// The offending key (or the source text at the error), when known.
         key: Option<String>,
+        /// What is wrong; never contains the value (it may be a secret).
         message: String,
     },
 }

@@ -27,23 +27,34 @@ pub use query::{EventQuery, query_events};
 /// Errors from the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// SQLite refused to open, configure or migrate the database.
     #[error("database {path}: {source}")]
     Sqlite {
+        /// The database file.
         path: PathBuf,
+        /// SQLite's error.
         #[source]
         source: rusqlite::Error,
     },
+    /// The database was migrated by a newer PAIOS than this one.
     #[error(
         "database {path} has schema version {found}, but this paios only knows up to {known}: \
          it was written by a newer PAIOS. Upgrade paios, or move the database aside to start fresh."
     )]
     TooNew {
+        /// The database file.
         path: PathBuf,
+        /// The schema version recorded in it (SQLite's `user_version`).
         found: u32,
+        /// The newest version this build knows ([`SCHEMA_VERSION`]).
         known: u32,
     },
+    /// The writer has stopped ([`StoreWriter::join`]): nothing more can be written.
     #[error("the store has shut down")]
     Closed,
+    /// The writer could not carry out this operation (SQLite's error text, prefixed with the
+    /// database path when the whole batch's transaction failed), or its thread could not be
+    /// started.
     #[error("{0}")]
     Write(String),
 }
@@ -57,6 +68,8 @@ impl StoreError {
     }
 }
 
+/// Work run inside the writer's transaction by [`Store::write`]; its `Value` is the caller's
+/// answer.
 pub type WriteFn = Box<dyn FnOnce(&Transaction<'_>) -> Result<Value, rusqlite::Error> + Send>;
 
 enum Op {
@@ -153,6 +166,7 @@ impl Store {
         ))
     }
 
+    /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
     }

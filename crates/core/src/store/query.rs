@@ -9,10 +9,17 @@ use crate::events::{Event, format_ts};
 /// `after_id` is set (then the first `limit` events after it, for tailing).
 #[derive(Debug, Clone, Default)]
 pub struct EventQuery {
+    /// Only kinds starting with this text (`alert.` matches `alert.raised`); a plain prefix,
+    /// no wildcards. `None`: every kind.
     pub kind_prefix: Option<String>,
+    /// Only this exact subject. `None`: every subject.
     pub subject: Option<String>,
+    /// Only events at or after this instant (inclusive).
     pub since: Option<DateTime<Utc>>,
+    /// Only events before this instant (exclusive).
     pub until: Option<DateTime<Utc>>,
+    /// Only events with a store id greater than this; also switches to tailing order (see the
+    /// type's docs).
     pub after_id: Option<i64>,
     /// 0 means the default (100).
     pub limit: usize,
@@ -36,6 +43,9 @@ impl EventQuery {
     }
 }
 
+/// The events matching `q` (see [`EventQuery`] for the order and the limit). A stored
+/// timestamp or data that no longer parses comes back as the epoch or `null`, never an error;
+/// errors are SQLite's.
 pub fn query_events(conn: &Connection, q: &EventQuery) -> Result<Vec<Event>, rusqlite::Error> {
     let mut sql =
         String::from("SELECT id, uid, ts, kind, source, subject, data FROM events WHERE 1=1");
