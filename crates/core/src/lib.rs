@@ -26,6 +26,7 @@ pub mod mcp;
 pub mod module;
 #[warn(missing_docs)]
 pub mod paths;
+#[warn(missing_docs)]
 pub mod router;
 #[warn(missing_docs)]
 pub mod spool;

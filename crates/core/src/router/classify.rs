@@ -157,6 +157,7 @@ pub struct Classification {
 }
 
 impl Classification {
+    /// The probability of `category`, 0–1.
     pub fn probability(&self, category: Category) -> f64 {
         self.probabilities[category.index()]
     }
@@ -175,7 +176,9 @@ impl Classification {
 /// A labelled example.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Example {
+    /// The label: what kind of task it is.
     pub category: Category,
+    /// The task's text, as a user would type it.
     pub task: String,
 }
 
@@ -183,7 +186,9 @@ pub struct Example {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {message}")]
 pub struct DatasetError {
+    /// 1-based line number in the set.
     pub line: usize,
+    /// What is wrong with the line (no tab, an unknown category, …).
     pub message: String,
 }
 

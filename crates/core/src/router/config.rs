@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use super::classify::Category;
 use crate::brains::Brain;
 
+/// `[router]`: the classifier's threshold, the default brain, a run's time limit, fallbacks
+/// and the policy. Validated into a [`Policy`] by [`RouterConfig::policy`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RouterConfig {
@@ -60,11 +62,15 @@ pub fn default_brain_for(category: Category) -> Brain {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     brains: [Brain; Category::ALL.len()],
+    /// The brain for tasks classified below `min_confidence` (`[router] default_brain`).
     pub default_brain: Brain,
+    /// The classifier's confidence, 0–1, below which a task goes to `default_brain`.
     pub min_confidence: f64,
 }
 
 impl Policy {
+    /// The brain this policy sends `category` to: the user's `[router.policy]` entry, else the
+    /// built-in default ([`default_brain_for`]).
     pub fn brain_for(&self, category: Category) -> Brain {
         let index = Category::ALL
             .iter()

@@ -37,10 +37,12 @@ pub struct BrainState {
 }
 
 impl BrainState {
+    /// Installed, with nothing known against it: usable.
     pub fn installed() -> Self {
         Self::default()
     }
 
+    /// Not installed (managed or on PATH): never chosen.
     pub fn missing() -> Self {
         Self {
             not_installed: true,
@@ -71,6 +73,7 @@ impl BrainState {
 /// A snapshot of every brain's state; a brain with no entry is assumed usable.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LiveState {
+    /// What is known per brain; a missing entry means [`BrainState::default`] (usable).
     pub brains: BTreeMap<Brain, BrainState>,
 }
 
@@ -80,11 +83,13 @@ impl LiveState {
         Self::default()
     }
 
+    /// This snapshot with `brain`'s state set to `state` (replacing any earlier one).
     pub fn with(mut self, brain: Brain, state: BrainState) -> Self {
         self.brains.insert(brain, state);
         self
     }
 
+    /// `brain`'s state, the default (usable) when nothing is known about it.
     pub fn state(&self, brain: Brain) -> BrainState {
         self.brains.get(&brain).cloned().unwrap_or_default()
     }
@@ -97,8 +102,13 @@ pub struct Decision {
     pub brain: Brain,
     /// The policy's choice for the task alone, whatever the live state.
     pub preferred: Brain,
+    /// The task's category: the likeliest one the policy sends to `preferred` (the
+    /// classifier's best guess when it was unsure or the user forced the brain).
     pub category: Category,
+    /// The classifier's probability of `category`, 0–1.
     pub confidence: f64,
+    /// One line for people: the category and how sure, the policy's choice, and why another
+    /// brain was taken or none could be.
     pub reason: String,
     /// Usable brains to try next, best first.
     pub fallbacks: Vec<Brain>,
@@ -159,6 +169,7 @@ impl Router {
         }
     }
 
+    /// The policy this router applies.
     pub fn policy(&self) -> &Policy {
         &self.policy
     }

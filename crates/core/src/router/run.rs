@@ -83,6 +83,7 @@ pub fn adapter_for(paths: &Paths, brain: Brain) -> Box<dyn Adapter> {
 /// One task to run.
 #[derive(Debug, Clone)]
 pub struct TaskRequest {
+    /// The task's text, given to the brain as its prompt.
     pub task: String,
     /// Run on this brain instead of the router's choice (`ai --brain`).
     pub brain: Option<Brain>,
@@ -102,6 +103,8 @@ pub struct TaskRequest {
 }
 
 impl TaskRequest {
+    /// A request for `task` with the defaults: the router chooses, the configured time limit,
+    /// fallbacks allowed, no extra instructions, the current folder, source `router`.
     pub fn new(task: impl Into<String>) -> Self {
         Self {
             task: task.into(),
@@ -123,8 +126,11 @@ pub enum Progress<'a> {
     Decided(&'a Decision),
     /// `to` takes over after `from` failed with `reason`.
     FallingBack {
+        /// The brain whose attempt failed.
         from: Brain,
+        /// The next brain in line, about to run.
         to: Brain,
+        /// The failed attempt's error text.
         reason: &'a str,
     },
     /// What the running brain did.
@@ -134,7 +140,9 @@ pub enum Progress<'a> {
 /// How a task ended.
 #[derive(Debug, Clone)]
 pub struct TaskOutcome {
+    /// The run's id (a UUID v7), carried by every event of the run.
     pub task_id: String,
+    /// The router's decision the run followed.
     pub decision: Decision,
     /// Every attempt, in order; empty when no brain could take the task.
     pub attempts: Vec<RunResult>,
