@@ -37,6 +37,7 @@ pub mod store;
 #[warn(missing_docs)]
 pub mod text;
 pub mod usage;
+#[warn(missing_docs)]
 pub mod watchdog;
 
 pub use crate::core::Core;

@@ -7,7 +7,10 @@ use super::service::Command;
 use crate::api::ApiError;
 use crate::core::Core;
 
-pub async fn handle(core: &Core, verb: &str, args: Value) -> Result<Value, ApiError> {
+/// Run `watchdog.<verb>`. `start`/`stop`/`restart` answer the service's status after the
+/// supervisor took the command; an unknown service is `not_found`, a missing name
+/// `bad_request`.
+pub(crate) async fn handle(core: &Core, verb: &str, args: Value) -> Result<Value, ApiError> {
     match verb {
         "status" => Ok(super::status_json(core)),
         "start" | "stop" | "restart" => {

@@ -8,9 +8,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceConfig {
+    /// Unique among the services; names its log file, so it may not be empty, contain `/`, `\`
+    /// or control characters, start with `.`, or be longer than 200 bytes.
     pub name: String,
     /// argv; the first element is looked up on PATH (managed brains first).
     pub command: Vec<String>,
+    /// Variables set for the command on top of the environment the daemon inherited.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// Working directory (default: the PAIOS home).
@@ -19,8 +22,10 @@ pub struct ServiceConfig {
     /// Exit codes after which restarting cannot help (OpenClaw: 78 = config error).
     #[serde(default = "default_no_restart")]
     pub no_restart_exit_codes: Vec<i32>,
+    /// `[service.probe]`: how the watchdog tells the service works (default: it is alive).
     #[serde(default)]
     pub probe: ProbeConfig,
+    /// `[service.restart]`: backoff, crash-loop breaker and stop grace.
     #[serde(default)]
     pub restart: RestartConfig,
     /// Start it with the daemon (default true).
@@ -141,22 +146,33 @@ impl RestartConfig {
     }
 }
 
+/// What a probe checks (`[service.probe] kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProbeKind {
+    /// The process is alive and not stopped; nothing is asked of it.
     #[default]
     Process,
+    /// A TCP connection to `address` is accepted.
     Tcp,
+    /// A GET of `url` answers the expected status and, when set, a body containing
+    /// `body_contains`.
     Http,
+    /// The MCP server answers `initialize` and `ping`: over streamable HTTP at `url`, or over
+    /// the process's stdin/stdout when there is no `url`.
     Mcp,
+    /// The OpenClaw gateway's `/readyz` answers 200 and its WebSocket handshake succeeds.
     Openclaw,
 }
 
+/// `[service.probe]`: how and how often the service's health is checked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProbeConfig {
+    /// What is checked.
     pub kind: ProbeKind,
-    /// `http`/`openclaw`: URL to GET (openclaw: base URL or `/readyz` URL).
+    /// `http`/`openclaw`: URL to GET (openclaw: base URL or `/readyz` URL). `mcp`: the
+    /// streamable-HTTP endpoint (none: the server is asked over its stdio).
     pub url: Option<String>,
     /// `tcp`: host:port.
     pub address: Option<String>,
@@ -166,11 +182,13 @@ pub struct ProbeConfig {
     pub body_contains: Option<String>,
     /// `openclaw`: gateway auth token for the WebSocket handshake.
     pub token: Option<String>,
+    /// Time between probes, in milliseconds (above 0).
     pub interval_ms: u64,
+    /// How long one probe may take before it counts as failed, in milliseconds (above 0).
     pub timeout_ms: u64,
     /// Consecutive failures (with the process alive) that make the service `hung`.
     pub failures: u32,
-    /// Grace after (re)start before failures count.
+    /// Grace after (re)start before failures count, in milliseconds.
     pub startup_grace_ms: u64,
 }
 
@@ -191,17 +209,22 @@ impl Default for ProbeConfig {
     }
 }
 
+/// `[service.restart]`: when and how fast a service that exited is started again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RestartConfig {
+    /// Delay before the first restart, in milliseconds (at least 1); it doubles with each
+    /// consecutive short run, ±20% jitter.
     pub initial_backoff_ms: u64,
+    /// The longest that delay grows, in milliseconds (not below `initial_backoff_ms`).
     pub max_backoff_ms: u64,
-    /// Uptime after which the backoff resets.
+    /// Uptime, in seconds, after which the backoff resets.
     pub stable_after_s: u64,
     /// The same in milliseconds; wins over `stable_after_s` when set.
     pub stable_after_ms: Option<u64>,
+    /// `[service.restart.crash_loop]`: when to stop restarting altogether.
     pub crash_loop: CrashLoopConfig,
-    /// SIGTERM → SIGKILL grace when stopping.
+    /// SIGTERM → SIGKILL grace when stopping, in milliseconds.
     pub stop_grace_ms: u64,
 }
 
@@ -218,10 +241,14 @@ impl Default for RestartConfig {
     }
 }
 
+/// The crash-loop breaker: `max_exits` exits within `window_s` seconds make the service
+/// `failed`, with a `service_crash_loop` alert, and it is not restarted again by itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CrashLoopConfig {
+    /// Exits (the latest included) that trip the breaker; at least 1.
     pub max_exits: u32,
+    /// The window those exits are counted in, in seconds; at least 1.
     pub window_s: u64,
 }
 

@@ -31,9 +31,12 @@ pub struct ServiceLog {
     tail: VecDeque<String>,
 }
 
+/// One service's log, shared by its output pumps and its supervisor.
 pub type SharedLog = Arc<Mutex<ServiceLog>>;
 
 impl ServiceLog {
+    /// The log of `service` in `dir` (created, mode 0700, if missing), with the standard
+    /// limits ([`MAX_BYTES`], [`KEEP`]). The file itself is opened on the first write.
     pub fn open(dir: &Path, service: &str) -> io::Result<SharedLog> {
         crate::paths::create_private_dir(dir)?;
         Ok(Arc::new(Mutex::new(Self::with_limits(
@@ -43,6 +46,8 @@ impl ServiceLog {
         ))))
     }
 
+    /// A log at `path` rotated when it reaches `max_bytes`, keeping `keep` rotated files.
+    /// Nothing is opened or created until the first write.
     pub fn with_limits(path: PathBuf, max_bytes: u64, keep: usize) -> Self {
         Self {
             path,

@@ -14,17 +14,28 @@ use super::config::RestartConfig;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Start it again after `delay`; `attempt` counts consecutive unstable runs (1 = first).
-    Restart { delay: Duration, attempt: u32 },
+    Restart {
+        /// The backoff, jitter included, never above `max_backoff_ms`.
+        delay: Duration,
+        /// 1 after a stable run, then 2, 3, … for each consecutive short one.
+        attempt: u32,
+    },
     /// Stop trying: the state becomes `failed`.
     Fail(FailReason),
 }
 
+/// Why the policy gave up on a service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FailReason {
     /// It exited with a code listed in `no_restart_exit_codes`.
     NoRestartCode(i32),
     /// `exits` exits within `window_s` seconds.
-    CrashLoop { exits: u32, window_s: u64 },
+    CrashLoop {
+        /// Exits counted in the window, this one included (`max_exits` or more).
+        exits: u32,
+        /// The configured window, in seconds.
+        window_s: u64,
+    },
 }
 
 /// Backoff and crash-loop bookkeeping for one service.
@@ -46,6 +57,9 @@ pub struct RestartPolicy {
 pub const JITTER: f64 = 0.2;
 
 impl RestartPolicy {
+    /// A policy with no exits seen yet, for a service's `[service.restart]` and
+    /// `no_restart_exit_codes`. Values the configuration would refuse are raised to the
+    /// smallest that keep the machine sound (a zero backoff to 1 ms, a cap below it to it).
     pub fn new(restart: &RestartConfig, no_restart_exit_codes: &[i32]) -> Self {
         Self {
             // The configuration refuses these (`RestartConfig::validate`); the machine keeps its

@@ -67,6 +67,7 @@ impl Watchdog {
             .any(|h| discover::is_gateway(&h.config))
     }
 
+    /// The names of the services it supervises now, sorted.
     pub fn names(&self) -> Vec<String> {
         self.services
             .lock()

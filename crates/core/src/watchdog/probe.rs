@@ -17,13 +17,18 @@ use super::config::{ProbeConfig, ProbeKind};
 /// The result of one probe.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProbeOutcome {
+    /// The service answered as the probe requires.
     pub ok: bool,
+    /// How long the probe took, in milliseconds (up to the timeout when it got no answer).
     pub latency_ms: u64,
+    /// When the probe finished.
     pub at: DateTime<Utc>,
+    /// Why it failed, for people; `None` when `ok`.
     pub error: Option<String>,
 }
 
 impl ProbeOutcome {
+    /// The outcome of a probe begun at `started` that ended now with `result`.
     pub fn new(started: Instant, result: Result<(), String>) -> Self {
         Self {
             ok: result.is_ok(),
@@ -33,6 +38,8 @@ impl ProbeOutcome {
         }
     }
 
+    /// `{"ok", "latency_ms", "at", "error"}`, as `paios status --json` shows a service's last
+    /// probe.
     pub fn to_json(&self) -> Value {
         json!({
             "ok": self.ok,

@@ -47,8 +47,14 @@ pub use status::{LastExit, State, Status};
 
 /// Requests to a service's task. Each carries where to answer.
 pub enum Command {
+    /// Start it now if it is stopped, failed or waiting out a backoff, forgetting its past
+    /// exits; a running or adopted service is left alone.
     Start(oneshot::Sender<()>),
+    /// Stop it (an adopted copy through its manager, when it has one) and keep it stopped
+    /// until a `Start` or `Restart`.
     Stop(oneshot::Sender<()>),
+    /// Stop it and start it again now, forgetting its past exits; an adopted copy with a
+    /// manager is restarted through the manager.
     Restart(oneshot::Sender<()>),
     /// Stop supervising: children of ours are stopped, adopted services are left alone.
     Shutdown(oneshot::Sender<()>),
@@ -56,13 +62,21 @@ pub enum Command {
 
 /// The handle the registry keeps for one service.
 pub struct ServiceHandle {
+    /// The `[[service]]` table it runs with (a changed table means a new handle).
     pub config: ServiceConfig,
+    /// Commands to its supervisor task (see [`ServiceHandle::request`]).
     pub tx: mpsc::Sender<Command>,
+    /// Its live status; only its supervisor task writes it.
     pub status: Arc<Mutex<Status>>,
+    /// The supervisor task; it ends after `Shutdown`.
     pub task: tokio::task::JoinHandle<()>,
 }
 
 impl ServiceHandle {
+    /// Start supervising the service of `config` on a task of its own (which starts it or
+    /// adopts a running copy as the configuration says). Its output goes to
+    /// `logs/services/<name>.log`, or to a file in the temporary folder when that folder
+    /// cannot be created.
     pub fn spawn(core: &Core, config: ServiceConfig) -> Self {
         let (tx, rx) = mpsc::channel(16);
         let status = Arc::new(Mutex::new(Status {
@@ -99,6 +113,7 @@ impl ServiceHandle {
         }
     }
 
+    /// A copy of its status now.
     pub fn snapshot(&self) -> Status {
         self.status
             .lock()

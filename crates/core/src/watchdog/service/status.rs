@@ -15,30 +15,50 @@ use crate::watchdog::probe::ProbeOutcome;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
+    /// Started by PAIOS; no probe has passed yet.
     Starting,
+    /// Started by PAIOS, and its probe passed.
     Running,
+    /// It exited; waiting out the backoff before it is started again.
     Backoff,
+    /// Alive but failing its probe: being stopped, to be started again.
     Hung,
+    /// Given up on (crash loop, a no-restart exit code, or it could not be started): only a
+    /// person's start brings it back.
     Failed,
+    /// Not running: never started (`autostart = false`), or stopped on request.
     Stopped,
+    /// A copy PAIOS did not start (a systemd unit, a launchd job, another process answering
+    /// the probe) is watched instead of run.
     Adopted,
 }
 
+/// How the last process of a service ended.
 #[derive(Debug, Clone)]
 pub struct LastExit {
+    /// Its exit code; `None` when a signal ended it.
     pub code: Option<i32>,
+    /// The signal that ended it; `None` when it exited by itself.
     pub signal: Option<i32>,
+    /// When the supervisor saw it end.
     pub at: DateTime<Utc>,
 }
 
 /// What `paios status` shows about one service.
 #[derive(Debug, Clone)]
 pub struct Status {
+    /// Where the service is in its life.
     pub state: State,
+    /// The pid of the process PAIOS started for it; `None` when no child of ours runs.
     pub pid: Option<u32>,
+    /// How many times it was started again (after an exit, a hang, a request, or through an
+    /// adopted copy's manager) since the core began supervising it.
     pub restarts: u32,
+    /// How its last process ended; `None` until one has.
     pub last_exit: Option<LastExit>,
+    /// The last probe's outcome; `None` until one has run.
     pub probe: Option<ProbeOutcome>,
+    /// When it entered `state`.
     pub since: DateTime<Utc>,
     /// Why it is `failed` (or the last trouble), for people.
     pub error: Option<String>,
