@@ -10,6 +10,7 @@ pub mod api;
 pub mod approvals;
 #[warn(missing_docs)]
 pub mod atomic;
+#[warn(missing_docs)]
 pub mod brains;
 #[warn(missing_docs)]
 pub mod client;

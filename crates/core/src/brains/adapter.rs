@@ -21,16 +21,23 @@ use serde::Serialize;
 
 use super::Brain;
 
-/// Token counts of one run.
+/// Token counts of one run, as the brain reported them (0 for what it did not report). The
+/// four counts do not overlap: a brain whose input count includes cached tokens (Codex) is
+/// split by its parser.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Usage {
+    /// Input tokens neither written to nor read from the prompt cache.
     pub input_tokens: u64,
+    /// Output tokens (reasoning included where the brain counts it there).
     pub output_tokens: u64,
+    /// Input tokens written to the prompt cache.
     pub cache_creation_tokens: u64,
+    /// Input tokens read from the prompt cache.
     pub cache_read_tokens: u64,
 }
 
 impl Usage {
+    /// All four counts added up.
     pub fn total(&self) -> u64 {
         self.input_tokens + self.output_tokens + self.cache_creation_tokens + self.cache_read_tokens
     }
@@ -40,11 +47,20 @@ impl Usage {
 #[derive(Debug, Clone, PartialEq)]
 pub enum BrainEvent {
     /// The brain started a session.
-    Started { session: Option<String> },
+    Started {
+        /// The brain's own session id, when it reports one.
+        session: Option<String>,
+    },
     /// A piece of the answer (print it as it comes).
     Text(String),
     /// A tool call or a command the brain runs.
-    Tool { name: String, detail: String },
+    Tool {
+        /// The tool: the brain's own tool name, `shell`, `edit`, or `SERVER.TOOL` for MCP.
+        name: String,
+        /// One line about the call (the command, the files, the input, shortened); may be
+        /// empty.
+        detail: String,
+    },
     /// Anything else worth a line of progress (a status, a non-fatal warning).
     Progress(String),
 }
@@ -69,6 +85,7 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// The failure's text for people (the brain's own error where there is one).
     pub fn message(&self) -> &str {
         match self {
             Failure::Overloaded(m)
@@ -129,14 +146,19 @@ impl std::fmt::Display for Failure {
 /// What a run produced.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunResult {
+    /// The brain's name ([`Brain::name`]).
     pub brain: &'static str,
     /// The final answer (empty on failure).
     pub text: String,
+    /// Tokens the run used, as far as the brain reported them.
     pub usage: Usage,
     /// Cost in USD when the brain reports it (Claude Code does; Codex does not).
     pub cost_usd: Option<f64>,
+    /// Wall-clock time of the run, in milliseconds, from before the process started.
     pub duration_ms: u64,
+    /// The brain's session id, when it reported one.
     pub session: Option<String>,
+    /// Why there is no answer; `None` when the run succeeded.
     pub error: Option<Failure>,
 }
 
@@ -154,6 +176,7 @@ impl RunResult {
         }
     }
 
+    /// A run of `brain` that failed with `error` after `duration`, with no answer or usage.
     pub fn failed(brain: Brain, error: Failure, duration: Duration) -> Self {
         Self {
             duration_ms: duration.as_millis() as u64,
@@ -162,6 +185,7 @@ impl RunResult {
         }
     }
 
+    /// `ok`, or the failure's outcome word ([`Failure::outcome`]), as `task.finished` records it.
     pub fn outcome(&self) -> &'static str {
         self.error.as_ref().map_or("ok", Failure::outcome)
     }
@@ -170,10 +194,13 @@ impl RunResult {
 /// One task for a brain.
 #[derive(Debug, Clone)]
 pub struct RunRequest {
+    /// The task, written to the brain's stdin (OpenClaw: to a private temporary file).
     pub prompt: String,
     /// Extra system instructions (Claude Code's `--append-system-prompt`; other brains get it
     /// prepended to the prompt).
     pub append_system_prompt: Option<String>,
+    /// How long the run may take before the brain's process group is stopped
+    /// ([`Failure::Timeout`]).
     pub timeout: Duration,
     /// Working directory of the brain (default: the current one).
     pub cwd: Option<std::path::PathBuf>,
@@ -183,6 +210,8 @@ pub struct RunRequest {
 }
 
 impl RunRequest {
+    /// A request for `prompt` limited to `timeout`, with no extra instructions, in the current
+    /// folder, not cancellable except by Ctrl-C.
     pub fn new(prompt: impl Into<String>, timeout: Duration) -> Self {
         Self {
             prompt: prompt.into(),
@@ -197,15 +226,20 @@ impl RunRequest {
 /// Whether a brain can be run at all.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Availability {
+    /// Whether a managed copy or one on PATH exists.
     pub installed: bool,
+    /// The executable that would run; `None` when not installed.
     pub path: Option<String>,
+    /// The managed copy's version; `None` for a copy on PATH (known only by running it).
     pub version: Option<String>,
+    /// Whether it is PAIOS's managed copy.
     pub managed: bool,
 }
 
 /// Whether a brain can take work now.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Health {
+    /// It can take work.
     pub ok: bool,
     /// What was checked and, when not ok, what is wrong and what to do.
     pub detail: String,
@@ -213,6 +247,7 @@ pub struct Health {
 
 /// A brain PAIOS can run tasks on.
 pub trait Adapter {
+    /// Which brain this adapter runs.
     fn brain(&self) -> Brain;
     /// The home whose managed installs it runs.
     fn paths(&self) -> &crate::paths::Paths;
@@ -304,7 +339,10 @@ const STDERR_TAIL: usize = 4096;
 pub struct ProcessEnd {
     /// `None` when PAIOS killed it (timeout, Ctrl-C) or it could not be waited for.
     pub exit: Option<ExitStatus>,
+    /// The last 4 KiB (at most) of what it wrote to stderr, lossily decoded.
     pub stderr_tail: String,
+    /// Why PAIOS ended the run: it could not be started, timed out, or was interrupted or
+    /// cancelled; `None` when the process ended by itself (whatever its exit status).
     pub failure: Option<Failure>,
 }
 
@@ -495,9 +533,13 @@ fn join_with_timeout<T: Send + 'static>(
 /// output, and how much past the request's own time limit PAIOS lets it run (a brain with a
 /// deadline of its own gets a moment to report it).
 pub struct CliRun {
+    /// Arguments after the brain's executable.
     pub args: Vec<String>,
+    /// Bytes written to its stdin (then closed); may be empty.
     pub stdin: Vec<u8>,
+    /// The parser of its stdout lines.
     pub parser: Box<dyn LineParser>,
+    /// Time allowed past the request's timeout before the process is stopped.
     pub grace: Duration,
 }
 
@@ -516,7 +558,9 @@ impl CliRun {
 /// A brain driven through its own command-line program (Claude Code, Codex): it only says how
 /// a request becomes a [`CliRun`]; starting, feeding, stopping and parsing are [`run_cli`]'s.
 pub trait CliBrain {
+    /// Which brain it is.
     const BRAIN: Brain;
+    /// The home whose managed installs it runs.
     fn home(&self) -> &crate::paths::Paths;
     /// How `request` is run: arguments, stdin, parser, grace.
     fn cli_run(&self, request: &RunRequest) -> CliRun;

@@ -25,6 +25,7 @@ pub struct Claude {
 }
 
 impl Claude {
+    /// An adapter that runs the copy of Claude Code this home resolves to ([`super::resolve`]).
     pub fn new(paths: &Paths) -> Self {
         Self {
             paths: paths.clone(),

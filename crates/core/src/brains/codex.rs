@@ -26,6 +26,7 @@ pub struct Codex {
 }
 
 impl Codex {
+    /// An adapter that runs the copy of Codex this home resolves to ([`super::resolve`]).
     pub fn new(paths: &Paths) -> Self {
         Self {
             paths: paths.clone(),

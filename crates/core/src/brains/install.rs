@@ -35,7 +35,9 @@ const SMOKE_TIMEOUT: Duration = Duration::from_secs(90);
 /// Something PAIOS installs with npm: a brain, or the Node that runs the gateway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tool {
+    /// One of the brains, from its pinned npm package.
     Brain(Brain),
+    /// The Node build that runs the gateway when the system's is too old.
     Node,
 }
 
@@ -64,24 +66,30 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// The layout of the home's tools folder ([`Paths::tools_dir`], which `PAIOS_TOOLS_DIR`
+    /// moves).
     pub fn new(paths: &Paths) -> Self {
         Self {
             root: paths.tools_dir(),
         }
     }
 
+    /// The layout of an explicit tools folder.
     pub fn at(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
     }
 
+    /// The tools folder.
     pub fn root(&self) -> &Path {
         &self.root
     }
 
+    /// `tools/<name>`: a tool's versions, its `current`/`previous` pointers and its lock.
     pub fn tool_dir(&self, tool: Tool) -> PathBuf {
         self.root.join(tool.name())
     }
 
+    /// `tools/<name>/<version>`: the npm prefix of one version (whether or not it exists).
     pub fn version_dir(&self, tool: Tool, version: &str) -> PathBuf {
         self.tool_dir(tool).join(version)
     }
@@ -119,6 +127,7 @@ impl Layout {
         self.pointer(Tool::Brain(brain), "previous")
     }
 
+    /// The managed Node's current version, if one was installed.
     pub fn current_node(&self) -> Option<String> {
         self.pointer(Tool::Node, "current")
     }
@@ -221,7 +230,9 @@ pub enum Installed {
     AlreadyCurrent(String),
     /// Installed (or found installed) and made current.
     Switched {
+        /// The version now current.
         version: String,
+        /// The version current before, now `previous`; `None` if there was none.
         from: Option<String>,
     },
 }
@@ -515,8 +526,15 @@ pub fn latest_version(brain: Brain) -> Result<String, BrainsError> {
 /// What `upgrade` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Upgraded {
+    /// The asked-for (or newest) version is already current and installed; nothing changed.
     AlreadyCurrent(String),
-    Switched { from: Option<String>, to: String },
+    /// The new version passed its smoke check and is now current.
+    Switched {
+        /// The version current before, now `previous`; `None` if there was none.
+        from: Option<String>,
+        /// The version now current.
+        to: String,
+    },
 }
 
 /// `paios brains upgrade NAME [--to VERSION]`: install side by side, smoke-check, switch only
@@ -703,8 +721,11 @@ fn tail(text: &str) -> String {
 /// A finished process's output.
 #[derive(Debug, Clone)]
 pub struct Output {
+    /// Whether it exited with status 0.
     pub success: bool,
+    /// Its standard output, lossily decoded as UTF-8.
     pub stdout: String,
+    /// Its standard error, lossily decoded as UTF-8.
     pub stderr: String,
 }
 

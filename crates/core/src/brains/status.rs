@@ -17,20 +17,31 @@ const VERSION_TIMEOUT: Duration = Duration::from_secs(60);
 /// One brain's line in the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BrainStatus {
+    /// The brain's name (`claude`, `codex`, `openclaw`).
     pub name: String,
+    /// Whether a managed copy or one on PATH was found.
     pub installed: bool,
+    /// Whether the copy found is PAIOS's managed one.
     pub managed: bool,
+    /// The executable that would run; `None` when not installed.
     pub path: Option<String>,
+    /// The version it reported with `--version` (else the managed copy's recorded one);
+    /// `None` when unknown.
     pub version: Option<String>,
+    /// The known-good version pinned in this build.
     pub pinned: Option<String>,
+    /// Installed, starts, and (managed copy) reports the version that was installed.
     pub ok: bool,
+    /// Why it is not `ok`, with what to do; `None` when it is.
     pub error: Option<String>,
 }
 
 /// The Node the gateway runs on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NodeStatus {
+    /// The `node` executable used; `None` when there is none (managed or on PATH).
     pub path: Option<String>,
+    /// Its version (`24.16.0`); `None` when there is no Node or it did not say.
     pub version: Option<String>,
     /// Whether it is PAIOS's managed Node (added field).
     pub managed: bool,
@@ -39,7 +50,9 @@ pub struct NodeStatus {
 /// The whole report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StatusReport {
+    /// One line per brain checked, in the order asked (all three: [`Brain::ALL`] order).
     pub brains: Vec<BrainStatus>,
+    /// The Node the gateway would run on.
     pub node: NodeStatus,
 }
 
