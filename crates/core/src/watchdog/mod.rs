@@ -11,7 +11,7 @@
 //!
 //! Architecture invariants: the watchdog never writes SQLite itself (every state change is an
 //! event appended through the store); it never leaves a child of its own running after
-//! [`stop`]; it never starts a second copy of a service that already answers its probe.
+//! its [`Module::stop`](crate::module::Module::stop); it never starts a second copy of a service that already answers its probe.
 
 pub mod adopt;
 pub mod api;

@@ -6,7 +6,7 @@
 //! to it over a bounded command channel and reads a snapshot of its [`Status`].
 //! Children run in their own process group, so stopping or killing one takes its helpers too.
 //!
-//! This file owns the handle, the commands and the task's state loop: each state of [`Flow`] is
+//! This file owns the handle, the commands and the task's state loop: each state of `Flow` is
 //! one method returning the next, in the file of its concept —
 //! - `status`: what `paios status` shows about a service (the only shared state);
 //! - `spawn`: adopt a copy that already runs, or start a child of ours;
