@@ -27,7 +27,8 @@ pub struct Config {
     /// `[[service]]` tables: what the watchdog supervises.
     #[serde(rename = "service")]
     pub services: Vec<crate::watchdog::config::ServiceConfig>,
-    /// `[watchdog]`: whether a gateway running without a `[[service]]` table is adopted.
+    /// `[watchdog]`: whether, and how often, a gateway running without a `[[service]]` table is
+    /// looked for and adopted.
     pub watchdog: crate::watchdog::config::WatchdogConfig,
     /// `[alerts]`: whether alerts reach the desktop.
     pub alerts: crate::watchdog::config::AlertsConfig,
