@@ -14,7 +14,7 @@
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 
-use super::ledger::Request;
+use super::ledger::{AggRow, BUCKET_MS, Cost, Request, Source};
 use super::parse::{SYNTHETIC_MODEL, Tokens};
 
 /// The length of a window, as Anthropic bills Claude subscriptions.
@@ -108,6 +108,86 @@ pub fn blocks(requests: &[Request], now: i64, length: i64) -> Vec<Block> {
     }
     out.sort_by_key(|b| b.start);
     out
+}
+
+/// The active window found from the quarter-hour rollups alone (a few thousand rows) instead of
+/// every stored request: what the status line and the router's headroom need on every call.
+/// `Some(None)`: no window is active; `Some(Some(b))`: the active window (`first` is its first
+/// request's quarter hour, the only figure not exact); `None`: the rollups cannot tell — a
+/// silence between two quarter hours of 4¾ to 5¼ hours since the last certain gap — and the
+/// caller reads the requests ([`blocks`]).
+///
+/// Exact because every window boundary falls between two quarter hours: a window starts at an
+/// hour and ends a whole number of hours later, and a gap of more than `length` cannot fall
+/// inside one quarter hour. The one approximation: a request logged at exactly the millisecond a
+/// window ends belongs to that window (ccusage's rule is "more than `length` after the
+/// start"), and here it counts in the next one.
+pub fn active_from_rollups(rows: &[AggRow], now: i64, length: i64) -> Option<Option<Block>> {
+    use std::collections::BTreeMap;
+    // Per quarter hour: tokens, cost, requests, the time of the last request.
+    let mut quarters: BTreeMap<i64, (Tokens, i64, u64, i64)> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.source == Source::Claude) {
+        let q = quarters.entry(r.bucket).or_default();
+        q.0.input += r.tokens.input;
+        q.0.output += r.tokens.output;
+        q.0.cache_write += r.tokens.cache_write;
+        q.0.cache_read += r.tokens.cache_read;
+        q.1 += r.cost.0;
+        q.2 += r.requests;
+        q.3 = q.3.max(r.last_ts);
+    }
+    let quarters: Vec<(i64, (Tokens, i64, u64, i64))> = quarters
+        .into_iter()
+        .filter(|(_, q)| q.2 > 0)
+        .map(|(b, q)| (b * BUCKET_MS, q))
+        .collect();
+    let Some(&(_, (_, _, _, latest))) = quarters.last() else {
+        return Some(None);
+    };
+    if now - latest >= length {
+        return Some(None);
+    }
+    // The chain of windows starts over after the last silence that is surely longer than
+    // `length` (the next quarter hour starts more than `length` after the last request).
+    let from = (1..quarters.len())
+        .rev()
+        .find(|&i| quarters[i].0 - quarters[i - 1].1.3 > length)
+        .unwrap_or(0);
+    let mut block: Option<Block> = None;
+    let mut last = 0;
+    for &(start, (tokens, cost, requests, last_ts)) in &quarters[from..] {
+        if let Some(b) = &block {
+            // The first request of this quarter hour is in [start, start + BUCKET_MS).
+            let (least, most) = (start - last, start + BUCKET_MS - 1 - last);
+            if least <= length && most > length {
+                return None;
+            }
+            if least > length || start >= b.end {
+                block = None;
+            }
+        }
+        let b = block.get_or_insert_with(|| Block {
+            start: floor_hour(start),
+            end: floor_hour(start) + length,
+            actual_end: None,
+            first: start,
+            active: false,
+            gap: false,
+            entries: 0,
+            tokens: Tokens::default(),
+            cost: 0.0,
+            models: Vec::new(),
+        });
+        b.actual_end = Some(last_ts);
+        b.entries += requests;
+        b.tokens.input += tokens.input;
+        b.tokens.output += tokens.output;
+        b.tokens.cache_write += tokens.cache_write;
+        b.tokens.cache_read += tokens.cache_read;
+        b.cost += Cost(cost).usd();
+        last = last_ts;
+    }
+    Some(block.map(|b| finish(b, now, length)).filter(|b| b.active))
 }
 
 fn finish(mut block: Block, now: i64, length: i64) -> Block {

@@ -91,14 +91,17 @@ pub fn quota(
     let marks = ledger.limits()?;
     let mut out = Vec::new();
     // Claude: the active window.
-    let requests = if detail || config.claude_window_tokens.is_some() {
-        ledger.requests(Source::Claude)?
+    let active = if detail || config.claude_window_tokens.is_some() {
+        // The rollups tell in nearly every case, without reading every stored request.
+        match blocks::active_from_rollups(&ledger.rows(Some(Source::Claude))?, now, WINDOW_MS) {
+            Some(active) => active,
+            None => blocks::blocks(&ledger.requests(Source::Claude)?, now, WINDOW_MS)
+                .into_iter()
+                .find(|b| b.active),
+        }
     } else {
-        Vec::new()
+        None
     };
-    let active = blocks::blocks(&requests, now, WINDOW_MS)
-        .into_iter()
-        .find(|b| b.active);
     let claude_window = Window {
         name: "5h",
         used_percent: config

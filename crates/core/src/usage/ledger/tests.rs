@@ -508,3 +508,91 @@ fn openclaw_sessions_are_read_incrementally_and_survive_garbage() {
     let cost: f64 = rows.iter().map(|r| r.cost.usd()).sum();
     assert!((cost - want).abs() < 1e-9, "{cost} vs {want}");
 }
+
+/// The active window from the rollups equals the one from every request, on ingested logs with
+/// silences of every length (streamed messages, `<synthetic>` lines, several sessions), at
+/// many moments — or the rollups say they cannot tell.
+#[test]
+fn the_active_window_from_the_rollups_is_the_one_from_the_requests() {
+    use crate::usage::blocks::{WINDOW_MS, active_from_rollups, blocks};
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("claude/projects/p");
+    std::fs::create_dir_all(&project).unwrap();
+    let mut seed: u64 = 0x5eed;
+    let mut next = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let start = 1_793_000_000_000i64; // November 2026
+    let mut ts = start;
+    let mut lines = vec![String::new(), String::new(), String::new()];
+    for i in 0..3000 {
+        // Mostly minutes apart; now and then a silence around and beyond five hours.
+        ts += match next(20) {
+            0 => 4 * 3_600_000 + next(2 * 3_600_000) as i64,
+            1 => 60_000 * next(300) as i64,
+            _ => 1_000 * next(600) as i64,
+        };
+        let stamp = chrono::DateTime::from_timestamp_millis(ts)
+            .unwrap()
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ");
+        let model = if next(30) == 0 {
+            "<synthetic>"
+        } else {
+            "claude-haiku-4-5"
+        };
+        let out = next(500);
+        let file = next(3) as usize;
+        for shown in [out / 2, out] {
+            lines[file].push_str(&format!(
+                r#"{{"timestamp":"{stamp}","requestId":"r-{i}","message":{{"id":"m-{i}","model":"{model}","usage":{{"input_tokens":3,"output_tokens":{shown}}}}}}}"#
+            ));
+            lines[file].push('\n');
+        }
+    }
+    for (i, text) in lines.iter().enumerate() {
+        std::fs::write(project.join(format!("s{i}.jsonl")), text).unwrap();
+    }
+    let (prices, dirs) = claude_tree(dir.path());
+    let mut ledger = Ledger::open(&dir.path().join("cache"), &prices).unwrap();
+    ledger.ingest(&dirs, &prices).unwrap();
+    let rows = ledger.rows(None).unwrap();
+    let requests = ledger.requests(Source::Claude).unwrap();
+    let (mut told, mut active, mut untold) = (0, 0, 0);
+    let mut now = start;
+    while now < ts + 2 * WINDOW_MS {
+        now += 7 * 60_000 + next(40 * 60_000) as i64;
+        // Only what was logged by `now` counts, as at that moment.
+        let seen: Vec<_> = requests.iter().filter(|r| r.ts <= now).cloned().collect();
+        let exact_then = blocks(&seen, now, WINDOW_MS).into_iter().find(|b| b.active);
+        let rows_then: Vec<_> = rows.iter().filter(|r| r.last_ts <= now).cloned().collect();
+        // A quarter hour partly after `now` is not a state the ledger is ever in; skip it.
+        if rows
+            .iter()
+            .any(|r| r.bucket * BUCKET_MS <= now && r.last_ts > now)
+        {
+            continue;
+        }
+        match active_from_rollups(&rows_then, now, WINDOW_MS) {
+            None => untold += 1,
+            Some(fast) => {
+                told += 1;
+                let key = |b: &crate::usage::blocks::Block| {
+                    (b.start, b.end, b.actual_end, b.entries, b.tokens.total())
+                };
+                assert_eq!(
+                    fast.as_ref().map(key),
+                    exact_then.as_ref().map(key),
+                    "at {now}"
+                );
+                active += usize::from(fast.is_some());
+            }
+        }
+    }
+    assert!(active > 50, "moments with an active window: {active}");
+    // One step in twenty here is a silence of 4 to 6 hours, so the band the rollups cannot
+    // tell (4¾ to 5¼ hours since the last certain gap) is hit far more often than in real use.
+    assert!(told > untold, "told {told}, could not tell {untold}");
+}
