@@ -527,7 +527,7 @@ fn the_active_window_from_the_rollups_is_the_one_from_the_requests() {
     };
     let start = 1_793_000_000_000i64; // November 2026
     let mut ts = start;
-    let mut lines = vec![String::new(), String::new(), String::new()];
+    let mut lines = [String::new(), String::new(), String::new()];
     for i in 0..3000 {
         // Mostly minutes apart; now and then a silence around and beyond five hours.
         ts += match next(20) {
