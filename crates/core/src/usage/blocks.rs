@@ -122,7 +122,16 @@ pub fn blocks(requests: &[Request], now: i64, length: i64) -> Vec<Block> {
 /// inside one quarter hour. The one approximation: a request logged at exactly the millisecond a
 /// window ends belongs to that window (ccusage's rule is "more than `length` after the
 /// start"), and here it counts in the next one.
-pub fn active_from_rollups(rows: &[AggRow], now: i64, length: i64) -> Option<Option<Block>> {
+///
+/// `complete`: `rows` are the whole history; otherwise only the last hours, and a window chain
+/// that reaches back past them cannot be told. Requests logged after `now` (a clock ahead) make
+/// several windows look active at once: those cannot be told either.
+pub fn active_from_rollups(
+    rows: &[AggRow],
+    now: i64,
+    length: i64,
+    complete: bool,
+) -> Option<Option<Block>> {
     use std::collections::BTreeMap;
     // Per quarter hour: tokens, cost, requests, the time of the last request.
     let mut quarters: BTreeMap<i64, (Tokens, i64, u64, i64)> = BTreeMap::new();
@@ -142,17 +151,24 @@ pub fn active_from_rollups(rows: &[AggRow], now: i64, length: i64) -> Option<Opt
         .map(|(b, q)| (b * BUCKET_MS, q))
         .collect();
     let Some(&(_, (_, _, _, latest))) = quarters.last() else {
-        return Some(None);
+        return if complete { Some(None) } else { None };
     };
+    if latest > now {
+        return None;
+    }
     if now - latest >= length {
         return Some(None);
     }
     // The chain of windows starts over after the last silence that is surely longer than
     // `length` (the next quarter hour starts more than `length` after the last request).
-    let from = (1..quarters.len())
+    let from = match (1..quarters.len())
         .rev()
         .find(|&i| quarters[i].0 - quarters[i - 1].1.3 > length)
-        .unwrap_or(0);
+    {
+        Some(i) => i,
+        None if complete => 0,
+        None => return None,
+    };
     let mut block: Option<Block> = None;
     let mut last = 0;
     for &(start, (tokens, cost, requests, last_ts)) in &quarters[from..] {
@@ -381,5 +397,36 @@ mod tests {
         // Five hours after its last request a window is no longer active.
         let later = blocks(&requests, base + 60 * MINUTE_MS + WINDOW_MS, WINDOW_MS);
         assert!(!later[0].active);
+    }
+
+    #[test]
+    fn the_rollups_do_not_guess_over_a_clock_ahead_or_a_partial_history() {
+        let row = |ts: i64| AggRow {
+            source: Source::Claude,
+            bucket: ts.div_euclid(BUCKET_MS),
+            session: "s".into(),
+            model: "m".into(),
+            tokens: Tokens {
+                output: 10,
+                ..Tokens::default()
+            },
+            cost: Cost(0),
+            requests: 1,
+            last_ts: ts,
+        };
+        let now = 100 * HOUR_MS;
+        // A request after `now`: several windows would look active.
+        assert_eq!(
+            active_from_rollups(&[row(now + 60_000)], now, WINDOW_MS, true),
+            None
+        );
+        // The last hours only, with no silence in them: the chain may reach further back.
+        let busy: Vec<AggRow> = (0..8).map(|i| row(now - i * 1_800_000)).collect();
+        assert_eq!(active_from_rollups(&busy, now, WINDOW_MS, false), None);
+        let whole = active_from_rollups(&busy, now, WINDOW_MS, true).expect("told");
+        assert_eq!(whole.map(|b| (b.entries, b.tokens.output)), Some((8, 80)));
+        // Nothing in the last hours and nothing known before: no window.
+        assert_eq!(active_from_rollups(&[], now, WINDOW_MS, true), Some(None));
+        assert_eq!(active_from_rollups(&[], now, WINDOW_MS, false), None);
     }
 }

@@ -92,8 +92,16 @@ pub fn quota(
     let mut out = Vec::new();
     // Claude: the active window.
     let active = if detail || config.claude_window_tokens.is_some() {
-        // The rollups tell in nearly every case, without reading every stored request.
-        match blocks::active_from_rollups(&ledger.rows(Some(Source::Claude))?, now, WINDOW_MS) {
+        // The last two days' rollups tell in nearly every case (a night's sleep restarts the
+        // chain of windows); else the whole history's; else every stored request.
+        let recent = ledger.rows_since(Some(Source::Claude), now - 2 * 24 * 3_600_000)?;
+        let fast = blocks::active_from_rollups(&recent, now, WINDOW_MS, false).or_else(|| {
+            ledger
+                .rows(Some(Source::Claude))
+                .ok()
+                .and_then(|all| blocks::active_from_rollups(&all, now, WINDOW_MS, true))
+        });
+        match fast {
             Some(active) => active,
             None => blocks::blocks(&ledger.requests(Source::Claude)?, now, WINDOW_MS)
                 .into_iter()

@@ -130,7 +130,9 @@ pub fn facts(
     if let Some(ledger) = Ledger::open_warm(cache_dir)? {
         facts.warm = true;
         let zone = Zone::Local;
-        let spend = report::spend(&ledger.rows(None)?, zone, zone.today());
+        // Today's cost needs only the last two days' rows, whatever the time zone.
+        let recent = ledger.rows_since(None, now - 2 * 24 * 3_600_000)?;
+        let spend = report::spend(&recent, zone, zone.today());
         facts.today_cost_usd = Some(report::SpendSummary::total(&spend.today));
         let brains = quota::quota(&ledger, &config.usage.quota, now, true)?;
         if let Some(claude) = brains.into_iter().find(|b| b.brain == facts.brain) {

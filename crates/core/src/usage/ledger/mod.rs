@@ -669,6 +669,16 @@ impl Ledger {
 
     /// All aggregate rows (optionally of one source), for reports.
     pub fn rows(&self, source: Option<Source>) -> Result<Vec<AggRow>, LedgerError> {
+        self.rows_since(source, i64::MIN)
+    }
+
+    /// The aggregate rows (optionally of one source) of the quarter hours from the one holding
+    /// `since_ms` on: what a view of the last hours reads, not the whole history.
+    pub fn rows_since(
+        &self,
+        source: Option<Source>,
+        since_ms: i64,
+    ) -> Result<Vec<AggRow>, LedgerError> {
         // Names are few (sessions and models): one read of them, not a join per row.
         let mut names_stmt = self
             .conn
@@ -685,11 +695,12 @@ impl Ledger {
             .prepare_cached(
                 "SELECT source, bucket, session, model, input, output, cache_write,
                         cache_read, reasoning, cost_nanos, requests, last_ts
-                 FROM agg WHERE ?1 IS NULL OR source = ?1",
+                 FROM agg WHERE (?1 IS NULL OR source = ?1) AND bucket >= ?2",
             )
             .map_err(self.db_err())?;
+        let since = since_ms.div_euclid(BUCKET_MS);
         let rows = stmt
-            .query_map([source.map(|s| s as i64)], |r| {
+            .query_map(rusqlite::params![source.map(|s| s as i64), since], |r| {
                 Ok(AggRow {
                     source: Source::from_i64(r.get(0)?),
                     bucket: r.get(1)?,
