@@ -128,6 +128,40 @@ fn settings_validate_save_and_keep_secrets_out_of_the_page() {
     run_scenario_with(&home, "settings", &[("PAIOS_TEST_SECRET", secret)]);
 }
 
+/// A gateway-shaped listener (200 to every request, as `/readyz` answers) on the gateway's port,
+/// and no `[[service]]` table: the panel shows the row the watchdog found, marked so.
+#[test]
+fn a_gateway_found_running_is_marked_so_in_the_panel() {
+    require_browser_tooling();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 2048];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}",
+            );
+        }
+    });
+    let mut home = TestHome::new();
+    home.write_config("[api]\nport = 0\n\n[watchdog]\ndiscover_interval_s = 1\n");
+    home.start_daemon_with(|cmd| {
+        cmd.env("OPENCLAW_GATEWAY_PORT", port.to_string());
+    });
+    let shot = std::env::var_os("PAIOS_SCREENSHOT_DIR")
+        .map(|d| PathBuf::from(d).join("panel-discovered.png"))
+        .unwrap_or_else(|| home.path().join("panel-discovered.png"));
+    run_scenario(
+        &home,
+        "discovered",
+        &[("PAIOS_SCREENSHOT", shot.as_path())],
+        "",
+    );
+    assert!(shot.exists(), "no screenshot at {}", shot.display());
+}
+
 /// One Claude Code assistant message, logged the way Claude Code logs it (compact JSON).
 fn claude_log_line(id: &str, at: &str, input: u64, output: u64) -> String {
     serde_json::json!({

@@ -103,7 +103,7 @@ function renderServices(services) {
         { scope: "row" },
         service.name,
         // A gateway supervised with no [[service]] table: say how it was found.
-        service.discovered ? h("span", { class: "muted discovered", title: service.discovered }, " found running") : null,
+        service.discovered ? h("span", { class: "muted discovered", title: service.discovered }, "found running") : null,
       ),
       h("td", {}, h("span", { class: "badge", "data-tone": tone }, service.state)),
       h("td", { class: "num" }, service.state === "running" || service.state === "adopted" ? duration(uptimeOf(service)) : "—"),

@@ -3,7 +3,7 @@
 // Driven by tests/ui_panel.rs, which prepares a PAIOS home, starts the daemon and passes:
 //   PAIOS_PANEL_URL  http://127.0.0.1:PORT/#token=…   PAIOS_HOME   PAIOS_BIN (the paios binary)
 //   PAIOS_SERVICE    name of the supervised `sleep` service (scenario "services")
-// Usage: node tests/ui/panel.spec.mjs services|approvals|costs
+// Usage: node tests/ui/panel.spec.mjs smoke|services|approvals|costs|settings|discovered
 // Exit 0 when every check of the scenario passed; otherwise the failure is printed, exit 1.
 
 import { spawn, execFileSync } from "node:child_process";
@@ -226,7 +226,23 @@ async function settings(page) {
   if (saved.includes("<hidden:")) throw new Error("a placeholder was written to disk");
 }
 
-const scenarios = { smoke, services, approvals, costs, settings };
+// A gateway found running with no [[service]] table is marked so in its row, with how it was
+// found; PAIOS_SCREENSHOT, when set, is where the panel is photographed.
+async function discovered(page) {
+  const row = 'tr[data-service="openclaw-gateway"]';
+  await step("the found gateway has a row", page.waitForSelector(row, { timeout: 30000 }));
+  const mark = await step("its row says it was found running", page.waitForSelector(`${row} .discovered`, { timeout: 10000 }));
+  const text = (await mark.textContent()).trim();
+  if (text !== "found running") throw new Error(`the mark reads ${JSON.stringify(text)}`);
+  const how = await mark.getAttribute("title");
+  if (!/answering on 127\.0\.0\.1:\d+, with no \[\[service\]\] table/.test(how || "")) {
+    throw new Error(`the mark's tooltip does not say how it was found: ${how}`);
+  }
+  await step("it is adopted", page.waitForSelector(`${row}[data-state="adopted"]`, { timeout: 20000 }));
+  if (process.env.PAIOS_SCREENSHOT) await page.screenshot({ path: process.env.PAIOS_SCREENSHOT, fullPage: true });
+}
+
+const scenarios = { smoke, services, approvals, costs, settings, discovered };
 const name = process.argv[2];
 if (!scenarios[name]) {
   console.error(`usage: panel.spec.mjs ${Object.keys(scenarios).join("|")}`);
