@@ -39,12 +39,16 @@ pub const DEFAULT_POLICY: &str = include_str!("default_policy.toml");
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Decision {
+    /// Allowed without asking.
     Safe,
+    /// Needs a person's approval before it runs.
     Ask,
+    /// Refused outright, without asking.
     Never,
 }
 
 impl Decision {
+    /// The lowercase name used in policy files and JSON: `safe`, `ask` or `never`.
     pub fn as_str(self) -> &'static str {
         match self {
             Decision::Safe => "safe",
@@ -63,22 +67,36 @@ impl std::fmt::Display for Decision {
 /// Why a policy file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
+    /// The file exists but could not be read.
     #[error("cannot read policy {path}: {source}")]
     Io {
+        /// The policy file that could not be read.
         path: PathBuf,
+        /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// The text is not valid TOML or does not fit the policy format (unknown key, bad value).
     #[error("{path}:{line}:{column}: {message}")]
     Syntax {
+        /// The file's name as given to [`parse_file`] (a path, or `built-in policy`).
         path: String,
+        /// The 1-based line of the error; 0 when the parser gave no position.
         line: usize,
+        /// The 1-based column (in characters) of the error; 0 when the parser gave no position.
         column: usize,
+        /// The parser's message.
         message: String,
     },
+    /// A rule, set or `disable` entry is invalid (empty or duplicate id, unknown `@set`, bad
+    /// glob, no condition, a `never` rule disabled, …).
     #[error("{path}: rule `{rule}`: {message}")]
     Rule {
+        /// The file the offending entry is in (a path, or `built-in policy`).
         path: String,
+        /// The rule's id (or the id named in `disable`), `cli #N` for the N-th `[[cli]]` entry, or
+        /// `[sets] NAME` for a set.
         rule: String,
+        /// What is wrong with it.
         message: String,
     },
 }
@@ -123,17 +141,25 @@ impl Default for Defaults {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Access {
+    /// Only accesses that read.
     Read,
+    /// Only accesses that write or delete.
     Write,
+    /// Every access (the default).
     #[default]
     Any,
 }
 
+/// `[[shell]]`: a decision for the simple commands that meet all of its conditions (an empty
+/// list or `false` is no condition; a rule must have at least one).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShellRule {
+    /// Unique rule id (`shell.rm-critical`), shown in verdicts and named by `disable`.
     pub id: String,
+    /// The decision when the rule matches.
     pub decision: Decision,
+    /// Why, shown to the user with the verdict (empty when not given).
     #[serde(default)]
     pub reason: String,
     /// Program base names (globs or `@set`). Empty: any program.
@@ -187,28 +213,41 @@ pub struct ShellRule {
     pub reads_input: bool,
 }
 
+/// `[[path]]`: a decision for reading or writing files that match `paths`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PathRule {
+    /// Unique rule id, shown in verdicts and named by `disable`.
     pub id: String,
+    /// The decision when the rule matches.
     pub decision: Decision,
+    /// Why, shown to the user with the verdict (empty when not given).
     #[serde(default)]
     pub reason: String,
+    /// Path globs (`~/…`, `$VAR/…` and `@set` allowed); a `$VAR` entry is left out when the
+    /// variable is unset or empty.
     pub paths: Vec<String>,
     /// Paths among `paths` the rule does not cover (`~/.ssh/*.pub`: a public key is no secret).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub except: Vec<String>,
+    /// Which accesses the rule applies to: `read`, `write` (writes and deletes) or `any` (the
+    /// default).
     #[serde(default)]
     pub access: Access,
 }
 
+/// `[[web]]`: a decision for requests to the domains that match `domains`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebRule {
+    /// Unique rule id, shown in verdicts and named by `disable`.
     pub id: String,
+    /// The decision when the rule matches.
     pub decision: Decision,
+    /// Why, shown to the user with the verdict (empty when not given).
     #[serde(default)]
     pub reason: String,
+    /// Host name globs or `@set` (`*.github.com`).
     pub domains: Vec<String>,
     /// `write`: only requests that send or change something (not a GET or HEAD from a shell
     /// command); `any` (the default): every request.
@@ -252,13 +291,18 @@ pub struct CliRule {
     pub options_with_value: Vec<String>,
 }
 
+/// `[[tool]]`: a decision for calls to the tools whose names match `tools`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ToolRule {
+    /// Unique rule id, shown in verdicts and named by `disable`.
     pub id: String,
+    /// The decision when the rule matches.
     pub decision: Decision,
+    /// Why, shown to the user with the verdict (empty when not given).
     #[serde(default)]
     pub reason: String,
+    /// Tool name globs or `@set` (`Read`, `mcp__server__*`).
     pub tools: Vec<String>,
 }
 
@@ -266,6 +310,8 @@ pub struct ToolRule {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyFile {
+    /// `[defaults]`; `None` when the file has none (a user file then keeps the built-in
+    /// defaults).
     #[serde(default)]
     pub defaults: Option<Defaults>,
     /// Built-in rule ids to switch off (only in a user file; never rules cannot be disabled).
@@ -274,14 +320,19 @@ pub struct PolicyFile {
     /// Named lists usable as `@name` in rules.
     #[serde(default)]
     pub sets: BTreeMap<String, Vec<String>>,
+    /// `[[shell]]` rules, in file order.
     #[serde(default)]
     pub shell: Vec<ShellRule>,
+    /// `[[path]]` rules, in file order.
     #[serde(default)]
     pub path: Vec<PathRule>,
+    /// `[[web]]` rules, in file order.
     #[serde(default)]
     pub web: Vec<WebRule>,
+    /// `[[tool]]` rules, in file order.
     #[serde(default)]
     pub tool: Vec<ToolRule>,
+    /// `[[cli]]` entries, in file order.
     #[serde(default)]
     pub cli: Vec<CliRule>,
 }
@@ -302,6 +353,7 @@ impl Patterns {
         }
         Ok(())
     }
+    /// No pattern at all (so nothing matches).
     pub fn is_empty(&self) -> bool {
         self.literals.is_empty() && self.globs.is_empty()
     }
@@ -327,40 +379,69 @@ const LOOSE: MatchOptions = MatchOptions {
     require_literal_leading_dot: false,
 };
 
+/// A [`ShellRule`] with its `@set`s expanded and its patterns compiled.
 #[derive(Debug, Clone)]
 pub struct CompiledShellRule {
+    /// Unique rule id.
     pub id: String,
+    /// The decision when the rule matches.
     pub decision: Decision,
+    /// Why, shown with the verdict (empty when not given).
     pub reason: String,
+    /// Program base names; empty: any program.
     pub programs: Patterns,
+    /// Patterns for the first non-option argument; empty: no condition.
     pub subcommands: Patterns,
     /// One-letter short options (matched inside bundles).
     pub short_flags: Vec<char>,
+    /// Long options (`--force`, globs); with `short_flags`, any one present is required unless
+    /// both are empty.
     pub long_flags: Patterns,
+    /// One-letter options of `unless_flags` (matched inside bundles).
     pub unless_short_flags: Vec<char>,
+    /// Long options of `unless_flags`: none of these (nor of `unless_short_flags`) may be present.
     pub unless_long_flags: Patterns,
+    /// Options whose next word is their value, not an argument.
     pub options_with_value: Vec<String>,
+    /// At least this many non-option arguments (the subcommand counts); `None`: no minimum.
     pub min_args: Option<usize>,
+    /// At most this many non-option arguments (the subcommand counts); `None`: no maximum.
     pub max_args: Option<usize>,
+    /// Non-option argument patterns (`~` and `$VAR` expanded); empty: no condition.
     pub args: Patterns,
+    /// Patterns for any word, options included (matched loosely: `*` crosses `/`).
     pub words: Patterns,
+    /// Programs of an earlier command in the same pipeline.
     pub piped_from: Patterns,
+    /// Argument patterns of an earlier command in the same pipeline (paths expanded).
     pub piped_from_args: Patterns,
+    /// Wrappers the command must run under (`sudo`, `xargs`, …).
     pub wrapped_by: Patterns,
+    /// Requires an argument only known at run time (`$VAR`, `$(…)`, xargs input).
     pub dynamic_args: bool,
+    /// Requires that there are no non-option arguments.
     pub no_args: bool,
+    /// Variable names the command must set (for itself or for the rest of the shell).
     pub env: Patterns,
+    /// Requires that standard input is a pipe, a here-document, a here-string or a file.
     pub reads_input: bool,
 }
 
+/// A compiled `[[path]]`, `[[web]]` or `[[tool]]` rule.
 #[derive(Debug, Clone)]
 pub struct CompiledRule {
+    /// Unique rule id.
     pub id: String,
+    /// The decision when the rule matches.
     pub decision: Decision,
+    /// Why, shown with the verdict (empty when not given).
     pub reason: String,
+    /// Paths (with `~` and `$VAR` expanded), domains or tool names the rule is about.
     pub patterns: Patterns,
     /// What the rule leaves out of `patterns` (path rules' `except`).
     pub except: Patterns,
+    /// Which accesses it applies to (always `any` for tool rules; web rules treat `read` like
+    /// `any`).
     pub access: Access,
 }
 
@@ -374,14 +455,23 @@ impl CompiledRule {
 /// A `[[cli]]` entry, compiled.
 #[derive(Debug, Clone, Default)]
 pub struct CompiledCli {
+    /// Program base names the entry is about.
     pub programs: Patterns,
+    /// Subcommand words that only read or print.
     pub read: Patterns,
+    /// Subcommand words that delete or destroy.
     pub destructive: Patterns,
+    /// Subcommand words that change something.
     pub write: Patterns,
+    /// Words that are only names of things for these programs, whatever the shared vocabulary says.
     pub nouns: Patterns,
+    /// The decision for words that change something; `None`: `[defaults] cli_change`.
     pub change: Option<Decision>,
+    /// Options that make the command only read.
     pub read_flags: Flags,
+    /// Options that make the command destroy.
     pub destructive_flags: Flags,
+    /// Options whose next word is their value, not a subcommand.
     pub options_with_value: Vec<String>,
 }
 
@@ -389,11 +479,14 @@ pub struct CompiledCli {
 /// long ones (globs; `--x=value` matches `--x`).
 #[derive(Debug, Clone, Default)]
 pub struct Flags {
+    /// One-letter options, without the dash (`r` for `-r`); also found inside bundles (`-rf`).
     pub short: Vec<char>,
+    /// Long options, as globs (`--force`, `--no-*`).
     pub long: Patterns,
 }
 
 impl Flags {
+    /// No option at all (so nothing matches).
     pub fn is_empty(&self) -> bool {
         self.short.is_empty() && self.long.is_empty()
     }
@@ -412,11 +505,17 @@ impl Flags {
 /// A policy ready to classify with: the built-in rules plus the user's, compiled.
 #[derive(Debug, Clone)]
 pub struct Policy {
+    /// `[defaults]`: the user's when given, otherwise the built-in ones.
     pub defaults: Defaults,
+    /// `[[shell]]` rules in order, built-in first, disabled ones left out.
     pub shell: Vec<CompiledShellRule>,
+    /// `[[path]]` rules in order, built-in first, disabled ones left out.
     pub path: Vec<CompiledRule>,
+    /// `[[web]]` rules in order, built-in first, disabled ones left out.
     pub web: Vec<CompiledRule>,
+    /// `[[tool]]` rules in order, built-in first, disabled ones left out.
     pub tool: Vec<CompiledRule>,
+    /// `[[cli]]` entries in order, built-in first.
     pub cli: Vec<CompiledCli>,
     /// Named sets after merging (used by the classifier: `writers`, `network`, …).
     pub sets: BTreeMap<String, Vec<String>>,
