@@ -29,22 +29,34 @@ use crate::paths::Paths;
 /// Errors of install / uninstall (check reports in its result instead).
 #[derive(Debug, thiserror::Error)]
 pub enum MeshError {
+    /// A brain's config file or one of PAIOS's backups could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
+        /// The file that could not be read.
         path: String,
+        /// Why it could not be read.
         source: std::io::Error,
     },
+    /// A backup, the mesh state or a restored config file could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
+        /// The file or directory that could not be written.
         path: String,
+        /// Why it could not be written.
         source: std::io::Error,
     },
+    /// One of the brain's own `mcp` commands failed, timed out or could not start.
     #[error("{brain}: `{command}` failed: {message}")]
     Cli {
+        /// The brain whose CLI was run.
         brain: Brain,
+        /// The command as shown to the user (`<brain> mcp add …`).
         command: String,
+        /// Its output (stderr then stdout, secrets redacted) or why it did not run.
         message: String,
     },
+    /// Anything else: the brain's CLI could not be located, or its config could not be read or
+    /// parsed.
     #[error("{0}")]
     Other(String),
 }
@@ -52,9 +64,11 @@ pub enum MeshError {
 /// One link: `server` registered in `brain`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
+    /// The brain whose config holds the registration.
     pub brain: Brain,
     /// The registration's name (`mcp__<name>__<tool>` in Claude Code: keep it short).
     pub server: &'static str,
+    /// How the brain is to start the server (an absolute command, its arguments and env).
     pub spec: StdioSpec,
 }
 
@@ -184,6 +198,7 @@ pub struct Registration {
     pub stdio: Option<StdioSpec>,
     /// Set for HTTP servers (registered by `url`).
     pub http: Option<HttpSpec>,
+    /// False when the entry says `"enabled": false` or `"disabled": true`; true otherwise.
     pub enabled: bool,
 }
 
@@ -286,11 +301,15 @@ impl Registration {
 /// What install or uninstall did to one link.
 #[derive(Debug, Clone, Serialize)]
 pub struct LinkChange {
+    /// The brain's name (`claude`, `codex`, `openclaw`).
     pub brain: &'static str,
+    /// The registration's name in that brain.
     pub server: String,
     /// `added`, `updated`, `unchanged`, `removed`, `absent`, `restored`, `failed`.
     pub action: &'static str,
+    /// The brain's config file the change concerns.
     pub file: String,
+    /// Why the change failed; `None` unless `action` is `failed`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -623,12 +642,19 @@ pub fn uninstall(paths: &Paths, only: Option<Brain>) -> Result<Vec<LinkChange>, 
 /// One link as checked.
 #[derive(Debug, Clone, Serialize)]
 pub struct LinkCheck {
+    /// The brain's name (`claude`, `codex`, `openclaw`).
     pub brain: &'static str,
+    /// The registration's name in that brain.
     pub server: String,
+    /// The brain's config has an entry of that name.
     pub registered: bool,
+    /// Registered, probed and listing tools (for PAIOS's own server: every one of its tools).
     pub ok: bool,
+    /// How long the probe took, in ms; `None` when it was not probed (not registered).
     pub latency_ms: Option<u64>,
+    /// How many tools the probe listed; 0 when it was not probed or failed.
     pub tools: usize,
+    /// Why the link is not ok; `None` when it is.
     pub error: Option<String>,
 }
 
@@ -766,20 +792,27 @@ type BrainProbes = (
 pub struct MeshReport {
     /// Every link of every installed brain works.
     pub ok: bool,
+    /// One entry per brain checked (all three, or only the one asked for).
     pub brains: Vec<BrainCheck>,
+    /// Every wanted link of those brains, as checked.
     pub links: Vec<LinkCheck>,
 }
 
 /// One brain in [`MeshReport`].
 #[derive(Debug, Clone, Serialize)]
 pub struct BrainCheck {
+    /// The brain's name (`claude`, `codex`, `openclaw`).
     pub name: &'static str,
+    /// PAIOS can find the brain's executable (its managed copy or one on PATH).
     pub installed: bool,
+    /// The managed copy's version; `None` when not installed or when the copy is on PATH.
     pub version: Option<String>,
     /// PAIOS is registered in its config.
     pub mcp_registered: bool,
     /// The brain really gets PAIOS's tools from the server it has registered.
     pub tools_visible: bool,
+    /// The first problem found (unreadable config, PAIOS's link failing, not installed);
+    /// `None` when there is none.
     pub error: Option<String>,
     /// The config file its registrations are read from.
     pub config: String,
