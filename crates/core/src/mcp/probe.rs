@@ -28,16 +28,21 @@ use tokio::io::AsyncReadExt;
 /// How a stdio MCP server is started (as the brains' configs say it).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StdioSpec {
+    /// The program: an absolute path, or a name looked up on PATH.
     pub command: String,
+    /// Its arguments, in order.
     #[serde(default)]
     pub args: Vec<String>,
+    /// Variables set for it on top of the inherited environment; empty when none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// The folder it starts in; `None`: the caller's current folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
 }
 
 impl StdioSpec {
+    /// `command` with `args`, no extra environment and no folder of its own.
     pub fn new(command: impl Into<String>, args: &[&str]) -> Self {
         StdioSpec {
             command: command.into(),
@@ -62,6 +67,8 @@ impl StdioSpec {
 /// written (`${VAR}` unexpanded) and read from the environment only when probed.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct HttpSpec {
+    /// The server's endpoint as written (may hold `${VAR}`, user info or a query: never shown
+    /// whole).
     pub url: String,
     /// Header name → value as written (a secret: never shown).
     pub headers: BTreeMap<String, String>,
@@ -268,12 +275,15 @@ pub fn display_url(text: &str) -> String {
 /// What a probe found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProbeResult {
+    /// The server answered `initialize` and `tools/list` within the time limit.
     pub ok: bool,
-    /// From start to the tool list.
+    /// From start to the tool list (or to the failure), in ms; 0 when it was not probed at all.
     pub latency_ms: u64,
-    /// The server's name from `initialize`.
+    /// The server's name from `initialize`; `None` when it failed or did not say.
     pub server: Option<String>,
+    /// The names of the tools it listed; empty when it failed.
     pub tools: Vec<String>,
+    /// What failed (for a stdio server, with its last stderr line if any); `None` when `ok`.
     pub error: Option<String>,
 }
 
