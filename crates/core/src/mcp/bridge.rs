@@ -6,7 +6,7 @@
 //! Owns: turning a tool call into a [`TaskRequest`] (brain forced, no fallback, `source = "mcp"`),
 //! the gate's verdict for the call, and the `mcp.called` event (caller, tool, duration, outcome,
 //! cost). Never: parses a brain's output (the adapters do) or picks a brain.
-//! Blocking: [`run`] waits for the brain; callers run it on a blocking thread.
+//! Blocking: [`run()`] waits for the brain; callers run it on a blocking thread.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -64,16 +64,24 @@ pub fn refused(verdict: &Verdict) -> ToolError {
 /// One bridge call, decoded and checked.
 #[derive(Debug, Clone)]
 pub struct Call {
+    /// The tool called (`ask_claude` or `ask_codex`).
     pub tool: String,
+    /// The brain that tool runs.
     pub brain: Brain,
+    /// The task for the brain; never empty or only whitespace.
     pub prompt: String,
+    /// The brain's working folder (an existing folder); `None`: the folder PAIOS runs in.
     pub cwd: Option<PathBuf>,
+    /// Time limit of the run (1–3600 s); `None`: the router's `timeout_s`.
     pub timeout: Option<Duration>,
     /// Who asked (the MCP client's name, from its `initialize`).
     pub caller: String,
 }
 
 impl Call {
+    /// Decode and check the arguments of a call to `tool` made by `caller`: an error for a tool
+    /// that is not a bridge tool, or for arguments that are malformed, an empty prompt, a time
+    /// limit outside 1–3600 s or a `cwd` that is not a folder.
     pub fn parse(tool: &str, arguments: &Value, caller: &str) -> Result<Call, ToolError> {
         let brain = brain_of(tool).ok_or_else(|| ToolError::Unknown(tool.into()))?;
         let a: AskArgs = super::tools::args(tool, arguments)?;
