@@ -30,10 +30,18 @@ pub const MAX_RESULT_CHARS: usize = 200_000;
 /// `invalid_params`) or a failure while running it (a tool-level error the caller reads).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ToolError {
+    /// No tool of that name (the name as called).
     #[error("unknown tool {0:?} (see tools/list)")]
     Unknown(String),
+    /// The arguments do not fit the tool's schema or its limits.
     #[error("invalid arguments for {tool}: {message}")]
-    InvalidArgs { tool: String, message: String },
+    InvalidArgs {
+        /// The tool called.
+        tool: String,
+        /// What is wrong with the arguments.
+        message: String,
+    },
+    /// The tool ran and failed; the reason, for the caller's model to read.
     #[error("{0}")]
     Failed(String),
 }
