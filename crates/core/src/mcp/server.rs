@@ -34,13 +34,16 @@ use crate::paths::Paths;
 /// Where tools run.
 #[derive(Clone)]
 pub enum Backend {
+    /// In the daemon: tools run against its live core.
     Core(Core),
+    /// In `paios mcp`: read-only tools are forwarded to the daemon, bridge calls run here.
     Shim(Arc<Shim>),
 }
 
 /// The stdio shim's state: its home, one reused connection to the daemon, and the flags of the
 /// bridge calls running (set on shutdown so their brains are stopped).
 pub struct Shim {
+    /// The PAIOS home it serves (the daemon's socket, config and policy are found from it).
     pub paths: Paths,
     client: Mutex<Option<Client>>,
     /// Each running bridge call: its cancel flag, and a token its thread holds until it ends.
@@ -48,6 +51,7 @@ pub struct Shim {
 }
 
 impl Shim {
+    /// A shim for this home, not yet connected (it connects on the first forwarded call).
     pub fn new(paths: Paths) -> Arc<Self> {
         Arc::new(Shim {
             paths,
@@ -119,6 +123,7 @@ pub struct PaiosMcp {
 }
 
 impl PaiosMcp {
+    /// A handler whose tools run on `backend`; the caller is unknown until `initialize`.
     pub fn new(backend: Backend) -> Self {
         PaiosMcp {
             backend,
