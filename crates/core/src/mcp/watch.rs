@@ -59,7 +59,10 @@ pub struct ServerHealth {
     /// `None`: not probed (disabled, or an HTTP server PAIOS cannot reach as the brain would;
     /// `error` says why).
     pub ok: Option<bool>,
+    /// How long its probe took, in ms; `None` when it was not probed (or was refused before
+    /// being started: a registration the brain cannot use).
     pub latency_ms: Option<u64>,
+    /// The tool names its probe listed; empty when it was not probed or failed.
     pub tools: Vec<String>,
     /// Why it is not ok, or why it was not probed.
     pub error: Option<String>,
