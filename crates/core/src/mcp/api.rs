@@ -12,6 +12,8 @@ use super::tools::ToolError;
 use crate::api::ApiError;
 use crate::core::Core;
 
+/// Answer `mcp.<verb>` (`call`, `tools` or `servers`) against the live core; any other verb is
+/// an `unknown_op` error.
 pub async fn handle(core: &Core, verb: &str, args: Value) -> Result<Value, ApiError> {
     match verb {
         "call" => {
