@@ -18,11 +18,14 @@ use crate::events::{Kind, Payload};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Answer {
+    /// Let the call run.
     Approve,
+    /// Refuse the call.
     Deny,
 }
 
 impl Answer {
+    /// Whether this answer lets the call run.
     pub fn approves(self) -> bool {
         self == Answer::Approve
     }
@@ -41,14 +44,18 @@ impl Answer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
+    /// Waiting for an answer.
     Pending,
+    /// Approved: the call may run.
     Approved,
+    /// Denied by someone who answered (not by the clock or a departed hook).
     Denied,
     /// No answer in time, the daemon stopped, or the asking hook went away.
     Expired,
 }
 
 impl State {
+    /// The name stored in the `state` column: `pending`, `approved`, `denied` or `expired`.
     pub fn as_str(self) -> &'static str {
         match self {
             State::Pending => "pending",
@@ -87,6 +94,7 @@ pub enum By {
     Trust,
     /// The autonomy level.
     Autonomy,
+    /// A person, from the CLI or the panel.
     User,
     /// No answer in time, or the daemon stopped.
     Timeout,
@@ -97,6 +105,7 @@ pub enum By {
 }
 
 impl By {
+    /// The name stored in `decided_by` and sent as `data.by`.
     pub fn as_str(self) -> &'static str {
         match self {
             By::Policy => "policy",
@@ -123,11 +132,15 @@ impl By {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Call {
+    /// The tool's name as the brain reports it (`Bash`, `Write`, …).
     pub tool: String,
     /// One line: the command, path or URL, secrets masked.
     pub summary: String,
+    /// The brain (agent) that made the call, e.g. `claude`.
     pub brain: String,
+    /// The project directory the call was made in.
     pub project: String,
+    /// The brain's session id.
     pub session: String,
 }
 
@@ -136,11 +149,15 @@ pub struct Call {
 #[serde(default)]
 pub struct Requested {
     #[serde(flatten)]
+    /// The tool, summary, brain, project and session, flattened into the payload.
     pub call: Call,
+    /// The request's id in `approval_requests`.
     pub id: i64,
+    /// The id of the rule that asked (the first of the strictest).
     pub rule: String,
     /// Every ask rule involved.
     pub rules: Vec<String>,
+    /// Why the rule asks, for people.
     pub reason: String,
     /// The autonomy level it was asked at.
     pub autonomy: u8,
@@ -153,14 +170,20 @@ impl Payload for Requested {
 /// `approval.decided`: a call was answered — by the policy (`id` is null) or in the queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Decided {
+    /// The request's id; `None` when the policy decided without queueing.
     pub id: Option<i64>,
+    /// Whether the call may run.
     pub decision: Answer,
     /// The verdict's decision: `safe`, `ask` or `never`.
     pub class: Decision,
+    /// The id of the rule that decided.
     pub rule: String,
+    /// Why that rule decided as it did, for people.
     pub reason: String,
+    /// Who gave the answer.
     pub by: By,
     #[serde(flatten)]
+    /// The call answered, flattened into the payload.
     pub call: Call,
     /// For a person's answer: whether it also stands for later calls of its kind (`--always`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -174,39 +197,61 @@ impl Payload for Decided {
 /// The answer to `approvals.request`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
+    /// The request's id; `None` when the policy decided and nothing was queued.
     pub id: Option<i64>,
     /// `None` only while a request is still pending.
     pub decision: Option<Answer>,
+    /// The id of the rule that decided.
     pub rule: String,
+    /// Why that rule decided as it did, for people.
     pub reason: String,
+    /// Who answered; `None` while pending.
     pub by: Option<By>,
 }
 
 /// One row of `approval_requests`, as `paios approvals list` and the panel show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
+    /// The request's id (its rowid).
     pub id: i64,
+    /// When it was asked (RFC 3339, UTC).
     pub ts: String,
+    /// The brain (agent) that made the call.
     pub brain: String,
+    /// The project directory the call was made in.
     pub project: String,
+    /// The brain's session id.
     pub session: String,
+    /// The tool's name.
     pub tool: String,
+    /// One line: the command, path or URL, secrets masked.
     pub summary: String,
+    /// The id of the rule that asked.
     pub rule: String,
+    /// Why the rule asks, for people.
     pub reason: String,
+    /// Where the request is now.
     pub state: State,
+    /// When it was settled (RFC 3339, UTC); `None` while pending.
     pub decided_at: Option<String>,
+    /// Who settled it ([`By::as_str`]); `None` while pending.
     pub decided_by: Option<String>,
 }
 
 /// What an answer in the queue needs of a stored request.
 #[derive(Debug, Clone)]
 pub struct Stored {
+    /// Where the request is now.
     pub state: State,
+    /// The id of the rule that asked.
     pub rule: String,
+    /// Every ask rule involved (empty if the stored list would not parse).
     pub rules: Vec<String>,
+    /// Why the rule asks, for people.
     pub reason: String,
+    /// The call the request is about.
     pub call: Call,
+    /// Who settled it ([`By::as_str`]); `None` while pending.
     pub decided_by: Option<String>,
 }
 
