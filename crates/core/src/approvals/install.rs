@@ -18,22 +18,42 @@ use serde_json::{Map, Value, json};
 /// Marks the hook commands PAIOS owns (the command line always contains it).
 const MARK: &str = " hook ";
 
+/// Why `paios hooks install|uninstall` could not update a settings file. Each names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum InstallError {
+    /// The file exists but could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// The read error.
         source: std::io::Error,
     },
+    /// The file is not JSON, or not of the shape PAIOS can add to (its top level or `hooks` is
+    /// not an object, or a hooked event is not a list); PAIOS leaves it to the user.
     #[error(
         "{path} is not valid JSON ({message}); fix or move it, then run `paios hooks install` again"
     )]
-    Invalid { path: PathBuf, message: String },
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The setting is the user's own (a `statusLine` that is not PAIOS's) and is not replaced.
     #[error("{path}: {message}")]
-    Taken { path: PathBuf, message: String },
+    Taken {
+        /// The file.
+        path: PathBuf,
+        /// Which setting is taken and what it runs.
+        message: String,
+    },
+    /// The folder, the backup or the new file could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
+        /// The file (the link's target when the settings file is a symlink).
         path: PathBuf,
+        /// The write error.
         source: std::io::Error,
     },
 }
@@ -41,11 +61,14 @@ pub enum InstallError {
 /// Which brain's file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
+    /// Claude Code: `settings.json` in `$CLAUDE_CONFIG_DIR`, default `~/.claude`.
     Claude,
+    /// Codex: `hooks.json` in `$CODEX_HOME`, default `~/.codex`.
     Codex,
 }
 
 impl Target {
+    /// The brain's name, as passed to `paios hook --brain`: `claude` or `codex`.
     pub fn name(self) -> &'static str {
         match self {
             Target::Claude => "claude",
@@ -93,8 +116,13 @@ impl Target {
 /// What install/uninstall did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
+    /// The file looked at; when it was changed through a symlink, the link's target.
     pub path: PathBuf,
+    /// Whether the file was written (`false`: it already said what it should, or was absent on
+    /// uninstall).
     pub changed: bool,
+    /// The backup made by this run; `None` when nothing changed, the file did not exist before,
+    /// or a backup from an earlier change was already there.
     pub backup: Option<PathBuf>,
 }
 
