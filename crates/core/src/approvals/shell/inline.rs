@@ -14,11 +14,17 @@ use super::Word;
 /// The languages whose inline code is scanned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Language {
+    /// `python… -c`, `pypy… -c`.
     Python,
+    /// `node`/`nodejs`/`bun` with `-e`, `--eval`, `-p` or `--print`; `deno eval`.
     JavaScript,
+    /// `perl -e`/`-E` (and bundles such as `-ne`).
     Perl,
+    /// `ruby -e`.
     Ruby,
+    /// `php -r`.
     Php,
+    /// `lua -e`, `luajit -e`.
     Lua,
 }
 

@@ -118,6 +118,7 @@ impl Word {
 /// A redirection of a command's input or output to a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Redirect {
+    /// The file redirected to or from.
     pub target: Word,
     /// Writes (`>`, `>>`, `&>`, `<>`) rather than only reads (`<`).
     pub write: bool,
@@ -127,7 +128,9 @@ pub struct Redirect {
 /// (`X=1`, `export X=1`, `declare X=1`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assignment {
+    /// The variable's name.
     pub name: String,
+    /// The value it is given.
     pub value: Word,
 }
 
@@ -152,9 +155,12 @@ pub struct SimpleCommand {
     pub input: Option<Input>,
     /// Wrappers it was found inside, outermost first: `sudo`, `env`, `bash -c`, `xargs`, ….
     pub wrappers: Vec<String>,
+    /// Its file redirections, in order; those of an enclosing block (`{ …; } > file`) are
+    /// recorded on a bare command of their own.
     pub redirects: Vec<Redirect>,
-    /// Which pipeline it belongs to, and its stage in it (0 = first).
+    /// Which pipeline it belongs to: an id shared by the commands of one pipeline, from 1.
     pub pipeline: usize,
+    /// Its stage in that pipeline (0 = first; a later stage reads the one before it).
     pub stage: usize,
 }
 
@@ -211,7 +217,9 @@ pub enum Problem {
 /// Everything found in one command line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Analysis {
+    /// Every simple command found, nested ones included, in the order met.
     pub commands: Vec<SimpleCommand>,
+    /// What stood in the way of a full analysis or is dangerous by shape; empty when none.
     pub problems: Vec<Problem>,
 }
 
