@@ -41,17 +41,32 @@ const CLI_TIMEOUT: Duration = Duration::from_secs(90);
 /// Errors of installing or removing the gateway gate.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
+    /// A file could not be written: the plugin's files, the config's backup, or the patch
+    /// handed to the gateway's CLI.
     #[error("cannot write the PAIOS gateway plugin in {path}: {source}")]
     Write {
+        /// The file or folder that could not be written.
         path: PathBuf,
+        /// The write error.
         source: std::io::Error,
     },
+    /// An `openclaw` CLI call could not be started, timed out, failed, or printed what PAIOS
+    /// could not read.
     #[error("`openclaw {args}` failed: {detail}")]
-    Cli { args: String, detail: String },
+    Cli {
+        /// The call's arguments after `openclaw`.
+        args: String,
+        /// Why it failed: the first line of its error output, or what went wrong running it.
+        detail: String,
+    },
+    /// A `plugins` list PAIOS would add to (`load.paths` or `allow`) is there but not a list.
     #[error(
         "the gateway's `plugins.{key}` is not a list; PAIOS will not replace it (fix it, then run this again)"
     )]
-    Shape { key: &'static str },
+    Shape {
+        /// The key under `plugins`: `load.paths` or `allow`.
+        key: &'static str,
+    },
 }
 
 /// Where the plugin's files live.
