@@ -35,7 +35,9 @@ pub enum Dialect {
 /// The answer to print (JSON), or `None` for "print nothing".
 #[derive(Debug, Clone, PartialEq)]
 pub struct HookAnswer {
+    /// Whether the call may run.
     pub allow: bool,
+    /// Why, for the agent and the person (`permissionDecisionReason`).
     pub reason: String,
 }
 
@@ -65,12 +67,18 @@ impl HookAnswer {
 /// The parts of Claude Code's hook input PAIOS uses.
 #[derive(Debug, Clone, Default)]
 pub struct HookInput {
+    /// The tool called (`tool_name`).
     pub tool: String,
+    /// The tool's arguments (`tool_input`); `Null` when absent.
     pub input: Value,
+    /// The agent's session id (`session_id`); empty when absent.
     pub session: String,
+    /// The directory the agent works in (`cwd`), when given.
     pub cwd: Option<String>,
 }
 
+/// Read the hook's JSON input. The error, for the deny reason, says what is wrong: not JSON,
+/// or no `tool_name`.
 pub fn parse_input(stdin: &[u8]) -> Result<HookInput, String> {
     let v: Value =
         serde_json::from_slice(stdin).map_err(|e| format!("the hook input is not JSON ({e})"))?;
