@@ -31,6 +31,7 @@ pub fn trust_threshold(level: u8, trust_after: u32) -> Option<u32> {
 /// What trust holds for one rule of a request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Held {
+    /// Approvals counted since the last deny (0 when there is no row).
     pub approvals: u32,
     /// A standing answer (`--always`).
     pub always: Option<Answer>,
@@ -39,8 +40,11 @@ pub struct Held {
 /// An answer given without asking: who gives it and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AutoAnswer {
+    /// The answer given.
     pub answer: Answer,
+    /// [`By::Trust`] (counted or standing answers) or [`By::Autonomy`] (level 3).
     pub by: By,
+    /// Why, in words for people (it becomes the decision's reason).
     pub why: String,
 }
 
@@ -126,6 +130,8 @@ pub fn autonomy_level(conn: &rusqlite::Connection, default: u8) -> rusqlite::Res
     Ok(v.and_then(|v| v.parse().ok()).unwrap_or(default).min(3))
 }
 
+/// Store the autonomy level in `approval_settings`, replacing any set before. Not clamped here:
+/// [`autonomy_level`] reads anything above 3 as 3.
 pub fn set_autonomy_level(tx: &Transaction<'_>, level: u8) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO approval_settings (key, value) VALUES ('autonomy', ?1)
