@@ -77,9 +77,11 @@ impl Context {
 /// The outcome of classifying one tool call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verdict {
+    /// What the policy says: `safe` runs, `ask` waits for an answer, `never` is refused.
     pub decision: Decision,
     /// The id of the rule that decided (the first of the strictest).
     pub rule: String,
+    /// Why that rule decided as it did, for people.
     pub reason: String,
     /// Every `ask` rule involved (trust must cover them all before it auto-approves).
     #[serde(skip_serializing_if = "Vec::is_empty")]
