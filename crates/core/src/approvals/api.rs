@@ -33,6 +33,9 @@ use crate::events::{Event, format_ts, kind};
 pub use super::queue::summarize;
 pub use super::trust::{LEVELS, trust_threshold};
 
+/// Answer one `approvals.<verb>` call: `request`, `list`, `decide`, `autonomy_get` or
+/// `autonomy_set`, with its JSON arguments. Errors: bad arguments, an unknown verb or request
+/// id, an invalid policy, or a store failure.
 pub async fn handle(core: &Core, verb: &str, args: Value) -> Result<Value, ApiError> {
     match verb {
         "request" => {

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The `[approvals]` settings; a missing key takes its default, an unknown one is an error.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ApprovalsConfig {
