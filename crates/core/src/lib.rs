@@ -7,6 +7,7 @@
 pub mod alerts;
 #[warn(missing_docs)]
 pub mod api;
+#[warn(missing_docs)]
 pub mod approvals;
 #[warn(missing_docs)]
 pub mod atomic;
@@ -22,6 +23,7 @@ pub mod core;
 pub mod daemon;
 #[warn(missing_docs)]
 pub mod events;
+#[warn(missing_docs)]
 pub mod mcp;
 #[warn(missing_docs)]
 pub mod module;
