@@ -25,16 +25,22 @@ use super::parse::CodexUsage;
 /// The fields of a Claude Code line.
 #[derive(Debug, Default, PartialEq, Deserialize)]
 pub struct ClaudeLine<'a> {
+    /// `timestamp`: when the line was written, RFC 3339; a usage line without one is malformed.
     #[serde(borrow, default)]
     pub timestamp: Option<Cow<'a, str>>,
+    /// `sessionId`: the Claude Code session; a line whose id is empty is ignored.
     #[serde(borrow, default, rename = "sessionId")]
     pub session_id: Option<Cow<'a, str>>,
+    /// `requestId`: the API request; with `message.id` it forms the key that drops a repeated line.
     #[serde(borrow, default, rename = "requestId")]
     pub request_id: Option<Cow<'a, str>>,
+    /// `version`: the Claude Code version; a line whose version does not start like semver is ignored.
     #[serde(borrow, default)]
     pub version: Option<Cow<'a, str>>,
+    /// `costUSD`: the cost Claude Code logged for the request, in US dollars, if any.
     #[serde(default, rename = "costUSD")]
     pub cost_usd: Option<f64>,
+    /// `message`: the API message; a line without one is ignored.
     #[serde(borrow, default, deserialize_with = "object")]
     pub message: Option<ClaudeMessage<'a>>,
 }
@@ -42,10 +48,13 @@ pub struct ClaudeLine<'a> {
 /// A Claude Code line's `message`.
 #[derive(Debug, Default, PartialEq, Deserialize)]
 pub struct ClaudeMessage<'a> {
+    /// `id`: the API message id, the other half of the repeated-line key.
     #[serde(borrow, default)]
     pub id: Option<Cow<'a, str>>,
+    /// `model`: the model that answered; a line whose model is empty is ignored.
     #[serde(borrow, default)]
     pub model: Option<Cow<'a, str>>,
+    /// `usage`: the message's token counts; a message without them is ignored.
     #[serde(default, deserialize_with = "object")]
     pub usage: Option<ClaudeUsage>,
 }
@@ -54,10 +63,16 @@ pub struct ClaudeMessage<'a> {
 #[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct ClaudeUsage {
+    /// `input_tokens`: input tokens not read from or written to the cache; absent counts 0.
     pub input_tokens: Option<u64>,
+    /// `output_tokens`: output tokens; absent counts 0.
     pub output_tokens: Option<u64>,
+    /// `cache_creation_input_tokens`: all tokens written to the cache; used only when
+    /// `cache_creation` is absent, and then priced as five-minute writes.
     pub cache_creation_input_tokens: Option<u64>,
+    /// `cache_read_input_tokens`: input tokens read from the cache; absent counts 0.
     pub cache_read_input_tokens: Option<u64>,
+    /// `cache_creation`: the cache writes split by lifetime; when present it replaces the total above.
     #[serde(deserialize_with = "object")]
     pub cache_creation: Option<CacheCreation>,
 }
@@ -66,17 +81,22 @@ pub struct ClaudeUsage {
 #[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct CacheCreation {
+    /// `ephemeral_5m_input_tokens`: tokens written to the five-minute cache; absent counts 0.
     pub ephemeral_5m_input_tokens: Option<u64>,
+    /// `ephemeral_1h_input_tokens`: tokens written to the one-hour cache; absent counts 0.
     pub ephemeral_1h_input_tokens: Option<u64>,
 }
 
 /// The fields of a Codex line.
 #[derive(Debug, Default, PartialEq, Deserialize)]
 pub struct CodexLine<'a> {
+    /// `timestamp`: when the line was written, RFC 3339.
     #[serde(borrow, default)]
     pub timestamp: Option<Cow<'a, str>>,
+    /// `type`: the line's kind, such as `event_msg` or `turn_context`.
     #[serde(borrow, default, rename = "type")]
     pub kind: Option<Cow<'a, str>>,
+    /// `payload`: the event the line carries.
     #[serde(borrow, default, deserialize_with = "object")]
     pub payload: Option<CodexPayload<'a>>,
 }
@@ -84,10 +104,13 @@ pub struct CodexLine<'a> {
 /// A Codex line's `payload`.
 #[derive(Debug, Default, PartialEq, Deserialize)]
 pub struct CodexPayload<'a> {
+    /// `type`: the payload's kind; usage comes from `token_count`.
     #[serde(borrow, default, rename = "type")]
     pub kind: Option<Cow<'a, str>>,
+    /// `model`: the model named by a `turn_context` payload.
     #[serde(borrow, default)]
     pub model: Option<Cow<'a, str>>,
+    /// `info`: a token count's totals; `None` when the event has none.
     #[serde(borrow, default, deserialize_with = "object")]
     pub info: Option<CodexInfo<'a>>,
     /// `(primary, secondary)` when `rate_limits` is an object; a window that is not an object
@@ -99,10 +122,13 @@ pub struct CodexPayload<'a> {
 /// A token count's `info`.
 #[derive(Debug, Default, PartialEq, Deserialize)]
 pub struct CodexInfo<'a> {
+    /// `total_token_usage`: the session's cumulative token counts so far.
     #[serde(default, deserialize_with = "object")]
     pub total_token_usage: Option<CodexUsage>,
+    /// `last_token_usage`: the last turn's token counts.
     #[serde(default, deserialize_with = "object")]
     pub last_token_usage: Option<CodexUsage>,
+    /// `model`: the model the counts are for, when the event names it.
     #[serde(borrow, default)]
     pub model: Option<Cow<'a, str>>,
 }
@@ -111,9 +137,13 @@ pub struct CodexInfo<'a> {
 /// not a number is `None`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct RawWindow {
+    /// `used_percent`: how much of the window is used, 0 to 100.
     pub used_percent: Option<f64>,
+    /// `window_minutes`: the window's length in minutes.
     pub window_minutes: Option<f64>,
+    /// `resets_at`: when the window resets, epoch seconds (newer Codex versions).
     pub resets_at: Option<f64>,
+    /// `resets_in_seconds`: seconds from the event until the window resets (older Codex versions).
     pub resets_in_seconds: Option<f64>,
 }
 
@@ -122,18 +152,25 @@ pub struct RawWindow {
 /// `customType` `model-snapshot`, `data.modelId` or `data.model`).
 #[derive(Debug, Default, PartialEq, Deserialize)]
 pub struct OpenClawLine<'a> {
+    /// `type`: `message`, `model_change` or `custom`; other kinds are ignored.
     #[serde(borrow, default, rename = "type")]
     pub kind: Option<Cow<'a, str>>,
+    /// `timestamp`: when the line was written; used when the message has no time of its own.
     #[serde(borrow, default)]
     pub timestamp: Option<Stamp<'a>>,
+    /// `customType`: a `custom` line's kind; a model snapshot is `model-snapshot`.
     #[serde(borrow, default, rename = "customType")]
     pub custom_type: Option<Cow<'a, str>>,
+    /// `modelId`: a model change's model, preferred to `model`; not a string is `None`.
     #[serde(borrow, default, rename = "modelId", deserialize_with = "text")]
     pub model_id: Option<Cow<'a, str>>,
+    /// `model`: a model change's model when it has no `modelId`; not a string is `None`.
     #[serde(borrow, default, deserialize_with = "text")]
     pub model: Option<Cow<'a, str>>,
+    /// `data`: a model snapshot's model; not an object is `None`.
     #[serde(borrow, default, deserialize_with = "lenient_object")]
     pub data: Option<OpenClawModelRef<'a>>,
+    /// `message`: the message a `message` line carries; not an object is `None`.
     #[serde(borrow, default, deserialize_with = "lenient_object")]
     pub message: Option<OpenClawMessage<'a>>,
 }
@@ -141,8 +178,10 @@ pub struct OpenClawLine<'a> {
 /// A model snapshot's `data`.
 #[derive(Debug, Default, PartialEq, Deserialize)]
 pub struct OpenClawModelRef<'a> {
+    /// `modelId`: the snapshot's model, preferred to `model`; not a string is `None`.
     #[serde(borrow, default, rename = "modelId", deserialize_with = "text")]
     pub model_id: Option<Cow<'a, str>>,
+    /// `model`: the snapshot's model when it has no `modelId`; not a string is `None`.
     #[serde(borrow, default, deserialize_with = "text")]
     pub model: Option<Cow<'a, str>>,
 }
@@ -150,12 +189,16 @@ pub struct OpenClawModelRef<'a> {
 /// An OpenClaw line's `message`.
 #[derive(Debug, Default, PartialEq, Deserialize)]
 pub struct OpenClawMessage<'a> {
+    /// `role`: who wrote the message; only `assistant` messages carry usage.
     #[serde(borrow, default)]
     pub role: Option<Cow<'a, str>>,
+    /// `model`: the model that answered; not a string is `None`.
     #[serde(borrow, default, deserialize_with = "text")]
     pub model: Option<Cow<'a, str>>,
+    /// `timestamp`: when the message was written; preferred to the line's `timestamp`.
     #[serde(borrow, default)]
     pub timestamp: Option<Stamp<'a>>,
+    /// `usage`: the message's token counts and cost.
     #[serde(default, deserialize_with = "lenient_object")]
     pub usage: Option<OpenClawUsage>,
 }
@@ -166,16 +209,22 @@ pub struct OpenClawMessage<'a> {
 #[derive(Debug, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct OpenClawUsage {
+    /// `input`: input tokens not read from the cache.
     #[serde(deserialize_with = "count")]
     pub input: Option<u64>,
+    /// `output`: output tokens.
     #[serde(deserialize_with = "count")]
     pub output: Option<u64>,
+    /// `cacheRead`: input tokens read from the cache.
     #[serde(rename = "cacheRead", deserialize_with = "count")]
     pub cache_read: Option<u64>,
+    /// `cacheWrite`: tokens written to the cache.
     #[serde(rename = "cacheWrite", deserialize_with = "count")]
     pub cache_write: Option<u64>,
+    /// `totalTokens`: the message's total tokens as OpenClaw logged them.
     #[serde(rename = "totalTokens", deserialize_with = "count")]
     pub total_tokens: Option<u64>,
+    /// `cost.total`: the message's cost as OpenClaw logged it, in US dollars.
     #[serde(deserialize_with = "cost_total")]
     pub cost: Option<f64>,
 }
@@ -184,7 +233,9 @@ pub struct OpenClawUsage {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(untagged)]
 pub enum Stamp<'a> {
+    /// Milliseconds since the Unix epoch.
     Millis(f64),
+    /// An RFC 3339 time.
     #[serde(borrow)]
     Text(Cow<'a, str>),
 }
@@ -199,12 +250,14 @@ pub enum Stamp<'a> {
 pub trait Decode: Sync {
     /// A short name, for the benchmark's tables.
     fn name(&self) -> &'static str;
+    /// A Claude Code line decoded into `out`; `false` when it is malformed.
     fn claude<'a>(
         &self,
         line: &'a [u8],
         scratch: &'a mut Vec<u8>,
         out: &mut ClaudeLine<'a>,
     ) -> bool;
+    /// A Codex line decoded into `out`; `false` when it is malformed.
     fn codex<'a>(&self, line: &'a [u8], scratch: &'a mut Vec<u8>, out: &mut CodexLine<'a>) -> bool;
     /// An OpenClaw line; serde_json unless a decoder says otherwise.
     fn openclaw<'a>(

@@ -17,7 +17,9 @@ use crate::text::printable;
 /// The time zone dates are taken in.
 #[derive(Debug, Clone, Copy)]
 pub enum Zone {
+    /// The machine's local time zone.
     Local,
+    /// A named IANA time zone.
     Named(chrono_tz::Tz),
 }
 
@@ -44,6 +46,7 @@ impl Zone {
         }
     }
 
+    /// The date in this zone of a time in epoch milliseconds (1970-01-01 for a time out of range).
     pub fn date_of(&self, ts_ms: i64) -> NaiveDate {
         let utc = Utc.timestamp_millis_opt(ts_ms).single().unwrap_or_default();
         match self {
@@ -70,34 +73,46 @@ impl Zone {
         }
     }
 
+    /// Today's date in this zone.
     pub fn today(&self) -> NaiveDate {
         self.date_of(Utc::now().timestamp_millis())
     }
 }
 
+/// How a report groups the ledger's rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {
+    /// One row per date (`YYYY-MM-DD`).
     Daily,
     /// Weeks starting on the given day (ccusage's default: Sunday).
     Weekly(chrono::Weekday),
+    /// One row per month (`YYYY-MM`).
     Monthly,
+    /// One row per session (`source:session`), kept when its last use falls in the date range.
     Session,
 }
 
 /// What to report.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// How rows are grouped.
     pub period: Period,
+    /// The first date reported, inclusive; `None` reports from the start.
     pub since: Option<NaiveDate>,
+    /// The last date reported, inclusive; `None` reports up to now.
     pub until: Option<NaiveDate>,
+    /// The time zone dates are taken in.
     pub zone: Zone,
 }
 
 /// Token and cost sums.
 #[derive(Debug, Clone, Default)]
 pub struct Sums {
+    /// The tokens summed, by kind.
     pub tokens: Tokens,
+    /// The cost summed, in nanodollars.
     pub cost: Cost,
+    /// The number of requests summed.
     pub requests: u64,
 }
 
@@ -141,9 +156,13 @@ fn entry<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut
 /// One row of a report: a day, a month or a session.
 #[derive(Debug, Clone, Default)]
 pub struct Group {
+    /// The row's totals.
     pub sums: Sums,
+    /// The row's sums per model name.
     pub by_model: BTreeMap<String, Sums>,
+    /// The row's sums per tool the usage came from.
     pub by_source: BTreeMap<Source, Sums>,
+    /// The latest use in the row, epoch milliseconds; 0 for an empty row.
     pub last_ts: i64,
 }
 
@@ -173,14 +192,18 @@ impl Group {
 /// A computed report.
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// How the groups were made.
     pub period: Period,
     /// Key (date, month or session) → row, in key order.
     pub groups: BTreeMap<String, Group>,
+    /// The sums over every group in the report.
     pub totals: Group,
     /// Models without a price and the tokens they used.
     pub unpriced: BTreeMap<String, u64>,
 }
 
+/// A report of `rows` (the ledger's quarter-hour sums) grouped and filtered as `options` say;
+/// `prices` only decides which models are listed as unpriced.
 pub fn build(rows: &[AggRow], options: &Options, prices: &Prices) -> Report {
     let mut groups: BTreeMap<String, Group> = BTreeMap::new();
     let mut totals = Group::default();
@@ -524,12 +547,16 @@ pub fn spend(rows: &[AggRow], zone: Zone, day: NaiveDate) -> SpendSummary {
 /// Cost per source today, this month, and on each of the last 14 days (oldest first).
 #[derive(Debug, Clone, Default)]
 pub struct SpendSummary {
+    /// Cost per source on the day summarised, in US dollars; a source with no use has no entry.
     pub today: BTreeMap<Source, f64>,
+    /// Cost per source over that day's whole calendar month, in US dollars.
     pub month: BTreeMap<Source, f64>,
+    /// Cost per source on each of the 14 days ending with that day, oldest first, in US dollars.
     pub last_14_days: [BTreeMap<Source, f64>; 14],
 }
 
 impl SpendSummary {
+    /// The sum in US dollars over every source of one of the maps above.
     pub fn total(map: &BTreeMap<Source, f64>) -> f64 {
         map.values().sum()
     }
