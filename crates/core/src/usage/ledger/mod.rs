@@ -63,24 +63,38 @@ const MAP_MIN: u64 = 1 << 20;
 /// A WAL larger than this is checkpointed before the next ingest.
 const WAL_LIMIT: u64 = 64 << 20;
 
+/// Why the usage ledger could not be opened, read or written; the message names its file.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
     // The cause is part of the message, and not also a `source` that a chain would print again.
+    /// The SQLite database failed.
     #[error("usage ledger {path}: {cause}")]
     Db {
+        /// The ledger file the error is about.
         path: String,
+        /// What SQLite reported.
         cause: rusqlite::Error,
     },
+    /// A file other than the database (the cache directory, the lock, a temporary file) failed.
     #[error("usage ledger {path}: {cause}")]
-    Io { path: String, cause: io::Error },
+    Io {
+        /// The file the error is about.
+        path: String,
+        /// What the system reported.
+        cause: io::Error,
+    },
 }
 
 /// One counted request, as the 5-hour windows need it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
+    /// When the request was made, epoch milliseconds.
     pub ts: i64,
+    /// The model that served it.
     pub model: String,
+    /// Its tokens, by kind.
     pub tokens: parse::Tokens,
+    /// Its cost in US dollars, as logged or computed from the prices.
     pub cost: f64,
 }
 
@@ -88,16 +102,21 @@ pub struct Request {
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IngestStats {
+    /// Logs found on disk in this run.
     pub files_seen: u64,
     /// Files read at all in this run (new, grown, or all of them after a rebuild).
     pub files_read: u64,
     /// Known files that are gone from disk (their usage stays in the ledger).
     pub files_missing: u64,
+    /// Bytes of log read in this run.
     pub bytes_read: u64,
     /// Lines that could carry usage and were parsed (the others are passed over unparsed).
     pub lines_parsed: u64,
+    /// Requests found in the lines parsed and written to the ledger.
     pub usage_records: u64,
+    /// Lines that could carry usage but did not parse.
     pub malformed_lines: u64,
+    /// Lines longer than `MAX_LINE_BYTES`, counted and skipped.
     pub oversized_lines: u64,
     /// Logs that could not be opened this run (permissions): left as they were in the ledger,
     /// read when they can be.
@@ -105,10 +124,12 @@ pub struct IngestStats {
     /// Whether the ledger was rebuilt from scratch (first run, truncated/replaced file, new
     /// format).
     pub rebuilt: bool,
+    /// Why the ledger was rebuilt; `None` when it was not.
     pub rebuild_reason: Option<String>,
     /// Requests whose cost was computed again because the prices changed (the ledger keeps
     /// them, with the usage of logs pruned since).
     pub repriced: u64,
+    /// How long the ingest took, in milliseconds.
     pub elapsed_ms: u64,
 }
 
@@ -308,6 +329,7 @@ impl Ledger {
         }
     }
 
+    /// The ledger's SQLite connection, for queries of its own.
     pub fn connection(&self) -> &Connection {
         &self.conn
     }

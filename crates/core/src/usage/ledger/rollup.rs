@@ -16,13 +16,21 @@ pub const BUCKET_MS: i64 = 15 * 60 * 1000;
 /// Sums for one (source, quarter-hour, session, model).
 #[derive(Debug, Clone)]
 pub struct AggRow {
+    /// The tool the usage came from.
     pub source: Source,
+    /// The quarter-hour: epoch milliseconds divided by `BUCKET_MS`, rounded down.
     pub bucket: i64,
+    /// The session id, as the log names it.
     pub session: String,
+    /// The model name.
     pub model: String,
+    /// The tokens summed, by kind.
     pub tokens: parse::Tokens,
+    /// The cost summed, exactly.
     pub cost: Cost,
+    /// The number of requests summed.
     pub requests: u64,
+    /// The latest request's time, epoch milliseconds.
     pub last_ts: i64,
 }
 
@@ -34,11 +42,13 @@ pub struct AggRow {
 pub struct Cost(pub i64);
 
 impl Cost {
+    /// A cost in US dollars, rounded to a billionth of a dollar (NaN is 0; out of range saturates).
     pub fn of_usd(usd: f64) -> Cost {
         // `as` saturates, and makes NaN 0.
         Cost((usd * 1e9).round() as i64)
     }
 
+    /// This cost in US dollars.
     pub fn usd(self) -> f64 {
         self.0 as f64 / 1e9
     }
