@@ -27,15 +27,24 @@ const WARNING_SHARE: f64 = 0.8;
 /// One window (or the gap between two).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Block {
+    /// When the window starts, epoch ms: the hour (UTC) of its first request; for a gap, its
+    /// last request plus the window length.
     pub start: i64,
+    /// When it ends, epoch ms: its start plus the window length; for a gap, the next request.
     pub end: i64,
     /// The time of its last request (`None` for a gap).
     pub actual_end: Option<i64>,
+    /// The time of its first request, epoch ms (a gap: its start).
     pub first: i64,
+    /// Whether it is the window now running (see the module docs).
     pub active: bool,
+    /// Whether it stands for a silence between two windows rather than for requests.
     pub gap: bool,
+    /// The number of requests in it (0 for a gap).
     pub entries: u64,
+    /// The tokens of its requests, by kind.
     pub tokens: Tokens,
+    /// The cost of its requests, in US dollars.
     pub cost: f64,
     /// In the order they were first used.
     pub models: Vec<String>,
@@ -44,17 +53,22 @@ pub struct Block {
 /// Tokens per minute and cost per hour between a window's first and last request.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BurnRate {
+    /// All tokens (cache included) per minute.
     pub tokens_per_minute: f64,
     /// Input and output only (ccusage's indicator leaves the cache out).
     pub tokens_per_minute_for_indicator: f64,
+    /// US dollars per hour.
     pub cost_per_hour: f64,
 }
 
 /// Where the active window ends up if the burn rate holds.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Projection {
+    /// The tokens the window will have used by its end.
     pub total_tokens: u64,
+    /// The cost the window will have reached by its end, US dollars rounded to the cent.
     pub total_cost: f64,
+    /// Whole minutes from now to the window's end (0 once it has passed).
     pub remaining_minutes: u64,
 }
 
@@ -229,6 +243,8 @@ fn gap(last: i64, next: i64, length: i64) -> Block {
 }
 
 impl Block {
+    /// The burn rate between its first and last request; `None` for a gap, or when those two
+    /// are at the same time.
     pub fn burn_rate(&self) -> Option<BurnRate> {
         if self.gap || self.entries == 0 {
             return None;
@@ -245,6 +261,8 @@ impl Block {
         })
     }
 
+    /// Where the window ends up at its burn rate, seen at `now` (epoch ms); `None` unless it is
+    /// active and has a burn rate.
     pub fn projection(&self, now: i64) -> Option<Projection> {
         if !self.active || self.gap {
             return None;

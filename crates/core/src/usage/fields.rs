@@ -34,7 +34,8 @@ pub struct ClaudeLine<'a> {
     /// `requestId`: the API request; with `message.id` it forms the key that drops a repeated line.
     #[serde(borrow, default, rename = "requestId")]
     pub request_id: Option<Cow<'a, str>>,
-    /// `version`: the Claude Code version; a line whose version does not start like semver is ignored.
+    /// `version`: the Claude Code version; a line whose version does not start like semver is
+    /// ignored.
     #[serde(borrow, default)]
     pub version: Option<Cow<'a, str>>,
     /// `costUSD`: the cost Claude Code logged for the request, in US dollars, if any.
@@ -72,7 +73,8 @@ pub struct ClaudeUsage {
     pub cache_creation_input_tokens: Option<u64>,
     /// `cache_read_input_tokens`: input tokens read from the cache; absent counts 0.
     pub cache_read_input_tokens: Option<u64>,
-    /// `cache_creation`: the cache writes split by lifetime; when present it replaces the total above.
+    /// `cache_creation`: the cache writes split by lifetime; when present it replaces the total
+    /// above.
     #[serde(deserialize_with = "object")]
     pub cache_creation: Option<CacheCreation>,
 }
@@ -137,7 +139,7 @@ pub struct CodexInfo<'a> {
 /// not a number is `None`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct RawWindow {
-    /// `used_percent`: how much of the window is used, 0 to 100.
+    /// `used_percent`: how much of the window is used, in percent (clamped to 0-100 when read).
     pub used_percent: Option<f64>,
     /// `window_minutes`: the window's length in minutes.
     pub window_minutes: Option<f64>,

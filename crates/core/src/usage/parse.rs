@@ -29,11 +29,15 @@ pub const SYNTHETIC_MODEL: &str = "<synthetic>";
 /// Token counts of one model request, in ccusage's meaning.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tokens {
+    /// Input tokens neither read from nor written to the cache.
     pub input: u64,
+    /// Output tokens, reasoning included.
     pub output: u64,
+    /// Tokens written to the cache, of either lifetime.
     pub cache_write: u64,
     /// Part of `cache_write` written with the one-hour lifetime (billed at twice the input rate).
     pub cache_write_1h: u64,
+    /// Input tokens read from the cache.
     pub cache_read: u64,
     /// Reasoning tokens (Codex); already included in `output`.
     pub reasoning: u64,
@@ -66,6 +70,7 @@ impl Tokens {
             .saturating_add(self.cache_write)
             .saturating_add(self.cache_read)
     }
+    /// Whether every count, reasoning included, is 0.
     pub fn is_zero(&self) -> bool {
         self.total() == 0 && self.reasoning == 0
     }
@@ -82,6 +87,7 @@ pub struct Record<'a> {
     pub session: Option<Cow<'a, str>>,
     /// Claude's (message id, request id) used to count a message once across all files.
     pub dedupe_key: Option<(Cow<'a, str>, Option<Cow<'a, str>>)>,
+    /// The request's tokens, in ccusage's meaning.
     pub tokens: Tokens,
     /// A cost the log itself recorded (`costUSD`), used instead of the price table.
     pub cost_usd: Option<f64>,
@@ -311,10 +317,15 @@ fn claude_meaning(parsed: ClaudeLine<'_>) -> Line<'_> {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CodexUsage {
+    /// Input tokens, the cached ones included.
     pub input_tokens: u64,
+    /// The part of `input_tokens` read from the cache.
     pub cached_input_tokens: u64,
+    /// Output tokens, reasoning included.
     pub output_tokens: u64,
+    /// The part of `output_tokens` spent on reasoning.
     pub reasoning_output_tokens: u64,
+    /// The total Codex logged.
     pub total_tokens: u64,
 }
 
@@ -366,6 +377,7 @@ pub struct CodexState {
 pub struct LimitWindow {
     /// 0-100.
     pub used_percent: f64,
+    /// The window's length in minutes; `None` when not logged (or negative).
     pub window_minutes: Option<u64>,
     /// When the window resets (epoch ms): Codex 0.169 logs `resets_at` (epoch seconds), older
     /// versions `resets_in_seconds` (from the event).
@@ -377,7 +389,9 @@ pub struct LimitWindow {
 pub struct RateLimits {
     /// The time of the event that reported them (epoch ms).
     pub at_ms: i64,
+    /// The 5-hour window; `None` when not reported.
     pub primary: Option<LimitWindow>,
+    /// The weekly window; `None` when not reported.
     pub secondary: Option<LimitWindow>,
 }
 
@@ -527,6 +541,7 @@ pub const OPENCLAW_UNKNOWN_MODEL: &str = "unknown";
 /// last model change or snapshot. Persisted with the file's offset, like [`CodexState`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OpenClawState {
+    /// The model of the last model change or snapshot; `None` before any.
     pub model: Option<String>,
 }
 
