@@ -55,6 +55,7 @@ pub const MAX_PRICE: f64 = 1_000_000.0;
 /// The range of `[usage] debounce_ms`: quicker re-reads a burst of writes many times; slower
 /// leaves the panel's costs behind.
 pub const MIN_DEBOUNCE_MS: u64 = 50;
+/// The slowest `[usage] debounce_ms` accepted: one minute.
 pub const MAX_DEBOUNCE_MS: u64 = 60_000;
 
 impl UsageConfig {
@@ -133,9 +134,13 @@ impl Default for UsageConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PriceOverride {
+    /// USD per million input tokens.
     pub input: Option<f64>,
+    /// USD per million output tokens.
     pub output: Option<f64>,
+    /// USD per million tokens written to the five-minute cache.
     pub cache_write: Option<f64>,
+    /// USD per million tokens read from the cache.
     pub cache_read: Option<f64>,
 }
 
@@ -174,7 +179,9 @@ impl Default for BudgetsConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BrainBudget {
+    /// The most the brain may spend in one day, in USD; `None`: no limit.
     pub daily_usd: Option<f64>,
+    /// The most the brain may spend in one calendar month, in USD; `None`: no limit.
     pub monthly_usd: Option<f64>,
 }
 

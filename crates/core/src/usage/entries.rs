@@ -31,12 +31,17 @@ pub const HELD_LIMIT: usize = 1 << 16;
 /// One counted request.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Entry {
+    /// The tool the request was logged by.
     pub source: Source,
+    /// When the request was made, epoch milliseconds.
     pub ts: i64,
-    /// Database ids of its session and model names.
+    /// Database id of its session name.
     pub session: i64,
+    /// Database id of its model name.
     pub model: i64,
+    /// Its tokens, by kind.
     pub tokens: Tokens,
+    /// Its cost in US dollars: as logged when `logged_cost`, else from the prices.
     pub cost: f64,
     /// The cost is the one the log recorded (`costUSD`), not one computed from the prices: a
     /// change of prices leaves it as it is.
@@ -50,11 +55,13 @@ const LOGGED_COST: u8 = 0x80;
 const HAS_1H: u8 = 0x40;
 
 impl Entry {
+    /// Its total tokens, in ccusage's meaning (see [`Tokens::total`]).
     pub fn total(&self) -> u64 {
         self.tokens.total()
     }
 }
 
+/// The shard a request's key falls in: the key's top byte.
 pub fn shard_of(key: i64) -> usize {
     (key as u64 >> 56) as usize
 }
@@ -187,6 +194,7 @@ fn get_varint(b: &[u8], at: &mut usize) -> Option<u64> {
     None
 }
 
+/// The records in `blob`, as [`decode_into`] reads them.
 pub fn decode(blob: &[u8]) -> Vec<(i64, Entry)> {
     let mut out = Vec::new();
     decode_into(blob, &mut out);
@@ -254,6 +262,7 @@ impl Pending {
         }
     }
 
+    /// Add a request under `key`; spilling the held ones to the temporary file may fail.
     pub fn push(&mut self, key: i64, entry: Entry) -> io::Result<()> {
         self.held[shard_of(key)].push((key, entry));
         self.count += 1;

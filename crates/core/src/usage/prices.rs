@@ -32,17 +32,29 @@ const WHOLE_REQUEST_THRESHOLD: u64 = 272_000;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct ModelPrice {
+    /// USD per input token.
     pub input: f64,
+    /// USD per output token.
     pub output: f64,
+    /// USD per token written to the five-minute cache; `None` prices it at 1.25 times `input`.
     pub cache_write: Option<f64>,
+    /// USD per token read from the cache; `None` makes cache reads free.
     pub cache_read: Option<f64>,
+    /// USD per input token beyond a request's first 200k input tokens; `None`: the base rate.
     pub input_above_200k: Option<f64>,
+    /// USD per output token beyond the first 200k; `None`: the base rate.
     pub output_above_200k: Option<f64>,
+    /// USD per five-minute cache-write token beyond the first 200k; `None`: the base rate.
     pub cache_write_above_200k: Option<f64>,
+    /// USD per cache-read token beyond the first 200k; `None`: the base rate.
     pub cache_read_above_200k: Option<f64>,
+    /// USD per input token for a whole request whose context exceeds 272k tokens.
     pub input_above_272k: Option<f64>,
+    /// USD per output token for a whole request whose context exceeds 272k tokens.
     pub output_above_272k: Option<f64>,
+    /// USD per cache-write token for a whole request whose context exceeds 272k tokens.
     pub cache_write_above_272k: Option<f64>,
+    /// USD per cache-read token for a whole request whose context exceeds 272k tokens.
     pub cache_read_above_272k: Option<f64>,
 }
 
@@ -57,7 +69,9 @@ struct Table {
 #[derive(Debug, Clone)]
 pub struct Prices {
     models: HashMap<String, ModelPrice>,
+    /// The table the embedded prices were generated from (LiteLLM's, with its version).
     pub source: String,
+    /// The date of the embedded snapshot, `YYYY-MM-DD`.
     pub snapshot: String,
     /// Changes whenever any price changes (the ledger rebuilds its costs then).
     pub fingerprint: u64,
