@@ -9,6 +9,8 @@ use serde_json::Value;
 use crate::api::ApiError;
 use crate::core::Core;
 
+/// Run `usage.<verb>` (`summary` or `budgets`): bring the ledger up to date, then answer;
+/// an unknown verb is an unknown-operation error, a ledger failure an internal one.
 pub async fn handle(core: &Core, verb: &str, _args: Value) -> Result<Value, ApiError> {
     let paths = core.paths().clone();
     let config = core.config();

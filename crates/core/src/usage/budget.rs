@@ -19,9 +19,13 @@ use crate::alerts::{Alert, AlertKind};
 /// Spend against the limits of one scope (a brain, or all brains together).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ScopeState {
+    /// Spent on the day the state is for, in USD.
     pub today_usd: f64,
+    /// Spent in that day's calendar month, in USD.
     pub month_usd: f64,
+    /// The daily limit in USD; `None`: no limit.
     pub daily_limit_usd: Option<f64>,
+    /// The monthly limit in USD; `None`: no limit.
     pub monthly_limit_usd: Option<f64>,
     /// At or above a limit.
     pub over: bool,
@@ -45,6 +49,7 @@ impl ScopeState {
 pub struct BudgetState {
     /// The local date the "today" figures are for.
     pub date: String,
+    /// All brains together against the overall limits.
     pub overall: ScopeState,
     /// `claude`, `codex`, `openclaw`.
     pub brains: BTreeMap<String, ScopeState>,
@@ -80,6 +85,7 @@ impl BudgetState {
     }
 }
 
+/// The budgets on `day`: the spend of each brain and of all together against `config`'s limits.
 pub fn compute(spend: &SpendSummary, config: &BudgetsConfig, day: NaiveDate) -> BudgetState {
     let mut brains = BTreeMap::new();
     for source in Source::ALL {

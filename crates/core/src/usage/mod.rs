@@ -50,8 +50,11 @@ pub use prices::Prices;
 
 /// An up-to-date, open ledger and the prices it was built with.
 pub struct Fresh {
+    /// The ledger, opened and brought up to date.
     pub ledger: Ledger,
+    /// The prices the ledger's costs were computed with.
     pub prices: Prices,
+    /// What the ingest that brought it up to date did.
     pub stats: IngestStats,
 }
 

@@ -29,8 +29,12 @@ pub struct Window {
     pub name: &'static str,
     /// 0-100; `None` when no limit is known (a Claude window without `claude_window_tokens`).
     pub used_percent: Option<f64>,
+    /// Tokens the ledger counted in the window; `None` for Codex's windows (Codex logs only the
+    /// share used).
     pub tokens: Option<u64>,
+    /// When the window resets, `YYYY-MM-DDTHH:MM:SSZ`; `None` when unknown or already past.
     pub resets_at: Option<String>,
+    /// The same reset, epoch milliseconds.
     #[serde(skip)]
     pub resets_at_ms: Option<i64>,
     /// Where the figure comes from.
@@ -40,12 +44,16 @@ pub struct Window {
 /// One brain's windows and what they mean for the router.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BrainQuota {
+    /// The brain: `claude`, `codex` or `openclaw`.
     pub brain: &'static str,
+    /// Its windows: Claude's 5-hour one; Codex's as last logged (none before any); none for
+    /// OpenClaw.
     pub windows: Vec<Window>,
     /// 100 minus the fullest window's share (`None`: nothing known).
     pub headroom_percent: Option<f64>,
     /// Why tasks should go elsewhere until the window resets, if they should.
     pub limited: Option<String>,
+    /// When `limited` ends, `YYYY-MM-DDTHH:MM:SSZ`; `None` when not limited or the end is unknown.
     pub limited_until: Option<String>,
 }
 

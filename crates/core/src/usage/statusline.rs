@@ -25,6 +25,7 @@ use crate::config::Config;
 /// What Claude Code's status line input says that the line uses.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Input {
+    /// `session_id`: the Claude Code session the line is drawn for.
     pub session_id: Option<String>,
     /// `model.display_name`, else `model.id`.
     pub model: Option<String>,
@@ -82,7 +83,9 @@ pub struct WindowFacts {
     pub used_percent: Option<f64>,
     /// Tokens the ledger counted in the window.
     pub tokens: Option<u64>,
+    /// When the window resets, `YYYY-MM-DDTHH:MM:SSZ`; `None` when unknown.
     pub resets_at: Option<String>,
+    /// The same reset, epoch milliseconds.
     #[serde(skip)]
     pub resets_at_ms: Option<i64>,
     /// Where the figure comes from: `claude code` (its input) or `ledger`.
@@ -96,12 +99,15 @@ pub struct Facts {
     pub warm: bool,
     /// The brain the line is for (Claude Code's).
     pub brain: &'static str,
+    /// The model, as Claude Code names it in its input.
     pub model: Option<String>,
+    /// The Claude Code session, from its input.
     pub session_id: Option<String>,
     /// This session's cost, as Claude Code counts it.
     pub session_cost_usd: Option<f64>,
     /// Every brain's cost today (local day), from the ledger.
     pub today_cost_usd: Option<f64>,
+    /// The active 5-hour window; `None` when nothing is known of it.
     pub window: Option<WindowFacts>,
     /// 100 minus the fullest window's share, when it is known.
     pub headroom_percent: Option<f64>,
