@@ -168,3 +168,94 @@ fn the_gateway_loads_the_plugin_and_uninstall_takes_out_only_what_install_added(
         .join("openclaw.json.paios-backup");
     assert!(backup.exists());
 }
+
+/// An `ask` from the gateway waits in PAIOS's queue, attributed to `openclaw`, and runs once
+/// the user approves it from the CLI (as from the panel or a popup).
+#[test]
+fn an_ask_from_the_gateway_waits_in_paios_queue_and_runs_once_approved() {
+    use std::process::Stdio;
+    use std::time::Instant;
+    let gate = Gateway::new();
+    let mut daemon = gate.env.spawn(
+        gate.env
+            .paios()
+            .arg("daemon")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let home = gate.env.paios_home();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(home.join("api.port").exists()
+        && std::os::unix::net::UnixStream::connect(home.join("paios.sock")).is_ok())
+    {
+        assert!(Instant::now() < deadline, "the daemon did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Deleting a file inside the agent's workspace asks (`[defaults] delete_inside_project`).
+    let old = gate.workspace().join("old-notes.txt");
+    std::fs::create_dir_all(gate.workspace()).unwrap();
+    std::fs::write(&old, "stale").unwrap();
+    let command = "rm old-notes.txt";
+    gate.fake
+        .push(Reply::tool_use("exec", json!({ "command": command })))
+        .push(Reply::text("done"));
+    let mut turn = gate.env.spawn(
+        gate.env
+            .openclaw()
+            .args([
+                "agent", "--local", "--agent", "main", "-m", "tidy up", "--json",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    let request = loop {
+        let list = gate.paios(&["approvals", "list", "--json"]);
+        if let Some(r) = list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["summary"] == command)
+        {
+            break r.clone();
+        }
+        assert!(
+            turn.try_wait().unwrap().is_none(),
+            "the turn ended with no request in PAIOS's queue"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "no pending request for {command}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(request["state"], "pending", "{request}");
+    assert_eq!(request["brain"], "openclaw", "{request}");
+    assert!(old.exists(), "nothing runs before the answer");
+    let id = request["id"].to_string();
+    let out = gate.env.run(
+        gate.env.paios().args(["approvals", "approve", &id]),
+        RUN_TIMEOUT,
+    );
+    assert_eq!(out.code, Some(0), "approve: {}", out.stderr);
+    let status = loop {
+        if let Some(status) = turn.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the turn did not finish after the approval"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(status.success(), "openclaw agent: {status}");
+    assert!(!old.exists(), "the approved command ran");
+    let results = gate.fake.tool_results();
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert!(
+        !results[0].to_string().contains("PAIOS refused"),
+        "{results:?}"
+    );
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+}
