@@ -379,6 +379,36 @@ macro_rules! anything_else_is_none {
     };
 }
 
+/// The arms every lenient visitor shares: `null` and a missing value are `None`, `Some(x)` is
+/// read as `x`, and an array is skipped as `None`.
+macro_rules! empty_and_arrays_are_none {
+    () => {
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    };
+}
+
+/// An object is skipped as `None` (for visitors of scalar fields).
+macro_rules! objects_are_none {
+    () => {
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    };
+}
+
 impl<'de, T: FromMap<'de>> Visitor<'de> for Lenient<T> {
     type Value = Option<T>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -392,19 +422,7 @@ impl<'de, T: FromMap<'de>> Visitor<'de> for Lenient<T> {
         visit_str(&str),
         visit_bytes(&[u8])
     );
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
+    empty_and_arrays_are_none!();
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         T::from_map(map).map(Some)
     }
@@ -431,23 +449,8 @@ impl<'de> Deserialize<'de> for NumberOrNone {
                 Ok(Some(v))
             }
             anything_else_is_none!(visit_bool(bool), visit_str(&str), visit_bytes(&[u8]));
-            fn visit_unit<E: de::Error>(self) -> Result<Option<f64>, E> {
-                Ok(None)
-            }
-            fn visit_none<E: de::Error>(self) -> Result<Option<f64>, E> {
-                Ok(None)
-            }
-            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<f64>, D::Error> {
-                d.deserialize_any(self)
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<f64>, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(None)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<f64>, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(None)
-            }
+            empty_and_arrays_are_none!();
+            objects_are_none!();
         }
         d.deserialize_any(V).map(NumberOrNone)
     }
@@ -587,23 +590,8 @@ fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Err
             visit_f64(f64),
             visit_bytes(&[u8])
         );
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_any(self)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            Ok(None)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            Ok(None)
-        }
+        empty_and_arrays_are_none!();
+        objects_are_none!();
     }
     d.deserialize_any(V)
 }
@@ -628,23 +616,8 @@ fn count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
             visit_str(&str),
             visit_bytes(&[u8])
         );
-        fn visit_unit<E: de::Error>(self) -> Result<Option<u64>, E> {
-            Ok(None)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Option<u64>, E> {
-            Ok(None)
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Option<u64>, D::Error> {
-            d.deserialize_any(self)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<u64>, A::Error> {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            Ok(None)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<u64>, A::Error> {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            Ok(None)
-        }
+        empty_and_arrays_are_none!();
+        objects_are_none!();
     }
     d.deserialize_any(V)
 }
