@@ -93,26 +93,8 @@ pub fn blocks(requests: &[Request], now: i64, length: i64) -> Vec<Block> {
                 }
             }
         }
-        let block = current.get_or_insert_with(|| Block {
-            start: floor_hour(r.ts),
-            end: floor_hour(r.ts) + length,
-            actual_end: None,
-            first: r.ts,
-            active: false,
-            gap: false,
-            entries: 0,
-            tokens: Tokens::default(),
-            cost: 0.0,
-            models: Vec::new(),
-        });
-        block.actual_end = Some(r.ts);
-        block.entries += 1;
-        let t = &mut block.tokens;
-        t.input += r.tokens.input;
-        t.output += r.tokens.output;
-        t.cache_write += r.tokens.cache_write;
-        t.cache_read += r.tokens.cache_read;
-        block.cost += r.cost;
+        let block = current.get_or_insert_with(|| Block::opening(r.ts, length));
+        block.count(r.ts, 1, &r.tokens, r.cost);
         if r.model != SYNTHETIC_MODEL && !block.models.contains(&r.model) {
             block.models.push(r.model.clone());
         }
@@ -196,25 +178,9 @@ pub fn active_from_rollups(
                 block = None;
             }
         }
-        let b = block.get_or_insert_with(|| Block {
-            start: floor_hour(start),
-            end: floor_hour(start) + length,
-            actual_end: None,
-            first: start,
-            active: false,
-            gap: false,
-            entries: 0,
-            tokens: Tokens::default(),
-            cost: 0.0,
-            models: Vec::new(),
-        });
-        b.actual_end = Some(last_ts);
-        b.entries += requests;
-        b.tokens.input += tokens.input;
-        b.tokens.output += tokens.output;
-        b.tokens.cache_write += tokens.cache_write;
-        b.tokens.cache_read += tokens.cache_read;
-        b.cost += Cost(cost).usd();
+        block
+            .get_or_insert_with(|| Block::opening(start, length))
+            .count(last_ts, requests, &tokens, Cost(cost).usd());
         last = last_ts;
     }
     Some(block.map(|b| finish(b, now, length)).filter(|b| b.active))
@@ -243,6 +209,33 @@ fn gap(last: i64, next: i64, length: i64) -> Block {
 }
 
 impl Block {
+    /// A window opened by a request at `first`: from its hour, `length` long, still empty.
+    fn opening(first: i64, length: i64) -> Block {
+        Block {
+            start: floor_hour(first),
+            end: floor_hour(first) + length,
+            actual_end: None,
+            first,
+            active: false,
+            gap: false,
+            entries: 0,
+            tokens: Tokens::default(),
+            cost: 0.0,
+            models: Vec::new(),
+        }
+    }
+
+    /// Count `entries` requests (the last of them at `last`) with these tokens and cost.
+    fn count(&mut self, last: i64, entries: u64, tokens: &Tokens, cost: f64) {
+        self.actual_end = Some(last);
+        self.entries += entries;
+        self.tokens.input += tokens.input;
+        self.tokens.output += tokens.output;
+        self.tokens.cache_write += tokens.cache_write;
+        self.tokens.cache_read += tokens.cache_read;
+        self.cost += cost;
+    }
+
     /// The burn rate between its first and last request; `None` for a gap, or when those two
     /// are at the same time.
     pub fn burn_rate(&self) -> Option<BurnRate> {
