@@ -38,23 +38,6 @@ fn run_ai(env: &BrainEnv, args: &[&str]) -> Finished {
     env.run(&mut ai(env, args), RUN_TIMEOUT)
 }
 
-/// Start `paios daemon` for this environment and wait for its socket.
-fn start_daemon(env: &BrainEnv) -> std::process::Child {
-    let mut cmd = env.paios();
-    cmd.arg("daemon")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let daemon = env.spawn(&mut cmd);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !(env.paios_home().join("api.port").exists()
-        && std::os::unix::net::UnixStream::connect(env.paios_home().join("paios.sock")).is_ok())
-    {
-        assert!(Instant::now() < deadline, "the daemon did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    daemon
-}
-
 /// `paios events --json --kind PREFIX` of the environment.
 fn events(env: &BrainEnv, prefix: &str) -> Vec<Value> {
     let out = env.run(
@@ -188,7 +171,7 @@ fn an_overloaded_claude_falls_back_to_codex_and_the_fallback_is_recorded() {
         "Here is the outline of the blog post.",
     ));
     let env = environment(&anthropic, &openai);
-    let mut daemon = start_daemon(&env);
+    let mut daemon = env.start_daemon();
 
     let out = run_ai(
         &env,

@@ -176,21 +176,7 @@ fn an_ask_from_the_gateway_waits_in_paios_queue_and_runs_once_approved() {
     use std::process::Stdio;
     use std::time::Instant;
     let gate = Gateway::new();
-    let mut daemon = gate.env.spawn(
-        gate.env
-            .paios()
-            .arg("daemon")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    let home = gate.env.paios_home();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !(home.join("api.port").exists()
-        && std::os::unix::net::UnixStream::connect(home.join("paios.sock")).is_ok())
-    {
-        assert!(Instant::now() < deadline, "the daemon did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut daemon = gate.env.start_daemon();
     // Deleting a file inside the agent's workspace asks (`[defaults] delete_inside_project`).
     let old = gate.workspace().join("old-notes.txt");
     std::fs::create_dir_all(gate.workspace()).unwrap();

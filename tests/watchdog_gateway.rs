@@ -115,6 +115,24 @@ fn start(env: &BrainEnv, interval_ms: u64, timeout_ms: u64) -> (TestHome, u16) {
     (home, port)
 }
 
+/// A gateway started by hand (not by PAIOS) on `port`, once it answers `/readyz`.
+fn outside_gateway(env: &BrainEnv, port: u16) -> std::process::Child {
+    let mut outside = env.spawn(env.gateway(port).stdout(std::process::Stdio::null()));
+    let deadline = Instant::now() + READY;
+    while support::env::http_get(port, "/readyz", Duration::from_secs(2)).map(|r| r.0) != Some(200)
+    {
+        if let Ok(Some(status)) = outside.try_wait() {
+            panic!("the gateway exited early: {status}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the outside gateway did not become ready"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    outside
+}
+
 const READY: Duration = Duration::from_secs(120);
 
 #[test]
@@ -219,19 +237,7 @@ fn a_gateway_already_running_is_adopted_not_started_twice() {
     let _lock = gateway_lock();
     let env = BrainEnv::new();
     let port = free_port();
-    let mut outside = env.spawn(env.gateway(port).stdout(std::process::Stdio::null()));
-    let deadline = Instant::now() + READY;
-    while support::env::http_get(port, "/readyz", Duration::from_secs(2)).map(|r| r.0) != Some(200)
-    {
-        if let Ok(Some(status)) = outside.try_wait() {
-            panic!("the gateway exited early: {status}");
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the outside gateway did not become ready"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    let mut outside = outside_gateway(&env, port);
     let mut home = TestHome::new();
     home.write_config(&gateway_service(&env, port, 1000, 3000));
     home.start_daemon();
@@ -256,19 +262,7 @@ fn a_gateway_running_with_no_service_table_is_found_adopted_and_taken_over() {
     let _lock = gateway_lock();
     let env = BrainEnv::new();
     let port = free_port();
-    let mut outside = env.spawn(env.gateway(port).stdout(std::process::Stdio::null()));
-    let deadline = Instant::now() + READY;
-    while support::env::http_get(port, "/readyz", Duration::from_secs(2)).map(|r| r.0) != Some(200)
-    {
-        if let Ok(Some(status)) = outside.try_wait() {
-            panic!("the gateway exited early: {status}");
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the outside gateway did not become ready"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    let mut outside = outside_gateway(&env, port);
     let mut home = TestHome::new();
     home.write_config(&format!(
         "{QUIET_HEAD}\n[watchdog]\ndiscover_interval_s = 1\n"

@@ -323,6 +323,31 @@ enabled = false
         child
     }
 
+    /// Start `paios daemon` in this environment and wait (up to 30 s) for its socket and API
+    /// port; its process group is killed on drop, like [`BrainEnv::spawn`]'s.
+    pub fn start_daemon(&self) -> Child {
+        let mut cmd = self.paios();
+        cmd.arg("daemon")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut daemon = self.spawn(&mut cmd);
+        let home = self.paios_home();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !(home.join("api.port").exists()
+            && std::os::unix::net::UnixStream::connect(home.join("paios.sock")).is_ok())
+        {
+            if let Ok(Some(status)) = daemon.try_wait() {
+                panic!("the daemon exited early: {status}");
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the daemon did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        daemon
+    }
+
     /// Run `cmd` to completion with captured output, killing its process group after `timeout`
     /// (and, when it finished, any background process it left).
     pub fn run(&self, cmd: &mut Command, timeout: Duration) -> Finished {
