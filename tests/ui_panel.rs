@@ -162,6 +162,28 @@ fn a_gateway_found_running_is_marked_so_in_the_panel() {
     assert!(shot.exists(), "no screenshot at {}", shot.display());
 }
 
+/// The MCP servers the user registered in a brain are shown in the panel's mesh card, each
+/// green or red with its reason, and a failing one makes the overall health amber.
+#[test]
+fn the_mesh_card_shows_each_registered_server_green_or_red_with_its_reason() {
+    require_browser_tooling();
+    let mut home = TestHome::new();
+    home.write_config("[api]\nport = 0\n\n[mcp]\nprobe_interval_s = 1\n");
+    let claude = home.path().join("brains/claude");
+    std::fs::create_dir_all(&claude).unwrap();
+    let registrations = serde_json::json!({"mcpServers": {
+        "selfcheck": {"type": "stdio", "command": paios_bin(), "args": ["mcp"]},
+        "broken": {"type": "stdio", "command": "no-such-mcp-server", "args": []}
+    }});
+    std::fs::write(claude.join(".claude.json"), registrations.to_string()).unwrap();
+    home.start_daemon();
+    let shot = std::env::var_os("PAIOS_SCREENSHOT_DIR")
+        .map(|d| PathBuf::from(d).join("panel-mesh.png"))
+        .unwrap_or_else(|| home.path().join("panel-mesh.png"));
+    run_scenario(&home, "mesh", &[("PAIOS_SCREENSHOT", shot.as_path())], "");
+    assert!(shot.exists(), "no screenshot at {}", shot.display());
+}
+
 /// One Claude Code assistant message, logged the way Claude Code logs it (compact JSON).
 fn claude_log_line(id: &str, at: &str, input: u64, output: u64) -> String {
     serde_json::json!({

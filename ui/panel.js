@@ -1,4 +1,4 @@
-// The panel: service health, the approval queue, costs and incidents, kept live by the daemon's
+// The panel: service health, the mesh, the approval queue, costs and incidents, kept live by the daemon's
 // event stream (a section is re-read when a committed event names its view — never on a timer).
 //
 // Each section renders one of: its data, an empty state, "not available in this daemon" (the
@@ -133,6 +133,7 @@ async function loadServices() {
     state.health = s.health || null;
     state.statusAt = Date.now();
     renderServices(state.services);
+    renderMesh(state.health && state.health.mesh);
     const d = s.daemon || {};
     document.getElementById("daemon").replaceChildren(
       h("span", {}, `daemon pid ${d.pid ?? "?"}`),
@@ -147,8 +148,71 @@ async function loadServices() {
       banner(error.message);
     }
     showProblem("services", error, "Services");
+    showProblem("mesh", error, "Mesh links");
   }
   updateHealth();
+}
+
+// ---- mesh -----------------------------------------------------------------------------------
+
+// Each link (brain → MCP server it uses) and each other server registered in a brain, green or
+// red with its reason, as the core's last check found them (`health.mesh`).
+function meshRows(lines, kind) {
+  return lines.map((line) =>
+    h(
+      "tr",
+      { dataset: { [kind]: `${line.from}:${line.to}`, tone: line.tone } },
+      h("th", { scope: "row" }, line.from, h("span", { class: "muted" }, " → "), line.to),
+      h("td", {}, h("span", { class: "badge", "data-tone": line.tone }, line.tone === "ok" ? "answers" : line.tone === "idle" ? "not probed" : "broken")),
+      h("td", { class: "num" }, line.tone === "ok" ? `${line.tools} tools` : "—"),
+      h("td", { class: "num" }, typeof line.latency_ms === "number" ? `${line.latency_ms} ms` : "—"),
+      h("td", { class: "err", title: line.reason || "" }, line.reason || "—"),
+    ),
+  );
+}
+
+function meshTable(caption, lines, kind) {
+  return h(
+    "table",
+    { class: "grid", dataset: { mesh: kind } },
+    h("caption", {}, caption),
+    h("thead", {}, h("tr", {}, ...["Link", "State", "Tools", "Probe", "Reason"].map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, meshRows(lines, kind)),
+  );
+}
+
+function renderMesh(mesh) {
+  const button = document.getElementById("mesh-check");
+  if (!mesh) {
+    button.hidden = true;
+    show("mesh", "unavailable", h("p", { class: "muted" }, "Mesh links are not available in this version of the PAIOS daemon."));
+    return;
+  }
+  button.hidden = !mesh.installed;
+  const links = mesh.links || [];
+  const servers = mesh.servers || [];
+  const parts = [h("p", { class: "summary", dataset: { tone: mesh.tone } }, mesh.summary, mesh.checked_at ? h("span", { class: "muted" }, ` · checked ${ago(mesh.checked_at)}`) : null)];
+  if (!mesh.installed) {
+    parts.push(h("p", { class: "muted" }, "The brains are not linked through PAIOS yet: run ", h("code", {}, "paios mesh install"), "."));
+  }
+  if (links.length) parts.push(meshTable("Links", links, "link"));
+  if (servers.length) parts.push(meshTable("MCP servers registered in the brains", servers, "server"));
+  show("mesh", links.length || servers.length ? "ok" : "empty", ...parts);
+}
+
+async function checkMesh(button) {
+  button.disabled = true;
+  button.textContent = "Checking…";
+  try {
+    await rpc("mcp.check", {});
+    banner("");
+  } catch (error) {
+    banner(error instanceof Unavailable ? "Checking the mesh is not available in this daemon." : `Could not check the mesh: ${error.message}`);
+  } finally {
+    button.disabled = false;
+    button.textContent = "Check now";
+    refresh("services");
+  }
 }
 
 // ---- approvals ------------------------------------------------------------------------------
@@ -344,7 +408,9 @@ async function loadIncidents() {
 
 // ---- live updates ---------------------------------------------------------------------------
 
+// The mesh is part of the status, so it is read (and rendered) with the services.
 const loaders = { services: loadServices, approvals: loadApprovals, costs: loadCosts, incidents: loadIncidents };
+const aliases = { mesh: "services" };
 const due = new Set();
 let flushTimer = null;
 
@@ -366,18 +432,20 @@ function refresh(...sections) {
 function sectionsFor(event) {
   const views = Array.isArray(event.views) ? event.views : [];
   if (views.includes("config")) return Object.keys(loaders);
-  return views.filter((v) => v in loaders);
+  return views.map((v) => aliases[v] || v).filter((v) => v in loaders);
 }
 
 function start() {
   const all = Object.keys(loaders);
   if (!token) {
     banner("No API token: open the panel from the link `paios daemon` prints, or from the menu-bar app.");
-    for (const s of all) show(s, "error", h("p", { class: "muted" }, "Not connected."));
+    for (const s of [...all, "mesh"]) show(s, "error", h("p", { class: "muted" }, "Not connected."));
     updateHealth();
     return;
   }
   refresh(...all);
+  const meshButton = document.getElementById("mesh-check");
+  meshButton.addEventListener("click", () => checkMesh(meshButton));
   const link = document.getElementById("link");
   follow({
     onEvent: (event) => refresh(...sectionsFor(event)),

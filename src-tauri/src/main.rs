@@ -411,7 +411,7 @@ fn changes_the_tray(event: &Value) -> bool {
         .any(|v| {
             matches!(
                 v,
-                View::Services | View::Incidents | View::Approvals | View::Config
+                View::Services | View::Incidents | View::Approvals | View::Mesh | View::Config
             )
         })
 }

@@ -1,5 +1,6 @@
 //! The tray icon: colour by overall health, pending approvals in the title, a one-line tooltip,
-//! and a menu with each service's state and the app's actions.
+//! and a menu with each service's state, the mesh (each broken link with its reason) and the
+//! app's actions.
 //!
 //! The health — each service's tone, the overall tone, the summary — is the core's
 //! (`paios_core::status`, served in `/api/status`); the tray only draws it, as the panel does.
@@ -31,6 +32,48 @@ fn tone_of(value: &Value) -> Tone {
         Some("down") => Tone::Down,
         _ => Tone::Unknown,
     }
+}
+
+fn mark(tone: Tone) -> &'static str {
+    match tone {
+        Tone::Ok => "●",
+        Tone::Warn => "◐",
+        Tone::Down => "✖",
+        Tone::Unknown => "○",
+    }
+}
+
+/// The most links the menu names one by one; the panel lists them all.
+const MESH_LINES: usize = 5;
+
+/// The mesh's lines in the menu: its summary, then each broken link or failing server with
+/// its reason (as the core judged them: `health.mesh`). Empty for a daemon that does not
+/// report the mesh.
+pub fn mesh_lines(snapshot: &Snapshot) -> Vec<String> {
+    let mesh = &snapshot.health["mesh"];
+    let Some(summary) = mesh["summary"].as_str() else {
+        return Vec::new();
+    };
+    let mut lines = vec![format!("{} Mesh — {summary}", mark(tone_of(&mesh["tone"])))];
+    let broken = ["links", "servers"]
+        .iter()
+        .filter_map(|k| mesh[k].as_array())
+        .flatten()
+        .filter(|l| l["tone"] == "down");
+    for line in broken.take(MESH_LINES) {
+        let reason = line["reason"].as_str().unwrap_or("failed");
+        let reason: String = if reason.chars().count() > 60 {
+            reason.chars().take(59).chain(['…']).collect()
+        } else {
+            reason.to_string()
+        };
+        lines.push(format!(
+            "    ✖ {} → {} — {reason}",
+            line["from"].as_str().unwrap_or("?"),
+            line["to"].as_str().unwrap_or("?")
+        ));
+    }
+    lines
 }
 
 /// The tone of one service, as the core judged it.
@@ -88,16 +131,20 @@ fn menu(app: &AppHandle, snapshot: &Snapshot, login_item: bool) -> tauri::Result
     for service in &snapshot.services {
         let name = service["name"].as_str().unwrap_or("?");
         let state = service["state"].as_str().unwrap_or("?");
-        let mark = match service_tone(snapshot, name) {
-            Tone::Ok => "●",
-            Tone::Warn => "◐",
-            Tone::Down => "✖",
-            Tone::Unknown => "○",
-        };
+        let mark = mark(service_tone(snapshot, name));
         menu.append(&MenuItem::with_id(
             app,
             format!("svc:{name}"),
             format!("{mark} {name} — {state}"),
+            false,
+            None::<&str>,
+        )?)?;
+    }
+    for (i, line) in mesh_lines(snapshot).into_iter().enumerate() {
+        menu.append(&MenuItem::with_id(
+            app,
+            format!("mesh:{i}"),
+            line,
             false,
             None::<&str>,
         )?)?;
@@ -290,6 +337,30 @@ mod tests {
         assert_eq!(
             summary(&Snapshot::default()),
             "PAIOS: the daemon is not reachable"
+        );
+    }
+
+    #[test]
+    fn the_mesh_summary_and_each_broken_link_with_its_reason() {
+        let s = snap(json!({"mesh": {
+            "tone": "warn",
+            "summary": "1 of 3 links broken",
+            "links": [
+                {"from": "claude", "to": "paios", "tone": "ok", "reason": null},
+                {"from": "codex", "to": "claude", "tone": "down", "reason": "exited before answering"}
+            ],
+            "servers": [{"from": "claude", "to": "web", "tone": "idle", "reason": "not probed"}]
+        }}));
+        assert_eq!(
+            mesh_lines(&s),
+            [
+                "◐ Mesh — 1 of 3 links broken",
+                "    ✖ codex → claude — exited before answering"
+            ]
+        );
+        assert!(
+            mesh_lines(&snap(json!({}))).is_empty(),
+            "an older daemon: no mesh lines"
         );
     }
 }

@@ -3,7 +3,7 @@
 // Driven by tests/ui_panel.rs, which prepares a PAIOS home, starts the daemon and passes:
 //   PAIOS_PANEL_URL  http://127.0.0.1:PORT/#token=…   PAIOS_HOME   PAIOS_BIN (the paios binary)
 //   PAIOS_SERVICE    name of the supervised `sleep` service (scenario "services")
-// Usage: node tests/ui/panel.spec.mjs smoke|services|approvals|costs|settings|discovered
+// Usage: node tests/ui/panel.spec.mjs smoke|services|approvals|costs|settings|discovered|mesh
 // Exit 0 when every check of the scenario passed; otherwise the failure is printed, exit 1.
 
 import { spawn, execFileSync } from "node:child_process";
@@ -242,7 +242,28 @@ async function discovered(page) {
   if (process.env.PAIOS_SCREENSHOT) await page.screenshot({ path: process.env.PAIOS_SCREENSHOT, fullPage: true });
 }
 
-const scenarios = { smoke, services, approvals, costs, settings, discovered };
+async function mesh(page) {
+  const good = 'tr[data-server="claude:selfcheck"]';
+  const bad = 'tr[data-server="claude:broken"]';
+  await step("the registered servers are probed and listed", page.waitForSelector(`${bad}[data-tone="down"]`, { timeout: 30000 }));
+  await step("a server that answers is green", page.waitForSelector(`${good}[data-tone="ok"]`, { timeout: 10000 }));
+  const reason = (await page.textContent(`${bad} td.err`)).trim();
+  if (!/no-such-mcp-server.*not an executable file or on PATH/.test(reason)) {
+    throw new Error(`the broken server's reason reads ${JSON.stringify(reason)}`);
+  }
+  const tools = (await page.textContent(`${good} td.num`)).trim();
+  if (!/^\d+ tools$/.test(tools)) throw new Error(`the working server's tools read ${JSON.stringify(tools)}`);
+  const summary = (await page.textContent("#mesh .summary")).trim();
+  if (!summary.startsWith("mesh not installed · 1 of 2 MCP servers failing")) {
+    throw new Error(`the mesh summary reads ${JSON.stringify(summary)}`);
+  }
+  await step("the overall health is amber", page.waitForSelector('#health[data-tone="warn"]', { timeout: 10000 }));
+  const hint = (await page.textContent("#mesh .body")).trim();
+  if (!hint.includes("paios mesh install")) throw new Error("the card does not say how to link the brains");
+  if (process.env.PAIOS_SCREENSHOT) await page.screenshot({ path: process.env.PAIOS_SCREENSHOT, fullPage: true });
+}
+
+const scenarios = { smoke, services, approvals, costs, settings, discovered, mesh };
 const name = process.argv[2];
 if (!scenarios[name]) {
   console.error(`usage: panel.spec.mjs ${Object.keys(scenarios).join("|")}`);

@@ -200,10 +200,18 @@ impl Core {
             .ok()
             .and_then(|conn| crate::approvals::pending_count(&conn).ok())
             .unwrap_or(0);
+        let mcp = &self.0.modules.mcp;
+        let mesh = mcp.mesh();
+        let mesh = crate::status::mesh_health(
+            crate::mcp::mesh::is_installed(&self.0.paths),
+            mesh.as_ref().map(|m| (m.checked_at.as_str(), &m.report)),
+            &mcp.servers(),
+        );
         crate::status::health(
             &crate::watchdog::statuses(self),
             pending,
             self.0.modules.alerts.open_count(),
+            mesh,
         )
     }
 

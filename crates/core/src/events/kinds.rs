@@ -143,6 +143,12 @@ kinds! {
     BrainUpgradeFailed = "brain.upgrade_failed" => [Mesh, Incidents];
     /// A brain was rolled back to its previous version.
     BrainRolledBack = "brain.rolled_back" => [Mesh];
+    /// A bridge tool call of PAIOS's MCP server finished (`data`: caller, tool, brain,
+    /// duration, outcome, cost).
+    McpCalled = "mcp.called" => [Costs];
+    /// The mesh check's result changed: a link or a registered MCP server started or stopped
+    /// answering (`data`: links and servers counted, the broken ones named).
+    MeshChecked = "mesh.checked" => [Mesh, Services];
     /// A credential expires soon.
     CredentialExpiring = "credential.expiring" => [Incidents];
     /// A credential is invalid or expired.

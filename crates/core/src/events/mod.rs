@@ -79,6 +79,10 @@ pub mod kind {
     pub const BRAIN_UPGRADE_FAILED: Kind = Kind::BrainUpgradeFailed;
     /// `brain.rolled_back`: [`Kind::BrainRolledBack`].
     pub const BRAIN_ROLLED_BACK: Kind = Kind::BrainRolledBack;
+    /// `mcp.called`: [`Kind::McpCalled`].
+    pub const MCP_CALLED: Kind = Kind::McpCalled;
+    /// `mesh.checked`: [`Kind::MeshChecked`].
+    pub const MESH_CHECKED: Kind = Kind::MeshChecked;
     /// `credential.expiring`: [`Kind::CredentialExpiring`].
     pub const CREDENTIAL_EXPIRING: Kind = Kind::CredentialExpiring;
     /// `credential.invalid`: [`Kind::CredentialInvalid`].

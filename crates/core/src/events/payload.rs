@@ -362,3 +362,42 @@ pub struct UsageRecorded {
     pub files: u64,
 }
 payload!(UsageRecorded => UsageRecorded);
+
+/// `mcp.called`: one bridge tool call of PAIOS's MCP server (the tool is the event's subject).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct McpCalled {
+    /// Who called it: the brain or client the MCP session said it is.
+    pub caller: String,
+    /// The tool (`ask_claude`, `ask_codex`, …).
+    pub tool: String,
+    /// The brain that answered; `None` when none could run.
+    pub brain: Option<String>,
+    /// The router's task id of the run; `None` when none started.
+    pub task_id: Option<String>,
+    /// How long the call took, in ms.
+    pub duration_ms: u64,
+    /// `ok`, `failed`, `refused`, `cancelled`, `timed_out`, `no_brain`, ….
+    pub outcome: String,
+    /// What the run cost in dollars, when the brain reported it.
+    pub cost_usd: Option<f64>,
+    /// Tokens the run used.
+    pub tokens: u64,
+}
+payload!(McpCalled => McpCalled);
+
+/// `mesh.checked`: the mesh check (or the probe of the MCP servers registered in the brains)
+/// found something different from the last time.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MeshChecked {
+    /// Links of installed brains checked.
+    pub links: usize,
+    /// Those that fail, as `brain → server`.
+    pub broken_links: Vec<String>,
+    /// Registered MCP servers probed.
+    pub servers: usize,
+    /// Those that fail, as `brain:server`.
+    pub failing_servers: Vec<String>,
+}
+payload!(MeshChecked => MeshChecked);

@@ -4,7 +4,10 @@
 //!   `invalid_params`, `unknown_tool`, `tool_failed`);
 //! * `mcp.tools` → the tool definitions, as `tools/list` answers;
 //! * `mcp.servers` → `{"rounds", "servers": [ServerHealth…]}`: the MCP servers registered in
-//!   the brains as last probed (see [`super::watch`]).
+//!   the brains as last probed (see [`super::watch`]);
+//! * `mcp.check` → runs the mesh check now (as the daemon does on its schedule) and answers
+//!   `{"installed", "checked_at", "report"}` (`report`: `paios mesh check --json`'s shape;
+//!   `null` when the mesh is not installed); what the panel's "Check now" asks.
 
 use serde_json::{Value, json};
 
@@ -12,7 +15,7 @@ use super::tools::ToolError;
 use crate::api::ApiError;
 use crate::core::Core;
 
-/// Answer `mcp.<verb>` (`call`, `tools` or `servers`) against the live core; any other verb is
+/// Answer `mcp.<verb>` (`call`, `tools`, `servers` or `check`) against the live core; any other verb is
 /// an `unknown_op` error.
 pub async fn handle(core: &Core, verb: &str, args: Value) -> Result<Value, ApiError> {
     match verb {
@@ -34,6 +37,14 @@ pub async fn handle(core: &Core, verb: &str, args: Value) -> Result<Value, ApiEr
         "servers" => {
             let watch = &core.modules().mcp;
             Ok(json!({"rounds": watch.rounds(), "servers": watch.servers()}))
+        }
+        "check" => {
+            let snapshot = super::watch::mesh_round(core).await;
+            Ok(json!({
+                "installed": snapshot.is_some(),
+                "checked_at": snapshot.as_ref().map(|s| s.checked_at.clone()),
+                "report": snapshot.map(|s| s.report),
+            }))
         }
         _ => Err(ApiError::unknown_op("mcp", verb)),
     }

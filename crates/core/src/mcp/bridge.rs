@@ -20,12 +20,10 @@ use crate::approvals::classify::{Context, Verdict};
 use crate::approvals::policy::Policy;
 use crate::brains::Brain;
 use crate::config::Config;
+use crate::events::payload::McpCalled;
 use crate::events::{Event, EventSink};
 use crate::paths::Paths;
 use crate::router::run::{self, Progress, TaskRequest};
-
-/// The event every bridge call leaves.
-pub const CALLED: &str = "mcp.called";
 
 /// The brain a bridge tool runs.
 pub fn brain_of(tool: &str) -> Option<Brain> {
@@ -168,20 +166,17 @@ pub fn run(
     } else {
         last.map(|r| r.outcome()).unwrap_or("no_brain")
     };
-    events.emit(
-        Event::new(CALLED, "mcp")
-            .subject(call.tool.clone())
-            .data(json!({
-                "caller": call.caller,
-                "tool": call.tool,
-                "brain": brain,
-                "task_id": outcome.task_id,
-                "duration_ms": started.elapsed().as_millis() as u64,
-                "outcome": outcome_name,
-                "cost_usd": last.and_then(|r| r.cost_usd),
-                "tokens": last.map(|r| r.usage.total()).unwrap_or(0),
-            })),
-    );
+    let called = McpCalled {
+        caller: call.caller.clone(),
+        tool: call.tool.clone(),
+        brain: Some(brain.to_string()),
+        task_id: Some(outcome.task_id.clone()),
+        duration_ms: started.elapsed().as_millis() as u64,
+        outcome: outcome_name.to_string(),
+        cost_usd: last.and_then(|r| r.cost_usd),
+        tokens: last.map(|r| r.usage.total()).unwrap_or(0),
+    };
+    events.emit(Event::of("mcp", call.tool.clone(), &called));
     if let Some(why) = outcome.not_run() {
         return Err(ToolError::Failed(why));
     }

@@ -32,11 +32,13 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 
-use super::mesh::{self, Registration};
+use super::mesh::{self, MeshReport, Registration};
 use super::probe::{self, ProbeResult};
 use crate::alerts::{self, Alert, AlertKind};
 use crate::brains::Brain;
 use crate::core::Core;
+use crate::events::Event;
+use crate::events::payload::MeshChecked;
 use crate::module::{Module, ModuleError};
 
 /// Claude Code refuses tool names longer than this (`mcp__<server>__<tool>`).
@@ -81,11 +83,23 @@ fn component(brain: &str, name: &str) -> String {
     format!("mcp:{brain}:{name}")
 }
 
+/// The last mesh check, as `paios status`, the panel and the tray show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MeshSnapshot {
+    /// When it ran (RFC 3339).
+    pub checked_at: String,
+    /// What it found.
+    pub report: MeshReport,
+}
+
 /// The `mcp` module (see the module docs).
 #[derive(Default)]
 pub struct McpWatch {
     servers: Mutex<BTreeMap<String, ServerHealth>>,
     rounds: AtomicU64,
+    mesh: Mutex<Option<MeshSnapshot>>,
+    /// Held while a mesh check runs, so the periodic one and one asked for never overlap.
+    checking: tokio::sync::Mutex<()>,
 }
 
 impl McpWatch {
@@ -102,6 +116,55 @@ impl McpWatch {
     /// How many probe rounds have completed since start.
     pub fn rounds(&self) -> u64 {
         self.rounds.load(Ordering::Relaxed)
+    }
+
+    /// The last mesh check since start; `None` before the first, or when the mesh is not
+    /// installed.
+    pub fn mesh(&self) -> Option<MeshSnapshot> {
+        self.mesh.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// What `mesh.checked` says about the current state, to tell whether a round changed it.
+    fn summary(&self) -> MeshChecked {
+        let mesh = self.mesh();
+        let servers = self.servers();
+        let installed_brains: BTreeSet<&str> = mesh
+            .iter()
+            .flat_map(|m| {
+                m.report
+                    .brains
+                    .iter()
+                    .filter(|b| b.installed)
+                    .map(|b| b.name)
+            })
+            .collect();
+        let links: Vec<&mesh::LinkCheck> = mesh
+            .iter()
+            .flat_map(|m| m.report.links.iter())
+            .filter(|l| installed_brains.contains(l.brain))
+            .collect();
+        MeshChecked {
+            links: links.len(),
+            broken_links: links
+                .iter()
+                .filter(|l| !l.ok)
+                .map(|l| format!("{} → {}", l.brain, l.server))
+                .collect(),
+            servers: servers.iter().filter(|s| s.ok.is_some()).count(),
+            failing_servers: servers
+                .iter()
+                .filter(|s| s.ok == Some(false))
+                .map(|s| format!("{}:{}", s.brain, s.name))
+                .collect(),
+        }
+    }
+}
+
+/// Record `mesh.checked` when a round changed what the mesh looks like.
+async fn emit_if_changed(core: &Core, before: MeshChecked) {
+    let after = core.modules().mcp.summary();
+    if after != before {
+        core.emit(Event::of("mcp", "mesh", &after)).await;
     }
 }
 
@@ -266,8 +329,10 @@ pub async fn round(core: &Core) {
         )
         .await;
     }
+    let summary = watch.summary();
     *watch.servers.lock().unwrap_or_else(|e| e.into_inner()) = now;
     watch.rounds.fetch_add(1, Ordering::Relaxed);
+    emit_if_changed(core, summary).await;
 }
 
 fn alert(component: &str, kind: AlertKind, message: String, health: &ServerHealth) -> Alert {
@@ -443,22 +508,17 @@ fn paios_program() -> Option<PathBuf> {
     sibling.is_file().then_some(sibling)
 }
 
-/// Run the mesh check once (when the mesh is installed) and raise or resolve each link's
-/// incident.
-pub async fn mesh_round(core: &Core) {
-    let paths = core.paths().clone();
-    if !mesh::is_installed(&paths) {
-        return;
-    }
-    let Some(paios) = paios_program() else {
-        return;
-    };
-    let timeout = Duration::from_secs(core.config().mcp.probe_timeout_s);
-    let Ok(report) =
-        tokio::task::spawn_blocking(move || mesh::check(&paths, &paios, None, timeout)).await
-    else {
-        return;
-    };
+/// Run the mesh check once (when the mesh is installed), keep its result for the status, and
+/// raise or resolve each link's incident. `None` when the mesh is not installed (or no `paios`
+/// program is there to check it with).
+pub async fn mesh_round(core: &Core) -> Option<MeshSnapshot> {
+    let watch = &core.modules().mcp;
+    let _one_at_a_time = watch.checking.lock().await;
+    let before = watch.summary();
+    let snapshot = check_mesh(core).await;
+    *watch.mesh.lock().unwrap_or_else(|e| e.into_inner()) = snapshot.clone();
+    emit_if_changed(core, before).await;
+    let report = &snapshot.as_ref()?.report;
     for link in &report.links {
         let installed = report
             .brains
@@ -483,6 +543,23 @@ pub async fn mesh_round(core: &Core) {
             .await;
         }
     }
+    snapshot
+}
+
+async fn check_mesh(core: &Core) -> Option<MeshSnapshot> {
+    let paths = core.paths().clone();
+    if !mesh::is_installed(&paths) {
+        return None;
+    }
+    let paios = paios_program()?;
+    let timeout = Duration::from_secs(core.config().mcp.probe_timeout_s);
+    let report = tokio::task::spawn_blocking(move || mesh::check(&paths, &paios, None, timeout))
+        .await
+        .ok()?;
+    Some(MeshSnapshot {
+        checked_at: crate::events::format_ts(&chrono::Utc::now()),
+        report,
+    })
 }
 
 #[cfg(test)]
