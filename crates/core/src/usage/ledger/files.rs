@@ -20,7 +20,10 @@ pub(super) struct Discovered {
     pub(super) root: PathBuf,
     pub(super) dev: i64,
     pub(super) ino: i64,
+    /// A file's size; an OpenClaw transcript database's highest event `rowid`.
     pub(super) size: u64,
+    /// A transcript database that could not be opened or queried now (garbage, locked).
+    pub(super) unreadable: bool,
 }
 
 /// Every log under `dirs`, each file once: a folder or file reached again through a link (or a
@@ -39,13 +42,28 @@ pub(super) fn discover(dirs: &LogDirs) -> Vec<Discovered> {
         for root in roots {
             walk(root, source, &mut folders, &mut |path, meta| {
                 if files.insert((meta.dev(), meta.ino())) {
+                    let (size, unreadable) = if super::transcripts::is_db(path) {
+                        match super::transcripts::open(path)
+                            .and_then(|c| super::transcripts::high_water(&c))
+                        {
+                            Ok(rows) => (rows, false),
+                            Err(e) => {
+                                tracing::debug!(path = %path.display(), error = %e,
+                                    "cannot read an OpenClaw transcript database");
+                                (0, true)
+                            }
+                        }
+                    } else {
+                        (meta.len(), false)
+                    };
                     out.push(Discovered {
                         path: path.to_path_buf(),
                         source,
                         root: root.clone(),
                         dev: meta.dev() as i64,
                         ino: meta.ino() as i64,
-                        size: meta.len(),
+                        size,
+                        unreadable,
                     })
                 }
             });
@@ -56,8 +74,12 @@ pub(super) fn discover(dirs: &LogDirs) -> Vec<Discovered> {
 
 /// Whether a file of that name under one of `source`'s folders is one of its logs: a `.jsonl`
 /// file, and for OpenClaw also the archived copies of a session the gateway keeps
-/// (`<session>.jsonl.deleted.<when>`, `<session>.jsonl.reset.<when>`), as ccusage reads them.
+/// (`<session>.jsonl.deleted.<when>`, `<session>.jsonl.reset.<when>`), as ccusage reads them,
+/// and the current gateway's per-agent transcript databases (see [`super::transcripts`]).
 pub(super) fn is_log(source: Source, name: &std::ffi::OsStr) -> bool {
+    if source == Source::OpenClaw && super::transcripts::is_db_name(name) {
+        return true;
+    }
     let name = name.as_encoded_bytes();
     if name.ends_with(b".jsonl") {
         return true;
@@ -139,6 +161,17 @@ impl KnownFile {
         if file.size < self.offset {
             return FileCheck::Replaced("was truncated");
         }
+        if super::transcripts::is_db(&file.path) {
+            // A database's "offset" is the rowid read to and its "head" that row's identity.
+            let mark = super::transcripts::open(&file.path)
+                .and_then(|c| super::transcripts::mark(&c, self.offset));
+            return match mark {
+                Err(_) => FileCheck::Unreadable,
+                Ok(hash) if hash != self.head_hash => FileCheck::Replaced("was rewritten"),
+                Ok(_) if file.size == self.offset && !self.missing => FileCheck::Unchanged,
+                Ok(_) => FileCheck::Grown,
+            };
+        }
         if file.size == self.offset && !self.missing {
             return FileCheck::Unchanged;
         }
@@ -199,6 +232,7 @@ mod tests {
             dev: 1,
             ino: 2,
             size: 20,
+            unreadable: false,
         };
         // Opening fails (here: it vanished after discovery; for a user, its permissions).
         assert!(matches!(known.check(&grown), FileCheck::Unreadable));

@@ -43,6 +43,7 @@ mod rollup;
 mod scan;
 #[cfg(test)]
 mod tests;
+mod transcripts;
 mod write;
 
 use files::{FileCheck, KnownFile, discover};
@@ -473,6 +474,10 @@ impl Ledger {
         let seen: HashSet<&PathBuf> = discovered.iter().map(|d| &d.path).collect();
         let mut unreadable: HashSet<&PathBuf> = HashSet::new();
         for file in &discovered {
+            if file.unreadable {
+                unreadable.insert(&file.path);
+                continue;
+            }
             match known.get(&file.path) {
                 None => {
                     if File::open(&file.path).is_ok() {
@@ -513,7 +518,7 @@ impl Ledger {
             stats.files_missing = 0;
             plan = discovered
                 .iter()
-                .filter(|f| !unreadable.contains(&f.path))
+                .filter(|f| !unreadable.contains(&f.path) && !f.unreadable)
                 .map(|f| Work::new(f, None))
                 .collect();
         }

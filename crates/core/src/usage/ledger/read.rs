@@ -18,6 +18,8 @@ pub(super) struct Work {
     pub(super) path: PathBuf,
     pub(super) source: Source,
     pub(super) start: u64,
+    /// The hash of its head the ledger knows (a transcript database: of its mark row).
+    pub(super) head: i64,
     pub(super) size: u64,
     pub(super) dev: i64,
     pub(super) ino: i64,
@@ -55,6 +57,7 @@ impl Work {
             path: file.path.clone(),
             source: file.source,
             start: known.map(|k| k.offset).unwrap_or(0),
+            head: known.map(|k| k.head_hash).unwrap_or(0),
             size: file.size,
             dev: file.dev,
             ino: file.ino,
@@ -205,10 +208,15 @@ pub(super) fn read_file(
         malformed: 0,
         oversized: 0,
     };
+    if work.source == Source::OpenClaw && super::transcripts::is_db(&work.path) {
+        return read_db(work, index, prices, out);
+    }
     let mut batch = Batch::default();
     let mut scratch = Vec::new();
-    // Prices of the models this file names (a handful).
-    let mut price_of: Vec<(String, Option<&crate::usage::prices::ModelPrice>)> = Vec::new();
+    let mut pricer = Pricer {
+        prices,
+        known: Vec::new(),
+    };
     let needles: Vec<memchr::memmem::Finder> = match work.source {
         Source::Claude => parse::CLAUDE_NEEDLES,
         Source::Codex => parse::CODEX_NEEDLES,
@@ -242,41 +250,7 @@ pub(super) fn read_file(
             };
             let session = r.session.as_deref().unwrap_or(&work.session);
             let key = request_key(work, offset, &r, session);
-            // Claude Code logs a streamed message on consecutive lines with the same ids: keep the
-            // largest here, so the writer sees each message about once.
-            if let Some(last) = batch.entries.last()
-                && last.key == key
-                && last.total() >= r.tokens.total()
-            {
-                return;
-            }
-            let model = r.model.as_deref().unwrap_or("unknown");
-            let prepared = Prepared {
-                key,
-                ts: r.ts_ms,
-                session: batch.name(session),
-                model: batch.name(model),
-                tokens: r.tokens,
-                logged: r.cost_usd.is_some(),
-                cost: r
-                    .cost_usd
-                    .or_else(|| {
-                        let price = match price_of.iter().find(|(m, _)| m == model) {
-                            Some((_, p)) => *p,
-                            None => {
-                                let p = prices.find(model);
-                                price_of.push((model.to_string(), p));
-                                p
-                            }
-                        };
-                        price.map(|p| p.cost(&r.tokens))
-                    })
-                    .unwrap_or(0.0),
-            };
-            match batch.entries.last_mut() {
-                Some(last) if last.key == key => *last = prepared,
-                _ => batch.entries.push(prepared),
-            }
+            add(&r, key, session, &mut batch, &mut pricer);
             if batch.entries.len() >= BATCH {
                 out.push(Msg::Records(index, std::mem::take(&mut batch)));
             }
@@ -295,5 +269,119 @@ pub(super) fn read_file(
     let (len, hash) = read_head(&work.path, head_len).unwrap_or((0, 0));
     done.head_len = len;
     done.head_hash = hash;
+    done
+}
+
+/// Prices of the models one file names (a handful), looked up once each.
+struct Pricer<'p> {
+    prices: &'p Prices,
+    known: Vec<(String, Option<&'p crate::usage::prices::ModelPrice>)>,
+}
+
+/// Add one request to `batch`: priced (its logged cost, else the price table's), and merged
+/// with the request before it when that has the same key.
+fn add(r: &Record, key: i64, session: &str, batch: &mut Batch, pricer: &mut Pricer) {
+    // Claude Code logs a streamed message on consecutive lines with the same ids: keep the
+    // largest here, so the writer sees each message about once.
+    if let Some(last) = batch.entries.last()
+        && last.key == key
+        && last.total() >= r.tokens.total()
+    {
+        return;
+    }
+    let model = r.model.as_deref().unwrap_or("unknown");
+    let prepared = Prepared {
+        key,
+        ts: r.ts_ms,
+        session: batch.name(session),
+        model: batch.name(model),
+        tokens: r.tokens,
+        logged: r.cost_usd.is_some(),
+        cost: r
+            .cost_usd
+            .or_else(|| {
+                let price = match pricer.known.iter().find(|(m, _)| m == model) {
+                    Some((_, p)) => *p,
+                    None => {
+                        let p = pricer.prices.find(model);
+                        pricer.known.push((model.to_string(), p));
+                        p
+                    }
+                };
+                price.map(|p| p.cost(&r.tokens))
+            })
+            .unwrap_or(0.0),
+    };
+    match batch.entries.last_mut() {
+        Some(last) if last.key == key => *last = prepared,
+        _ => batch.entries.push(prepared),
+    }
+}
+
+/// Read a transcript database's events after the mark (see [`super::transcripts`]): each
+/// event's JSON is a session-file line, parsed and keyed as one, under the event's session (so
+/// a message both in a session file and in the database is counted once).
+fn read_db(work: &Work, index: usize, prices: &Prices, out: &mut Outbox) -> FileDone {
+    let mut done = FileDone {
+        end: work.start,
+        codex: CodexState::default(),
+        openclaw: OpenClawState::default(),
+        head_len: 0,
+        head_hash: 0,
+        bytes_read: 0,
+        lines_parsed: 0,
+        malformed: 0,
+        oversized: 0,
+    };
+    let mut batch = Batch::default();
+    let mut scratch = Vec::new();
+    let mut pricer = Pricer {
+        prices,
+        known: Vec::new(),
+    };
+    // Each session's model so far (the events of sessions interleave).
+    let mut states: HashMap<String, OpenClawState> = HashMap::new();
+    let result = super::transcripts::open(&work.path).and_then(|conn| {
+        super::transcripts::each_event(&conn, work.start, &mut |event| {
+            done.end = event.rowid;
+            done.lines_parsed += 1;
+            let Some(json) = event.json else {
+                return done.oversized += 1;
+            };
+            done.bytes_read += json.len() as u64;
+            let line = json.as_bytes();
+            if !parse::OPENCLAW_NEEDLES
+                .iter()
+                .any(|n| memchr::memmem::find(line, n).is_some())
+            {
+                return;
+            }
+            let state = states.entry(event.session.clone()).or_default();
+            let r = match parse::parse_openclaw_with(work.decode, line, &mut scratch, state) {
+                Line::Usage(r) => r,
+                Line::Malformed => return done.malformed += 1,
+                Line::Ignored => return,
+            };
+            let key = request_key(work, event.rowid, &r, &event.session);
+            add(&r, key, &event.session, &mut batch, &mut pricer);
+            if batch.entries.len() >= BATCH {
+                out.push(Msg::Records(index, std::mem::take(&mut batch)));
+            }
+        })?;
+        done.head_hash = super::transcripts::mark(&conn, done.end)?;
+        Ok(())
+    });
+    if let Err(e) = result {
+        // Unreadable now (locked, damaged): keep what was read; retry next run.
+        tracing::debug!(path = %work.path.display(), error = %e,
+            "could not read an OpenClaw transcript database");
+        done.end = work.start;
+        done.head_hash = work.head;
+        done.bytes_read = 0;
+        return done;
+    }
+    if !batch.entries.is_empty() {
+        out.push(Msg::Records(index, batch));
+    }
     done
 }
