@@ -2,8 +2,9 @@
 //! `agents/<agent>/agent/openclaw-agent.sqlite` under its state folder, whose
 //! `transcript_events` table holds, per session (`session_id`, `seq`), the same JSON events its
 //! older versions wrote as session files (`event_json`; an assistant `message` carries its
-//! `usage`). Large events the gateway stores zstd-compressed (`event_zstd`); those are not
-//! read, and are counted as oversized.
+//! `usage`). Large events the gateway stores zstd-compressed (`event_zstd`); those are
+//! decompressed (pure-Rust `ruzstd`, at most [`MAX_EVENT_BYTES`] out, so a corrupt or hostile
+//! frame cannot exhaust memory); one that does not decompress is counted as oversized.
 //!
 //! Owns: reading that table read-only, from a high-water mark (its `rowid`): the ledger keeps
 //! the mark as the "offset" it read a file to, and a hash of the mark row's `(session_id, seq)`
@@ -94,16 +95,87 @@ pub(super) fn each_event(
     each: &mut dyn FnMut(Event),
 ) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare(
-        "SELECT rowid, session_id, event_json FROM transcript_events \
+        "SELECT rowid, session_id, event_json, event_zstd FROM transcript_events \
          WHERE rowid > ?1 ORDER BY rowid",
     )?;
     let mut rows = stmt.query([after as i64])?;
     while let Some(row) = rows.next()? {
+        let json: Option<String> = row.get(2)?;
+        let json = match json {
+            Some(j) => Some(j),
+            None => row
+                .get::<_, Option<Vec<u8>>>(3)
+                .ok()
+                .flatten()
+                .and_then(|z| decompress(&z)),
+        };
         each(Event {
             rowid: row.get::<_, i64>(0)?.max(0) as u64,
             session: row.get(1)?,
-            json: row.get(2)?,
+            json,
         });
     }
     Ok(())
+}
+
+/// The most one compressed event may decompress to; a larger one is not read.
+pub const MAX_EVENT_BYTES: u64 = 16 << 20;
+
+/// One compressed event's JSON; `None` when it is not a zstd frame of UTF-8 within
+/// [`MAX_EVENT_BYTES`].
+fn decompress(frame: &[u8]) -> Option<String> {
+    use std::io::Read;
+    let decoder = ruzstd::decoding::StreamingDecoder::new(frame).ok()?;
+    let mut out = Vec::new();
+    decoder
+        .take(MAX_EVENT_BYTES + 1)
+        .read_to_end(&mut out)
+        .ok()?;
+    if out.len() as u64 > MAX_EVENT_BYTES {
+        return None;
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_compressed_event_is_read_and_a_corrupt_one_is_not() {
+        let json = r#"{"type":"message","message":{"role":"assistant","usage":{"input":5}}}"#;
+        let frame = ruzstd::encoding::compress_to_vec(
+            json.as_bytes(),
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
+        assert_eq!(decompress(&frame).as_deref(), Some(json));
+        assert_eq!(
+            decompress(&frame[..frame.len() / 2]),
+            None,
+            "a truncated frame"
+        );
+        assert_eq!(decompress(b"not zstd at all"), None);
+    }
+
+    #[test]
+    fn a_frame_that_decompresses_past_the_limit_is_not_read() {
+        let big = vec![b'a'; MAX_EVENT_BYTES as usize + 10];
+        let frame = ruzstd::encoding::compress_to_vec(
+            &big[..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
+        assert!(
+            frame.len() < 1 << 20,
+            "it compresses well: a small frame, a large output"
+        );
+        assert_eq!(decompress(&frame), None);
+    }
+
+    proptest! {
+        #[test]
+        fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = decompress(&bytes);
+        }
+    }
 }
