@@ -23,6 +23,7 @@ pub mod approvals;
 pub mod bench;
 pub mod brains;
 pub mod core;
+pub mod guard;
 pub mod mcp;
 pub mod usage;
 pub mod watchdog;
@@ -142,6 +143,9 @@ pub enum Command {
     Mcp(mcp::McpArgs),
     /// Register the brains with PAIOS and with each other over MCP, and check every link.
     Mesh(mcp::MeshArgs),
+
+    /// Validate, snapshot, diff and roll back the watched configuration files.
+    Guard(guard::GuardArgs),
 }
 
 /// Entry point of the `paios` binary.
@@ -175,6 +179,7 @@ pub fn paios_main() -> ExitCode {
         Command::Statusline(a) => usage::statusline(&ctx, a),
         Command::Mcp(a) => mcp::mcp(&ctx, a),
         Command::Mesh(a) => mcp::mesh(&ctx, a),
+        Command::Guard(a) => guard::guard(&ctx, a),
     };
     match result {
         Ok(code) => code,

@@ -76,11 +76,15 @@ pub enum AlertKind {
     McpToolsChanged,
     /// A link of the mesh (a brain → PAIOS, or a brain → another) fails its check.
     McpLinkBroken,
+    /// A watched configuration file is invalid and was not restored.
+    ConfigInvalid,
+    /// A watched configuration file was invalid and was restored to its last good version.
+    ConfigRolledBack,
 }
 
 impl AlertKind {
     /// Every kind, once each (the runbook test walks this list).
-    pub const ALL: [AlertKind; 12] = [
+    pub const ALL: [AlertKind; 14] = [
         AlertKind::ServiceExited,
         AlertKind::ServiceHung,
         AlertKind::ServiceCrashLoop,
@@ -93,6 +97,8 @@ impl AlertKind {
         AlertKind::McpServerMisconfigured,
         AlertKind::McpToolsChanged,
         AlertKind::McpLinkBroken,
+        AlertKind::ConfigInvalid,
+        AlertKind::ConfigRolledBack,
     ];
 
     /// The kind's name in `alert.raised` events (`alert`) and in `paios incidents`: snake case,
@@ -111,6 +117,8 @@ impl AlertKind {
             AlertKind::McpServerMisconfigured => "mcp_server_misconfigured",
             AlertKind::McpToolsChanged => "mcp_tools_changed",
             AlertKind::McpLinkBroken => "mcp_link_broken",
+            AlertKind::ConfigInvalid => "config_invalid",
+            AlertKind::ConfigRolledBack => "config_rolled_back",
         }
     }
 
@@ -122,7 +130,8 @@ impl AlertKind {
             AlertKind::ServiceExited
             | AlertKind::ServiceHung
             | AlertKind::BudgetWarning
-            | AlertKind::McpToolsChanged => Severity::Warning,
+            | AlertKind::McpToolsChanged
+            | AlertKind::ConfigRolledBack => Severity::Warning,
             _ => Severity::Critical,
         }
     }

@@ -173,7 +173,7 @@ impl Core {
                     self.emit(Event::of(
                         "core",
                         path.display().to_string(),
-                        &ConfigChanged {},
+                        &ConfigChanged::default(),
                     ))
                     .await;
                 }
@@ -183,6 +183,7 @@ impl Core {
                 tracing::warn!(error = %e, "paios.toml is invalid; keeping the last good configuration");
                 let invalid = ConfigInvalid {
                     error: e.to_string(),
+                    ..Default::default()
                 };
                 self.emit(Event::of("core", path.display().to_string(), &invalid))
                     .await;

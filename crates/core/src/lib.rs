@@ -15,6 +15,7 @@ pub mod config;
 pub mod core;
 pub mod daemon;
 pub mod events;
+pub mod guardian;
 pub mod mcp;
 pub mod module;
 pub mod paths;

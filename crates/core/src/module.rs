@@ -90,6 +90,8 @@ pub struct Modules {
     pub usage: Arc<crate::usage::UsageWatch>,
     /// Probes of the MCP servers registered in the brains, and the mesh check.
     pub mcp: Arc<crate::mcp::watch::McpWatch>,
+    /// Validation, snapshots and rollback of the watched configuration files.
+    pub guardian: Arc<crate::guardian::Guardian>,
     states: Mutex<Vec<(&'static str, ModuleState, Option<String>)>>,
 }
 
@@ -118,6 +120,7 @@ impl Modules {
             approvals: Arc::new(crate::approvals::Approvals),
             usage: Arc::new(crate::usage::UsageWatch),
             mcp: Arc::new(crate::mcp::watch::McpWatch::default()),
+            guardian: Arc::new(crate::guardian::Guardian::default()),
             states: Mutex::new(Vec::new()),
         };
         let names = modules
@@ -134,6 +137,7 @@ impl Modules {
         vec![
             self.alerts.clone(),
             self.watchdog.clone(),
+            self.guardian.clone(),
             self.approvals.clone(),
             self.usage.clone(),
             self.mcp.clone(),

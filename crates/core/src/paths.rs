@@ -92,10 +92,22 @@ impl Paths {
     pub fn service_logs_dir(&self) -> PathBuf {
         self.home.join("logs").join("services")
     }
-    /// The folder reserved for snapshots of the brains' files (created by [`Paths::ensure`];
-    /// nothing writes into it yet).
+    /// The guardian's snapshots of watched configuration files (created by [`Paths::ensure`]).
     pub fn snapshots_dir(&self) -> PathBuf {
         self.home.join("snapshots")
+    }
+    /// Content-addressed snapshot blobs, one file per SHA-256 of the content.
+    pub fn snapshot_objects_dir(&self) -> PathBuf {
+        self.snapshots_dir().join("objects")
+    }
+    /// The snapshot index (`index.json`): which version of which file, when, valid, good.
+    pub fn snapshot_index(&self) -> PathBuf {
+        self.snapshots_dir().join("index.json")
+    }
+    /// Held (`flock`) by whoever changes the snapshots or restores a watched file: the
+    /// daemon's guardian and `paios guard` without the daemon.
+    pub fn snapshot_lock(&self) -> PathBuf {
+        self.snapshots_dir().join("lock")
     }
     /// The MCP mesh's record of the brains' files it changed, with their backups.
     pub fn mesh_dir(&self) -> PathBuf {

@@ -46,6 +46,11 @@ pub struct Config {
     /// `[mcp]`: PAIOS's own MCP server over HTTP, the probes of the servers registered in the
     /// brains, and the mesh check.
     pub mcp: crate::mcp::config::McpConfig,
+    /// `[[watch]]` tables: configuration files the guardian validates, snapshots and rolls
+    /// back.
+    pub watch: Vec<crate::guardian::config::WatchConfig>,
+    /// `[guardian]`: built-in watches, debounce, when a version counts as good, retention.
+    pub guardian: crate::guardian::config::GuardianConfig,
 }
 
 /// `[api]`: the daemon's listeners.
@@ -221,6 +226,8 @@ impl Config {
         self.approvals.validate()?;
         self.usage.validate()?;
         self.mcp.validate()?;
+        self.guardian.validate()?;
+        crate::guardian::config::validate_watches(&self.watch)?;
         Ok(())
     }
 }

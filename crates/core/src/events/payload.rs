@@ -45,10 +45,18 @@ pub struct DaemonStopped {
 }
 payload!(DaemonStopped => DaemonStopped);
 
-/// `config.changed`: the file (the event's subject) is in force now.
+/// `config.changed`: the file (the event's subject: a watch's name, or `paios.toml`) is in
+/// force now.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
-pub struct ConfigChanged {}
+pub struct ConfigChanged {
+    /// The file's path (empty for the daemon's own reload).
+    pub path: String,
+    /// The dotted keys added, removed or changed since the version before: never values.
+    pub keys: Vec<String>,
+    /// The guardian's snapshot id of the new version.
+    pub snapshot: Option<String>,
+}
 payload!(ConfigChanged => ConfigChanged);
 
 /// `config.invalid`: where the file is wrong (file:line:column, the key, never the value).
@@ -57,8 +65,30 @@ payload!(ConfigChanged => ConfigChanged);
 pub struct ConfigInvalid {
     /// Why the file was rejected, as the parser or the validation said it.
     pub error: String,
+    /// The file's path (empty when the subject says it).
+    pub path: String,
+    /// The external validator's own issues (`key.path: message`), when it gave any.
+    pub issues: Vec<String>,
 }
 payload!(ConfigInvalid => ConfigInvalid);
+
+/// `config.rolled_back`: the file (subject: the watch's name) was restored.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConfigRolledBack {
+    /// The file's path.
+    pub path: String,
+    /// The snapshot restored.
+    pub restored: String,
+    /// The protective snapshot of what was replaced (`paios guard undo` brings it back).
+    pub before: String,
+    /// The dotted keys that differ between the two (never values; empty when the replaced
+    /// file did not parse).
+    pub keys: Vec<String>,
+    /// `invalid` (the guardian's own rollback), `request` (`paios guard rollback`), `undo`.
+    pub reason: String,
+}
+payload!(ConfigRolledBack => ConfigRolledBack);
 
 /// `store.spool_replayed`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
