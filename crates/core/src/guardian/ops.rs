@@ -301,7 +301,7 @@ fn restore(
             &current,
             mode_of(&path),
             "before-rollback",
-            false,
+            current_valid,
             config.guardian.keep_snapshots,
         )
         .map_err(io("the snapshot store"))?;
