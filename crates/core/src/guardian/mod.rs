@@ -292,8 +292,11 @@ async fn auto_rollback(core: &Core, w: &WatchConfig, seen: &mut Seen, why: &str)
         reason: "invalid".into(),
     };
     core.emit(Event::of("guardian", &w.name, &payload)).await;
+    // About the service that reads the file when there is one: the incident closes when it
+    // answers again after the restart.
+    let component = w.service.clone().unwrap_or_else(|| w.name.clone());
     let mut alert = Alert::new(
-        &w.name,
+        component,
         AlertKind::ConfigRolledBack,
         format!(
             "{} was invalid ({why}); restored snapshot {} (the bad version is snapshot {}: `paios guard undo` puts it back)",
@@ -307,6 +310,9 @@ async fn auto_rollback(core: &Core, w: &WatchConfig, seen: &mut Seen, why: &str)
     alert
         .details
         .insert("before".into(), Value::String(restored.before.clone()));
+    alert
+        .details
+        .insert("file".into(), Value::String(w.name.clone()));
     alerts::raise(core, alert).await;
     if let Some(service) = &w.service
         && let Some(handle) = crate::watchdog::get(core).service(service)

@@ -163,9 +163,13 @@ impl Store {
             && last.sha256 == sha
             && last.mode == mode
         {
-            last.valid = valid;
-            if !valid {
-                last.good = false;
+            // A protective snapshot only knows the syntax: it never overrides what a full
+            // validation said of the same content.
+            if reason != "before-rollback" {
+                last.valid = valid;
+                if !valid {
+                    last.good = false;
+                }
             }
             return Ok(id);
         }

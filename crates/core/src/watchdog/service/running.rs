@@ -100,6 +100,11 @@ impl Supervisor {
                     Some(Command::Restart(reply)) => {
                         self.stop_child(child, pid).await;
                         self.policy.reset();
+                        // An open incident (the guardian's rollback of its config) closes once
+                        // the restarted copy answers, as after an idle start.
+                        if crate::alerts::is_open(&self.core, self.name()) {
+                            self.recovering_since = Some(Instant::now());
+                        }
                         let _ = reply.send(());
                         return Err(Flow::Spawn(Some(Reason::Manual), None));
                     }
