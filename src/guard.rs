@@ -121,7 +121,10 @@ pub fn guard(ctx: &Ctx, a: GuardArgs) -> anyhow::Result<ExitCode> {
                 print_json(&json!({"snapshots": rows}));
             } else {
                 for (name, id, valid) in &taken {
-                    outln!("{name:<16} {id} {}", if *valid { "good" } else { "invalid" });
+                    outln!(
+                        "{name:<16} {id} {}",
+                        if *valid { "good" } else { "invalid" }
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -12,7 +12,8 @@ use serde_json::Value;
 use support::daemon::TestHome;
 use support::services::QUIET_HEAD;
 
-const GOOD_JSON: &str = "{\n  \"server\": {\"port\": 8080, \"token\": \"planted-secret-1\"},\n  \"debug\": false\n}\n";
+const GOOD_JSON: &str =
+    "{\n  \"server\": {\"port\": 8080, \"token\": \"planted-secret-1\"},\n  \"debug\": false\n}\n";
 const GOOD_TOML: &str = "[server]\nport = 8080\nname = \"svc\"\n";
 
 fn setup(home: &TestHome) -> (PathBuf, PathBuf) {
@@ -93,7 +94,10 @@ fn broken_files_are_restored_and_a_valid_edit_is_kept() {
         .find(|e| e["subject"] == "app-json" && e["id"].as_i64().unwrap() > at)
         .expect("config.invalid before the rollback");
     assert!(inv["id"].as_i64() < ev["id"].as_i64());
-    assert!(inv["data"]["error"].as_str().unwrap().contains("line"), "{inv}");
+    assert!(
+        inv["data"]["error"].as_str().unwrap().contains("line"),
+        "{inv}"
+    );
     let alert = home.wait_for_event("alert.raised", Duration::from_secs(5), |e| {
         e["subject"] == "app-json"
     });
@@ -137,7 +141,12 @@ fn broken_files_are_restored_and_a_valid_edit_is_kept() {
     let (code, out, _) = home.run(&["guard", "history", "app-json", "--json"]);
     assert_eq!(code, 0);
     let history: Value = serde_json::from_str(&out).unwrap();
-    let last = history["snapshots"].as_array().unwrap().last().unwrap().clone();
+    let last = history["snapshots"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
     assert_eq!(last["valid"], true, "{history}");
     assert_eq!(last["good"], true, "{history}");
 
@@ -175,7 +184,14 @@ fn guard_commands_work_on_the_files_without_the_daemon() {
 
     // Snapshot the edit, then roll back to the first version by id, then undo.
     home.run(&["guard", "snapshot"]);
-    let (code, out, err) = home.run(&["guard", "rollback", "app-json", "--to", &first[..8], "--json"]);
+    let (code, out, err) = home.run(&[
+        "guard",
+        "rollback",
+        "app-json",
+        "--to",
+        &first[..8],
+        "--json",
+    ]);
     assert_eq!(code, 0, "{err}");
     let r: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(r["restored"], first.as_str());
@@ -194,7 +210,10 @@ fn guard_commands_work_on_the_files_without_the_daemon() {
     let c: Value = serde_json::from_str(&out).unwrap();
     let row = file_row(&c, "app-json");
     assert_eq!(row["valid"], false);
-    assert!(row["error"].as_str().unwrap().starts_with("line 3"), "{row}");
+    assert!(
+        row["error"].as_str().unwrap().starts_with("line 3"),
+        "{row}"
+    );
     let (code, _, err) = home.run(&["guard", "rollback", "app-json"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(std::fs::read_to_string(&json).unwrap(), edited);
@@ -239,7 +258,11 @@ fn a_rollback_killed_at_any_moment_leaves_the_old_file_or_the_new_one() {
         unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
         let _ = child.wait();
         let now = std::fs::read_to_string(&json).unwrap();
-        assert!(now == small || now == big, "a partly written file: {} bytes", now.len());
+        assert!(
+            now == small || now == big,
+            "a partly written file: {} bytes",
+            now.len()
+        );
         // The store is still usable after the kill.
         let (code, _, err) = home.run(&["guard", "history", "app-json"]);
         assert_eq!(code, 0, "{err}");

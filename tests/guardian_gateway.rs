@@ -119,7 +119,10 @@ fn an_unknown_key_in_the_gateway_config_is_rolled_back_and_the_gateway_recovers(
     let recovered = home.wait_for_event("service.recovered", READY, |e| {
         e["subject"] == "openclaw-gateway" && e["id"].as_i64().unwrap() > before
     });
-    assert_eq!(std::fs::read_to_string(env.openclaw_config_path()).unwrap(), good);
+    assert_eq!(
+        std::fs::read_to_string(env.openclaw_config_path()).unwrap(),
+        good
+    );
     let s = status(&home);
     assert_eq!(s["state"], "running", "{s}");
 
@@ -146,7 +149,13 @@ fn an_unknown_key_in_the_gateway_config_is_rolled_back_and_the_gateway_recovers(
     );
     assert!(pos("config.invalid") < pos("config.rolled_back"));
     assert!(pos("config.rolled_back") < pos("service.restarted"));
-    assert!(pos("service.restarted") < after.iter().position(|e| e["id"] == recovered["id"]).unwrap());
+    assert!(
+        pos("service.restarted")
+            < after
+                .iter()
+                .position(|e| e["id"] == recovered["id"])
+                .unwrap()
+    );
     // The bad version is kept as a snapshot, and `guard undo` would bring it back.
     let (_, out, _) = home.run(&["guard", "history", "openclaw", "--json"]);
     let h: Value = serde_json::from_str(&out).unwrap();

@@ -351,6 +351,7 @@ pub fn default_file_text() -> String {
         include_str!("../approvals/default.toml"),
         include_str!("../usage/default.toml"),
         include_str!("../mcp/default.toml"),
+        include_str!("../guardian/default.toml"),
     ]
     .join("\n")
 }

@@ -31,7 +31,8 @@ pub fn parse(format: Format, bytes: &[u8]) -> Result<Value, Invalid> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(fail("the file is empty".into()));
     }
-    let text = std::str::from_utf8(bytes).map_err(|_| fail("the file is not valid UTF-8".into()))?;
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| fail("the file is not valid UTF-8".into()))?;
     match format {
         Format::Json => serde_json::from_str::<Value>(text).map_err(|e| {
             fail(format!(
@@ -51,11 +52,11 @@ pub fn parse(format: Format, bytes: &[u8]) -> Result<Value, Invalid> {
         }),
         Format::Toml => {
             let doc: toml::Table = toml::from_str(text).map_err(|e| {
-                let (line, column) = e
-                    .span()
-                    .map(|s| line_col(text, s.start))
-                    .unwrap_or((1, 1));
-                fail(format!("line {line}, column {column}: {}", e.message().trim()))
+                let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+                fail(format!(
+                    "line {line}, column {column}: {}",
+                    e.message().trim()
+                ))
             })?;
             serde_json::to_value(doc).map_err(|e| fail(e.to_string()))
         }
@@ -155,7 +156,10 @@ pub fn issues_of(stdout: &str) -> Vec<String> {
                 .take(20)
                 .map(|i| {
                     let path = i.get("path").and_then(Value::as_str).unwrap_or("");
-                    let msg = i.get("message").and_then(Value::as_str).unwrap_or("invalid");
+                    let msg = i
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("invalid");
                     let msg: String = msg.chars().take(200).collect();
                     if path.is_empty() {
                         msg
@@ -226,7 +230,10 @@ mod tests {
         let e = parse(Format::Json5, b"{\n a: 1,\n b: }\n").unwrap_err();
         assert!(e.error.starts_with("line 3"), "{}", e.error);
         assert!(parse(Format::Json5, b"{ // c\n a: 1, }").is_ok());
-        assert_eq!(parse(Format::Json, b"  \n").unwrap_err().error, "the file is empty");
+        assert_eq!(
+            parse(Format::Json, b"  \n").unwrap_err().error,
+            "the file is empty"
+        );
     }
 
     #[test]

@@ -190,7 +190,11 @@ pub fn builtin(paios_toml: &Path, gateway: Option<&str>) -> Vec<WatchConfig> {
     }
     let claude_dir = env_dir("CLAUDE_CONFIG_DIR").or_else(|| home().map(|h| h.join(".claude")));
     if let Some(d) = &claude_dir {
-        out.push(file("claude-settings", d.join("settings.json"), Format::Json));
+        out.push(file(
+            "claude-settings",
+            d.join("settings.json"),
+            Format::Json,
+        ));
     }
     // `.claude.json` sits inside CLAUDE_CONFIG_DIR when that is set, else in the home.
     let claude_json = match env_dir("CLAUDE_CONFIG_DIR") {
@@ -249,7 +253,8 @@ mod tests {
         let err = crate::config::Config::parse_str(Path::new("paios.toml"), text).unwrap_err();
         assert!(err.to_string().starts_with("paios.toml:7:"), "{err}");
 
-        let text = "[[watch]]\nname = \"a\"\npath = \"/x\"\nformat = \"json\"\nrollbak = \"auto\"\n";
+        let text =
+            "[[watch]]\nname = \"a\"\npath = \"/x\"\nformat = \"json\"\nrollbak = \"auto\"\n";
         let err = crate::config::Config::parse_str(Path::new("paios.toml"), text).unwrap_err();
         assert!(err.to_string().contains("rollbak"), "{err}");
 

@@ -250,7 +250,13 @@ async fn look(core: &Core, w: &WatchConfig, seen: &mut Seen, first: bool, force:
 
 /// Snapshot the file as seen (under the store's lock); its id, or `None` when the store
 /// cannot be written (logged).
-fn add(core: &Core, w: &WatchConfig, path: &std::path::Path, bytes: &[u8], valid: bool) -> Option<String> {
+fn add(
+    core: &Core,
+    w: &WatchConfig,
+    path: &std::path::Path,
+    bytes: &[u8],
+    valid: bool,
+) -> Option<String> {
     let keep = core.config().guardian.keep_snapshots;
     let result = Store::open(core.paths()).and_then(|mut store| {
         let id = store.add(&w.name, path, bytes, mode_of(path), "seen", valid, keep)?;

@@ -206,12 +206,12 @@ pub async fn snapshot_all(
     Ok(out)
 }
 
+/// The last good snapshot's id, and the changed keys or why they cannot be known.
+pub type Diff = (Option<String>, Result<Vec<String>, String>);
+
 /// `paios guard diff NAME`: the keys that differ between the last good version and the file
 /// now (`None` for the file's side when it does not parse).
-pub fn diff(
-    paths: &Paths,
-    watch: &WatchConfig,
-) -> Result<(Option<String>, Result<Vec<String>, String>), GuardError> {
+pub fn diff(paths: &Paths, watch: &WatchConfig) -> Result<Diff, GuardError> {
     let path = expand(&watch.path);
     let store = Store::open(paths).map_err(io("the snapshot store"))?;
     let Some(good) = store.last_good(&watch.name).cloned() else {
@@ -307,10 +307,11 @@ fn restore(
         .map_err(io("the snapshot store"))?;
     // The protective snapshot is in the index before the file changes.
     store.save().map_err(io("the snapshot index"))?;
-    write_atomic(&path, &bytes, Mode::Set(target.mode))
-        .map_err(io(path.display().to_string()))?;
+    write_atomic(&path, &bytes, Mode::Set(target.mode)).map_err(io(path.display().to_string()))?;
     let keys = match (
-        current_valid.then(|| check::parse(watch.format, &current).ok()).flatten(),
+        current_valid
+            .then(|| check::parse(watch.format, &current).ok())
+            .flatten(),
         check::parse(watch.format, &bytes).ok(),
     ) {
         (Some(a), Some(b)) => check::changed_keys(&a, &b),

@@ -142,6 +142,7 @@ impl Store {
     /// Record `bytes` as the newest version of `name` (the blob first, then the entry; the
     /// caller saves). The newest entry of `name` with the same content is reused (its flags
     /// kept, `valid` updated). Returns the entry's id.
+    #[allow(clippy::too_many_arguments)] // one version's facts, all needed, none optional
     pub fn add(
         &mut self,
         name: &str,
@@ -269,12 +270,27 @@ mod tests {
         let paths = Paths::at(dir.path());
         let file = dir.path().join("c.json");
         let mut store = Store::open(&paths).unwrap();
-        let first = store.add("c", &file, b"{}", 0o600, "seen", true, 3).unwrap();
+        let first = store
+            .add("c", &file, b"{}", 0o600, "seen", true, 3)
+            .unwrap();
         assert!(store.mark_good("c", &first));
-        assert_eq!(store.add("c", &file, b"{}", 0o600, "seen", true, 3).unwrap(), first);
+        assert_eq!(
+            store
+                .add("c", &file, b"{}", 0o600, "seen", true, 3)
+                .unwrap(),
+            first
+        );
         for i in 0..5 {
             store
-                .add("c", &file, format!("{{\"a\":{i}}}").as_bytes(), 0o644, "seen", true, 3)
+                .add(
+                    "c",
+                    &file,
+                    format!("{{\"a\":{i}}}").as_bytes(),
+                    0o644,
+                    "seen",
+                    true,
+                    3,
+                )
                 .unwrap();
         }
         assert_eq!(store.history("c").len(), 3);
@@ -284,7 +300,9 @@ mod tests {
         let store = Store::open(&paths).unwrap();
         let good = store.last_good("c").unwrap();
         assert_eq!(store.read(good).unwrap(), b"{}");
-        let objects = std::fs::read_dir(paths.snapshot_objects_dir()).unwrap().count();
+        let objects = std::fs::read_dir(paths.snapshot_objects_dir())
+            .unwrap()
+            .count();
         assert_eq!(objects, 3);
     }
 }
